@@ -1,0 +1,46 @@
+"""One root error for everything memlayer raises on purpose."""
+
+from __future__ import annotations
+
+
+class MemlayerError(Exception):
+    """Root of every error memlayer raises deliberately."""
+
+
+class ConfigError(MemlayerError, ValueError):
+    """The configuration is wrong: the message names the key and what is expected."""
+
+
+class ScopeError(MemlayerError, ValueError):
+    """An operation needs a scope (user_id, agent_id or run_id) and got none, or got a bad one."""
+
+
+class NotFoundError(MemlayerError, KeyError):
+    """A memory id does not exist (or was forgotten)."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; keep it readable
+        return str(self.args[0]) if self.args else "not found"
+
+
+class FilterError(MemlayerError, ValueError):
+    """A search/get_all filter is malformed: the message shows the offending part."""
+
+
+class ProviderError(MemlayerError):
+    """A provider (LLM, embedder, vector index, graph store) failed after its retries."""
+
+
+class LLMError(ProviderError):
+    """The LLM could not be reached or its answer could not be used, after bounded retries."""
+
+
+class StoreError(MemlayerError):
+    """The on-disk store is unusable: locked by another process, corrupt, or from a newer version."""
+
+
+def missing_extra(extra: str, package: str) -> ImportError:
+    """The ImportError raised when an optional dependency is missing, with the install hint."""
+    return ImportError(
+        f"{package} is not installed; it comes with memlayer's '{extra}' extra: "
+        f'pip install "memlayer[{extra}]"'
+    )

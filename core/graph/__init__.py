@@ -1,0 +1,1 @@
+"""The graph pillar: an RDF knowledge graph of entities and relations. See base.py."""

@@ -1,0 +1,124 @@
+"""Plain data shapes shared by the core and its providers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+Event = Literal["ADD", "UPDATE", "DELETE", "NONE"]
+EVENTS: tuple[Event, ...] = ("ADD", "UPDATE", "DELETE", "NONE")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Who a memory belongs to. A search constrains every field that is given."""
+
+    user_id: str | None = None
+    agent_id: str | None = None
+    run_id: str | None = None
+
+    def is_empty(self) -> bool:
+        return self.user_id is None and self.agent_id is None and self.run_id is None
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {"user_id": self.user_id, "agent_id": self.agent_id, "run_id": self.run_id}
+
+    def key(self) -> str:
+        """A stable string naming exactly this scope (used for graph names, logs)."""
+        return "|".join(f"{k}={v}" for k, v in self.as_dict().items() if v is not None)
+
+
+@dataclass(frozen=True)
+class Message:
+    role: str
+    content: str
+    name: str | None = None
+
+
+@dataclass
+class Usage:
+    """LLM cost of one operation."""
+
+    llm_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    def add(self, other: Usage) -> None:
+        self.llm_calls += other.llm_calls
+        self.prompt_tokens += other.prompt_tokens
+        self.completion_tokens += other.completion_tokens
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "llm_calls": self.llm_calls,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.total_tokens,
+        }
+
+
+@dataclass(frozen=True)
+class Relation:
+    """A directed, typed edge between two named entities: Sarah -WORKS_AT-> Google."""
+
+    source: str
+    relationship: str
+    destination: str
+    source_type: str | None = None
+    destination_type: str | None = None
+
+
+@dataclass(frozen=True)
+class ExistingMemory:
+    """A current memory shown to an extractor. ``ref`` is the small integer the LLM sees."""
+
+    ref: int
+    id: str
+    text: str
+    attribute: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Decision:
+    """What to do with one fact. ``target`` is an ExistingMemory.ref for UPDATE/DELETE/NONE."""
+
+    event: Event
+    text: str
+    target: int | None = None
+    attribute: str | None = None
+
+
+@dataclass
+class Extraction:
+    """The single answer of an extractor for one add()."""
+
+    decisions: list[Decision] = field(default_factory=list)
+    relations: list[Relation] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def to_utc(value: datetime | str | float | int | None) -> datetime | None:
+    """Normalise a user-given time (aware/naive datetime, ISO string, epoch seconds) to aware UTC."""
+    if value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return datetime.fromtimestamp(float(value), tz=timezone.utc)
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+def iso(ts: float | None) -> str | None:
+    return None if ts is None else datetime.fromtimestamp(ts, tz=timezone.utc).isoformat()
