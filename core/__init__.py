@@ -1,0 +1,28 @@
+"""memlayer: long-term memory for LLM agents."""
+
+from .errors import MemlayerError
+
+__version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> object:  # lazy: keep `import memlayer` cheap
+    if name == "AsyncMemory":
+        from .memory import AsyncMemory
+
+        return AsyncMemory
+    if name == "Memory":
+        from .sync import Memory
+
+        return Memory
+    if name in ("MemoryConfig",):
+        from .config import MemoryConfig
+
+        return MemoryConfig
+    if name in ("SearchConfig",):
+        from .search.config import SearchConfig
+
+        return SearchConfig
+    raise AttributeError(f"module 'memlayer' has no attribute {name!r}")
+
+
+__all__ = ["AsyncMemory", "Memory", "MemoryConfig", "MemlayerError", "SearchConfig", "__version__"]

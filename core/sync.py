@@ -1,0 +1,110 @@
+"""Memory: the synchronous face of AsyncMemory.
+
+Every method runs the async core's coroutine on one private event loop in a background thread, so
+the sync API works the same inside notebooks and other running loops. Nothing is implemented twice:
+each sync method is generated from its async twin.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import threading
+from collections.abc import Callable, Coroutine
+from concurrent.futures import Future
+from typing import Any, ParamSpec, TypeVar
+
+from .config import MemoryConfig
+from .memory import AsyncMemory
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class _LoopThread:
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="memlayer-loop", daemon=True)
+        self._thread.start()
+
+    def run(self, coro: Coroutine[Any, Any, R]) -> R:
+        fut: Future[R] = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        return fut.result()
+
+    def stop(self) -> None:
+        if self.loop.is_running():
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(timeout=5)
+        if not self.loop.is_running():
+            self.loop.close()
+
+
+def _sync(method: Callable[P, Coroutine[Any, Any, R]]) -> Callable[..., R]:
+    name = method.__name__
+
+    @functools.wraps(method)
+    def wrapper(self: Memory, *args: Any, **kwargs: Any) -> R:
+        return self._runner.run(getattr(self._async, name)(*args, **kwargs))  # type: ignore[no-any-return]
+
+    return wrapper
+
+
+class Memory:
+    """Long-term memory for agents (synchronous API). See AsyncMemory for every method's contract."""
+
+    def __init__(
+        self, path: str | None = None, *, embedder: Any = None, llm: Any = None,
+        config: MemoryConfig | dict[str, Any] | None = None, **options: Any,
+    ) -> None:
+        self._runner = _LoopThread()
+        try:
+            self._async = AsyncMemory(path, embedder=embedder, llm=llm, config=config, **options)
+        except BaseException:
+            self._runner.stop()
+            raise
+
+    @classmethod
+    def from_config(cls, config: MemoryConfig | dict[str, Any]) -> Memory:
+        return cls(config=config)
+
+    add = _sync(AsyncMemory.add)
+    search = _sync(AsyncMemory.search)
+    get = _sync(AsyncMemory.get)
+    get_all = _sync(AsyncMemory.get_all)
+    update = _sync(AsyncMemory.update)
+    delete = _sync(AsyncMemory.delete)
+    delete_all = _sync(AsyncMemory.delete_all)
+    history = _sync(AsyncMemory.history)
+    reset = _sync(AsyncMemory.reset)
+
+    def close(self) -> None:
+        try:
+            self._runner.run(self._async.close())
+        finally:
+            self._runner.stop()
+
+    def __enter__(self) -> Memory:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def async_memory(self) -> AsyncMemory:
+        """The async core behind this face (shares its store)."""
+        return self._async
+
+    @property
+    def graph(self) -> Any:
+        return self._async.graph
+
+    @property
+    def usage(self) -> Any:
+        return self._async.usage
+
+    @property
+    def config(self) -> MemoryConfig:
+        return self._async.config
+
+    def __repr__(self) -> str:
+        return repr(self._async).replace("AsyncMemory", "Memory", 1)
