@@ -1,0 +1,55 @@
+"""Shared fixtures. Tests run offline: the tiktoken cache points at ../shared when present."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+_shared_cache = ROOT.parent / "shared" / "tiktoken_cache"
+if _shared_cache.is_dir():
+    os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(_shared_cache))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):  # tests never reach a real provider by accident
+    os.environ.pop(var, None)
+
+LOCOMO_DEV = ROOT.parent / "shared" / "data" / "locomo" / "locomo_dev.json"
+
+
+@pytest.fixture
+def hash_embedder():
+    from memlayer.embeddings.hashing import HashingEmbedder
+
+    return HashingEmbedder(dims=64)
+
+
+@pytest.fixture
+def memory(tmp_path: Path, hash_embedder) -> Iterator:
+    """A synchronous Memory on disk with the cheap deterministic embedder and the in-memory graph."""
+    from memlayer import Memory
+
+    m = Memory(str(tmp_path / "store"), embedder=hash_embedder, graph="memory")
+    yield m
+    m.close()
+
+
+@pytest.fixture
+async def amemory(tmp_path: Path, hash_embedder) -> AsyncIterator:
+    from memlayer import AsyncMemory
+
+    m = AsyncMemory(str(tmp_path / "store"), embedder=hash_embedder, graph="memory")
+    yield m
+    await m.close()
+
+
+@pytest.fixture(scope="session")
+def local_embedder():
+    """The real offline all-MiniLM-L6-v2 embedder (loaded once per test session)."""
+    pytest.importorskip("sentence_transformers")
+    from memlayer.embeddings.sentence_transformers import SentenceTransformerEmbedder
+
+    return SentenceTransformerEmbedder()
