@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import threading
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -120,11 +121,13 @@ class AsyncMemory:
         metadata: dict[str, Any] | None = None, infer: bool = True, timestamp: datetime | str | float | None = None,
     ) -> dict[str, Any]:
         """Remember a conversation. With ``infer`` an extractor decides ADD/UPDATE/DELETE/NONE per fact;
-        without it every message becomes one memory verbatim."""
+        without it every message becomes one memory verbatim (a message dict's own ``metadata`` is merged
+        over ``metadata`` for its memory: the batch path)."""
         self._check_open()
         scope = make_scope(user_id, agent_id, run_id)
         meta = _check_metadata(metadata)
-        msgs = normalize_messages(messages)
+        msgs = [m if not m.metadata else replace(m, metadata=_check_metadata(m.metadata))
+                for m in normalize_messages(messages)]
         usage = Usage()
         if not msgs:
             return {"results": [], "relations": {"added": [], "closed": []}, "usage": usage.as_dict()}
@@ -134,15 +137,17 @@ class AsyncMemory:
             relations: list[Any] = []
             if infer:
                 plans, relations = await pipeline.extract_plan(self, msgs, scope, now, to_utc(timestamp), usage)
+                for p in plans:
+                    p.metadata = meta
             else:
-                plans = pipeline.raw_plan(msgs)
+                plans = pipeline.raw_plan(msgs, meta)
             hashes = [pipeline.text_hash(p.text) for p in plans if p.event == "ADD"]
             existing = await asyncio.to_thread(self.store.current_hashes, scope, hashes)
-            pipeline.dedupe(plans, existing, meta)
+            pipeline.dedupe(plans, existing)
             await pipeline.embed_plans(self, plans)
             actor = next((m.name for m in msgs if m.name), None)
             fresh, graph_seqs = await asyncio.to_thread(
-                pipeline.commit, self, scope, msgs, plans, relations, meta, when.timestamp(), actor
+                pipeline.commit, self, scope, msgs, plans, relations, when.timestamp(), actor
             )
             graph_events = await pipeline.run_derived(self, fresh, graph_seqs)
         self.usage.add(usage)

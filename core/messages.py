@@ -43,11 +43,15 @@ def normalize_messages(messages: Any) -> list[Message]:
             if not isinstance(role, str):
                 raise MemlayerError(f"message {i} has a non-string role {role!r}")
             name = m.get("name")
-            msg = Message(role, _content(m["content"]), name if isinstance(name, str) else None)
+            meta = m.get("metadata")
+            if meta is not None and not isinstance(meta, Mapping):
+                raise MemlayerError(f"message {i} has non-mapping metadata {meta!r}")
+            msg = Message(role, _content(m["content"]), name if isinstance(name, str) else None,
+                          dict(meta) if meta else None)
         else:
             raise MemlayerError(f"message {i} must be a string or a {{'role', 'content'}} dict, got {type(m).__name__}")
         if "\x00" in msg.content:
-            msg = Message(msg.role, msg.content.replace("\x00", ""), msg.name)
+            msg = Message(msg.role, msg.content.replace("\x00", ""), msg.name, msg.metadata)
         if len(msg.content) > MAX_MESSAGE_CHARS:
             raise MemlayerError(
                 f"message {i} is {len(msg.content):,} characters; the limit is {MAX_MESSAGE_CHARS:,}. Split it first."

@@ -36,6 +36,8 @@ class Planned:
     new_id: str | None = None
     embedding: np.ndarray | None = None
     superseded_by: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    message_index: int | None = None  # the one source message of a verbatim memory
     result: dict[str, Any] = field(default_factory=dict)
 
 
@@ -105,28 +107,33 @@ def _plan(decisions: list[Decision], book: RefBook) -> list[Planned]:
     return plans
 
 
-def raw_plan(messages: list[Message]) -> list[Planned]:
-    return [Planned("ADD", m.content) for m in messages]
+def raw_plan(messages: list[Message], metadata: dict[str, Any]) -> list[Planned]:
+    """One verbatim memory per message; a message's own metadata is merged over the call's."""
+    return [
+        Planned("ADD", m.content, metadata={**metadata, **(m.metadata or {})}, message_index=i)
+        for i, m in enumerate(messages)
+    ]
 
 
-def dedupe(plans: list[Planned], existing: dict[str, dict[str, Any]], metadata: dict[str, Any]) -> None:
-    """An ADD whose text (and metadata) already is a current memory of the same scope becomes NONE."""
-    seen: set[str] = set()
+def dedupe(plans: list[Planned], existing: dict[str, list[dict[str, Any]]]) -> None:
+    """An ADD whose text and metadata already are a current memory of the same scope becomes NONE."""
+    seen: set[tuple[str, str]] = set()
     for p in plans:
         if p.event != "ADD":
             continue
         h = text_hash(p.text)
-        row = existing.get(h)
-        if row is not None and row["metadata"] == metadata:
+        key = (h, json.dumps(p.metadata, sort_keys=True))
+        row = next((r for r in existing.get(h, []) if r["metadata"] == p.metadata), None)
+        if row is not None:
             p.event, p.target = "NONE", ExistingMemory(-1, row["id"], row["memory"], row.get("attribute"))
-        elif h in seen:
+        elif key in seen:
             p.event = "SKIP"
-        seen.add(h)
+        seen.add(key)
 
 
 def commit(
     mem: AsyncMemory, scope: Scope, messages: list[Message], plans: list[Planned], relations: list[Relation],
-    metadata: dict[str, Any], when: float, actor: str | None,
+    when: float, actor: str | None,
 ) -> tuple[dict[int, np.ndarray], list[int]]:
     """One transaction: messages, memory rows, history, vector log and graph outbox."""
     fresh: dict[int, np.ndarray] = {}
@@ -141,10 +148,11 @@ def commit(
             p.new_id = p.new_id or str(uuid.uuid4())
             assert p.embedding is not None
             rows.append({**scope.as_dict(), "id": p.new_id, "text": p.text, "hash": text_hash(p.text),
-                         "attribute": p.attribute, "metadata": metadata, "created_at": when, "embedding": p.embedding})
+                         "attribute": p.attribute, "metadata": p.metadata, "created_at": when, "embedding": p.embedding})
         for p, rid in zip(adds, tx.insert_memories(rows), strict=True):
             fresh[rid] = p.embedding  # type: ignore[assignment]
-            history.append((p.new_id, "ADD", None, p.text, when, *scope.as_dict().values(), actor, ids_json))
+            src = ids_json if p.message_index is None else json.dumps([msg_ids[p.message_index]])
+            history.append((p.new_id, "ADD", None, p.text, when, *scope.as_dict().values(), actor, src))
             p.result = {"id": p.new_id, "memory": p.text, "event": "ADD"}
         for p in plans:
             if p.event not in ("UPDATE", "DELETE", "NONE") or p.target is None:

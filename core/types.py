@@ -34,6 +34,8 @@ class Message:
     role: str
     content: str
     name: str | None = None
+    # Per-message metadata (add(infer=False) merges it over the call's metadata for that memory).
+    metadata: dict[str, Any] | None = field(default=None, hash=False, compare=False)
 
 
 @dataclass

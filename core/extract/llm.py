@@ -63,7 +63,7 @@ class LLMExtractor:
             return Extraction(usage=usage)
         return Extraction(
             decisions=to_decisions(answer.facts, shown),
-            relations=to_relations(answer, context),
+            relations=to_relations(answer),
             usage=usage,
         )
 
@@ -87,7 +87,8 @@ def _select(related: list[ExistingMemory], hints: set[str], limit: int) -> list[
     memories = list(unique.values())
     if hints:
         first = [m for m in memories if normalise_attribute(m.attribute) in hints]
-        memories = first + [m for m in memories if m not in first]
+        first_refs = {m.ref for m in first}
+        memories = first + [m for m in memories if m.ref not in first_refs]
     return memories[:limit]
 
 
@@ -169,7 +170,7 @@ def to_decisions(facts: list[FactDecision], shown: list[ExistingMemory]) -> list
     return decisions
 
 
-def to_relations(answer: ExtractionAnswer, context: ExtractContext) -> list[Relation]:
+def to_relations(answer: ExtractionAnswer) -> list[Relation]:
     """Normalised, de-duplicated relations; incomplete ones are dropped."""
     relations: list[Relation] = []
     for item in answer.relations:

@@ -119,7 +119,7 @@ class OpenAILLM:
         self.backoff = float(backoff)
         self.json_mode: str = json_mode
         self.total_usage = Usage()
-        self._structured = "json_schema" if json_mode == "auto" else json_mode
+        self._structured: str = "json_schema" if json_mode == "auto" else json_mode
         self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
         self._azure = bool(azure_endpoint or api_version)
         if client is not None:
@@ -128,8 +128,14 @@ class OpenAILLM:
             return
         try:
             if self._azure:
+                endpoint = azure_endpoint or os.environ.get("AZURE_OPENAI_ENDPOINT")
+                if not endpoint:
+                    raise LLMError(
+                        "Azure OpenAI needs azure_endpoint=... (or AZURE_OPENAI_ENDPOINT), e.g. "
+                        "https://<resource>.openai.azure.com"
+                    )
                 self._client = openai.AsyncAzureOpenAI(
-                    azure_endpoint=azure_endpoint or os.environ.get("AZURE_OPENAI_ENDPOINT"),
+                    azure_endpoint=endpoint,
                     api_version=api_version,
                     api_key=api_key or os.environ.get("AZURE_OPENAI_API_KEY"),
                     timeout=self.timeout,
@@ -341,7 +347,10 @@ def _json_schema_format(model: type[BaseModel]) -> dict[str, Any]:
     raw = model.model_json_schema()
     if _has_open_object(raw):
         return {"type": "json_schema", "json_schema": {"name": name, "schema": raw, "strict": False}}
-    return {"type": "json_schema", "json_schema": {"name": name, "schema": strict_schema(model), "strict": True}}
+    return {
+        "type": "json_schema",
+        "json_schema": {"name": name, "schema": strict_schema(model), "strict": True},
+    }
 
 
 def _has_open_object(node: Any) -> bool:

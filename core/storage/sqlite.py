@@ -171,9 +171,9 @@ class SQLiteStore:
         )
         return [row_to_dict(r) for r in rows]
 
-    def current_hashes(self, scope: Scope, hashes: Sequence[str]) -> dict[str, dict[str, Any]]:
+    def current_hashes(self, scope: Scope, hashes: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
         """Current memories of exactly this scope whose text hash is one of ``hashes``."""
-        out: dict[str, dict[str, Any]] = {}
+        out: dict[str, list[dict[str, Any]]] = {}
         for start in range(0, len(hashes), 500):
             chunk = list(hashes[start:start + 500])
             marks = ",".join("?" * len(chunk))
@@ -182,7 +182,7 @@ class SQLiteStore:
                 "AND user_id IS ? AND agent_id IS ? AND run_id IS ?"
             )
             for row in self.query(sql, [*chunk, scope.user_id, scope.agent_id, scope.run_id]):
-                out.setdefault(row["hash"], row_to_dict(row))
+                out.setdefault(row["hash"], []).append(row_to_dict(row))
         return out
 
     def embeddings(self, rids: Sequence[int], dims: int) -> dict[int, np.ndarray]:

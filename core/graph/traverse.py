@@ -1,0 +1,146 @@
+"""SPARQL texts and the 1-2 hop neighbourhood search with validity filtering and scoring.
+
+Every query takes its values through ``initBindings`` (never formatted into the text). The bound variables
+are projected (Oxigraph requires it) and used only in basic graph patterns, because rdflib's
+SPARQLUpdateStore binds them with a trailing ``VALUES`` clause.
+
+Scores: a relation touching a query entity scores 0.6, +0.2 when both ends are query entities, +0.2 x the
+share of the relationship's words the query mentions ("works" for WORKS_AT); a 2-hop relation scores
+0.3 + 0.1 x that share. So 1 hop always outranks 2 hops, and more matched entities rank higher.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from rdflib import Literal, URIRef
+
+from .resolve import EntityIndex, relation_overlap
+from .vocab import ML, SCOPE_FIELDS, predicate_name
+
+EDGE_LIMIT = 5000  # rows fetched per entity and hop; bounds the cost of hub entities
+FRONTIER_MIN = 10  # 2-hop expansion starts from at most max(limit, FRONTIER_MIN) neighbours
+
+Q_SCOPE_GRAPHS = {
+    attr: f"SELECT ?g ?v WHERE {{ GRAPH ?g {{ ?g a ml:ScopeGraph ; {prop.n3()} ?v }} }}"
+    for attr, _, prop in SCOPE_FIELDS
+}
+Q_LABELS = "SELECT ?e ?l ?g WHERE { GRAPH ?g { ?e a ml:Entity ; rdfs:label ?l } }"
+Q_ALIASES = "SELECT ?e ?l ?g WHERE { GRAPH ?g { ?e a ml:Entity ; skos:altLabel ?l } }"
+Q_CURRENT = """SELECT ?st ?o ?vf ?g ?s ?p WHERE { GRAPH ?g {
+  ?st rdf:subject ?s ; rdf:predicate ?p ; rdf:object ?o ; ml:validFrom ?vf .
+  FILTER NOT EXISTS { ?st ml:validTo ?vt } } }"""
+_EDGES = """SELECT ?st ?s ?p ?o ?vf ?vt ?mid ?g ?e WHERE { GRAPH ?g {
+  { ?st rdf:subject ?e } UNION { ?st rdf:object ?e }
+  ?st rdf:subject ?s ; rdf:predicate ?p ; rdf:object ?o ; ml:validFrom ?vf ; prov:wasDerivedFrom ?m .
+  ?m ml:memoryId ?mid .
+  OPTIONAL { ?st ml:validTo ?vt } %s } } LIMIT %d"""
+Q_EDGES_CURRENT = _EDGES % ("FILTER (!BOUND(?vt))", EDGE_LIMIT)
+Q_EDGES_ALL = _EDGES % ("", EDGE_LIMIT)
+Q_MEMORY_STATEMENTS = "SELECT ?st ?g ?m WHERE { GRAPH ?g { ?st prov:wasDerivedFrom ?m ; a rdf:Statement } }"
+Q_SUBJECT_OF = "SELECT ?st ?g ?e WHERE { GRAPH ?g { ?st rdf:subject ?e } }"
+Q_OBJECT_OF = "SELECT ?st ?g ?e WHERE { GRAPH ?g { ?st rdf:object ?e } }"
+
+Select = Callable[..., list[Any]]
+
+
+def as_datetime(term: Any) -> datetime | None:
+    if not isinstance(term, Literal):
+        return None
+    value = term.toPython()
+    return value if isinstance(value, datetime) else None
+
+
+@dataclass
+class Edge:
+    st: URIRef
+    s: URIRef
+    p: URIRef
+    o: URIRef
+    valid_from: datetime | None
+    valid_to: datetime | None
+    memory_ids: set[str] = field(default_factory=set)
+
+
+def edges_from_rows(rows: Iterable[Any]) -> dict[URIRef, Edge]:
+    out: dict[URIRef, Edge] = {}
+    for row in rows:
+        edge = out.get(row.st)
+        if edge is None:
+            edge = out[row.st] = Edge(row.st, row.s, row.p, row.o, as_datetime(row.vf), as_datetime(row.vt))
+        edge.memory_ids.add(str(row.mid))
+    return out
+
+
+def is_valid(edge: Edge, as_of: datetime | None, include_expired: bool) -> bool:
+    if as_of is None:
+        return include_expired or edge.valid_to is None
+    started = edge.valid_from is None or edge.valid_from <= as_of
+    return started and (edge.valid_to is None or as_of < edge.valid_to)
+
+
+def neighbourhood(
+    select: Select,
+    graph: URIRef,
+    index: EntityIndex,
+    query: str,
+    query_tokens: set[str],
+    *,
+    hops: int,
+    as_of: datetime | None,
+    include_expired: bool,
+    limit: int,
+) -> list[tuple[float, int, Edge]]:
+    """(score, hops, edge) for the relations around the query's entities in one graph."""
+    seeds = index.match(query)
+    if not seeds or hops < 1:
+        return []
+    text = Q_EDGES_CURRENT if as_of is None and not include_expired else Q_EDGES_ALL
+
+    def around(entity: URIRef) -> dict[URIRef, Edge]:
+        found = edges_from_rows(select(text, g=graph, e=entity))
+        return {st: e for st, e in found.items() if is_valid(e, as_of, include_expired)}
+
+    scored: dict[URIRef, tuple[float, int, Edge]] = {}
+    for seed in seeds:
+        for st, edge in around(seed).items():
+            if st in scored:
+                continue
+            both = edge.s in seeds and edge.o in seeds
+            overlap = relation_overlap(predicate_name(edge.p), query_tokens)
+            scored[st] = (0.6 + 0.2 * both + 0.2 * overlap, 1, edge)
+    if hops >= 2 and scored:
+        best: dict[URIRef, float] = {}
+        for score, _, edge in scored.values():
+            for node in (edge.s, edge.o):
+                if node not in seeds:
+                    best[node] = max(best.get(node, 0.0), score)
+        frontier = sorted(best, key=lambda n: -best[n])[: max(limit, FRONTIER_MIN)]
+        for node in frontier:
+            for st, edge in around(node).items():
+                if st not in scored:
+                    overlap = relation_overlap(predicate_name(edge.p), query_tokens)
+                    scored[st] = (0.3 + 0.1 * overlap, 2, edge)
+    return list(scored.values())
+
+
+def iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def relation_dict(edge: Edge, names: Callable[[URIRef], str], score: float, hops: int) -> dict[str, Any]:
+    return {
+        "source": names(edge.s),
+        "relationship": predicate_name(edge.p),
+        "destination": names(edge.o),
+        "valid_from": iso(edge.valid_from),
+        "valid_to": iso(edge.valid_to),
+        "memory_ids": sorted(edge.memory_ids),
+        "score": round(score, 4),
+        "hops": hops,
+        "statement": str(edge.st),
+    }
+
