@@ -98,7 +98,7 @@ class _Compiler:
             marks = ",".join("?" * len(values))
             if op == "in":
                 return f"({col} IN ({marks}))"
-            return f"({col} IS NULL OR {col} NOT IN ({marks}))"
+            return f"(NOT COALESCE({col} IN ({marks}), 0))"
         if op == "contains":
             self.params.append(str(_scalar(arg, col)))
             return f"(instr({col}, ?) > 0)"
@@ -120,8 +120,8 @@ class _Compiler:
             if op == "in":
                 self.params.extend([path, *values])
                 return f"(json_extract({c}, ?) IN ({marks}))"
-            self.params.extend([path, path, *values])
-            return f"(json_type({c}, ?) IS NULL OR json_extract({c}, ?) NOT IN ({marks}))"
+            self.params.extend([path, *values])
+            return f"(NOT COALESCE(json_extract({c}, ?) IN ({marks}), 0))"
         if op == "contains":
             value = _scalar(arg, key)
             self.params.extend([path, path, value, path, path, str(value)])

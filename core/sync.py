@@ -15,6 +15,7 @@ from concurrent.futures import Future
 from typing import Any, ParamSpec, TypeVar
 
 from .config import MemoryConfig
+from .errors import MemlayerError
 from .memory import AsyncMemory
 
 P = ParamSpec("P")
@@ -44,6 +45,8 @@ def _sync(method: Callable[P, Coroutine[Any, Any, R]]) -> Callable[..., R]:
 
     @functools.wraps(method)
     def wrapper(self: Memory, *args: Any, **kwargs: Any) -> R:
+        if self._closed:
+            raise MemlayerError("this memory is closed; create a new Memory to keep working")
         return self._runner.run(getattr(self._async, name)(*args, **kwargs))  # type: ignore[no-any-return]
 
     return wrapper
@@ -56,6 +59,7 @@ class Memory:
         self, path: str | None = None, *, embedder: Any = None, llm: Any = None,
         config: MemoryConfig | dict[str, Any] | None = None, **options: Any,
     ) -> None:
+        self._closed = False
         self._runner = _LoopThread()
         try:
             self._async = AsyncMemory(path, embedder=embedder, llm=llm, config=config, **options)
@@ -78,6 +82,9 @@ class Memory:
     reset = _sync(AsyncMemory.reset)
 
     def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
         try:
             self._runner.run(self._async.close())
         finally:

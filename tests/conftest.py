@@ -29,10 +29,10 @@ def hash_embedder():
 
 @pytest.fixture
 def memory(tmp_path: Path, hash_embedder) -> Iterator:
-    """A synchronous Memory on disk with the cheap deterministic embedder and the in-memory graph."""
+    """A synchronous Memory on disk with the cheap deterministic embedder (no graph: fast)."""
     from memlayer import Memory
 
-    m = Memory(str(tmp_path / "store"), embedder=hash_embedder, graph="memory")
+    m = Memory(str(tmp_path / "store"), embedder=hash_embedder, graph=False)
     yield m
     m.close()
 
@@ -41,7 +41,7 @@ def memory(tmp_path: Path, hash_embedder) -> Iterator:
 async def amemory(tmp_path: Path, hash_embedder) -> AsyncIterator:
     from memlayer import AsyncMemory
 
-    m = AsyncMemory(str(tmp_path / "store"), embedder=hash_embedder, graph="memory")
+    m = AsyncMemory(str(tmp_path / "store"), embedder=hash_embedder, graph=False)
     yield m
     await m.close()
 

@@ -26,10 +26,12 @@ _WORD = re.compile(r"[^\W_]+")
 ARTICLES = frozenset({"the", "a", "an"})
 MAX_NGRAM = 8
 # Words that never carry a relation's meaning (used only for the relationship-name bonus).
-STOPWORDS = frozenset(
-    "a an the at in on of to for with by from is are was were be has have had do does did who whom what "
-    "which where when why how i me my we our you your he she it they them their that this and or not".split()
-)
+STOPWORDS = frozenset({
+    "a", "an", "the", "at", "in", "on", "of", "to", "for", "with", "by", "from", "is", "are", "was",
+    "were", "be", "has", "have", "had", "do", "does", "did", "who", "whom", "what", "which", "where",
+    "when", "why", "how", "i", "me", "my", "we", "our", "you", "your", "he", "she", "it", "they", "them",
+    "their", "that", "this", "and", "or", "not",
+})
 
 
 def tokens(text: str) -> list[str]:

@@ -19,7 +19,7 @@ from typing import Any
 from rdflib import Literal, URIRef
 
 from .resolve import EntityIndex, relation_overlap
-from .vocab import ML, SCOPE_FIELDS, predicate_name
+from .vocab import SCOPE_FIELDS, predicate_name
 
 EDGE_LIMIT = 5000  # rows fetched per entity and hop; bounds the cost of hub entities
 FRONTIER_MIN = 10  # 2-hop expansion starts from at most max(limit, FRONTIER_MIN) neighbours
@@ -40,9 +40,10 @@ _EDGES = """SELECT ?st ?s ?p ?o ?vf ?vt ?mid ?g ?e WHERE { GRAPH ?g {
   OPTIONAL { ?st ml:validTo ?vt } %s } } LIMIT %d"""
 Q_EDGES_CURRENT = _EDGES % ("FILTER (!BOUND(?vt))", EDGE_LIMIT)
 Q_EDGES_ALL = _EDGES % ("", EDGE_LIMIT)
-Q_MEMORY_STATEMENTS = "SELECT ?st ?g ?m WHERE { GRAPH ?g { ?st prov:wasDerivedFrom ?m ; a rdf:Statement } }"
-Q_SUBJECT_OF = "SELECT ?st ?g ?e WHERE { GRAPH ?g { ?st rdf:subject ?e } }"
-Q_OBJECT_OF = "SELECT ?st ?g ?e WHERE { GRAPH ?g { ?st rdf:object ?e } }"
+Q_SPO = """SELECT ?st ?vf ?g ?s ?p ?o WHERE { GRAPH ?g {
+  ?st rdf:subject ?s ; rdf:predicate ?p ; rdf:object ?o ; ml:validFrom ?vf } }"""
+Q_SCOPE_GRAPHS_ALL = "SELECT ?g WHERE { GRAPH ?g { ?g a ml:ScopeGraph } }"
+Q_NAMED_GRAPHS = "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }"
 
 Select = Callable[..., list[Any]]
 

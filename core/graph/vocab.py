@@ -99,7 +99,7 @@ def scope_of(graph: URIRef | str) -> Scope | None:
         return None
     names = {segment: attr for attr, segment, _ in SCOPE_FIELDS}
     values: dict[str, str] = {}
-    for segment, value in zip(parts[::2], parts[1::2]):
+    for segment, value in zip(parts[::2], parts[1::2], strict=True):
         if segment not in names or names[segment] in values:
             return None
         values[names[segment]] = unquote(value)

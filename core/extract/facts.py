@@ -1,0 +1,119 @@
+"""The shapes the pattern rules work with: a Clause in, Facts out, plus shared regex pieces."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from ..types import Relation
+from .common import clean_relation, normalise_attribute
+from .dates import resolve_dates
+from .text import strip_article, third_person, titled
+
+I = re.IGNORECASE
+
+# Words after which a value ends: "I live in Paris [since 2019 | with my wife | now ...]".
+TAIL = (
+    r"(?:,?\s+(?:since|because|as of|for now|right now|now|these days|at the moment|currently|"
+    r"anymore|any more|nowadays|recently|lately|full[- ]time|part[- ]time|"
+    r"for (?:\d+|a|an|one|two|three|four|five|several|many|a few|the past|the last|over) .*|"
+    r"with .*|last .*|next .*|this .*|in \d{4}.*|(?:about |around |over )?(?:\d+|a|an|one|two|three|a few) \w+ ago.*|"
+    r"yesterday.*|today.*|tomorrow.*|on (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday).*|"
+    r"(?:and|but|so|which|where|who|though|although|if|when|to) .*))?"
+)
+# A value: lazily everything up to the tail.
+VALUE = r"(?P<value>[^,;:!?()\"]+?(?:,\s*[A-Z][\w.'-]*(?:\s+[A-Z][\w.'-]*)*)?)"
+NAME = r"(?P<name>[A-Za-z][\w'.-]*(?:\s+[A-Z][\w'.-]*){0,2})"
+NOT_NAMES = frozenset(
+    "a an the he she it they them him her his hers someone somebody anyone people everyone a lot "
+    "friends some up with from at for to and but so in on is was be".split()
+)
+
+
+@dataclass
+class Fact:
+    """One extracted fact: its memory text, the attribute slot it fills and the value within it."""
+
+    text: str
+    attribute: str | None = None
+    value: str | None = None  # compared against an existing memory's text to tell same vs new value
+    negative: bool = False  # "no longer ...", "does not like ..."
+    relations: list[Relation] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Clause:
+    """A normalised first-person clause ("I live in New York") and who is speaking."""
+
+    text: str
+    subject: str = "User"  # how memory texts name the speaker
+    entity: str = "user"  # how relations name the speaker
+    prefix: str = ""  # attribute prefix for facts about someone other than the scope's owner
+    when: datetime | None = None  # reference time for relative dates
+
+    @property
+    def possessive(self) -> str:
+        return f"{self.subject}'s"
+
+    def fact(
+        self,
+        text: str,
+        attribute: str | None = None,
+        value: str | None = None,
+        negative: bool = False,
+        relations: list[Relation | None] | None = None,
+    ) -> Fact:
+        text = self.dated(text.strip())
+        text = text[:1].upper() + text[1:]
+        attr = normalise_attribute(f"{self.prefix}{attribute}") if attribute else None
+        rels = [r for r in (relations or []) if r is not None]
+        return Fact(text, attr, value.strip() if value else None, negative, rels)
+
+    def rel(
+        self, source: str, relationship: str, destination: str, stype: str | None, dtype: str | None
+    ) -> Relation | None:
+        source = self.entity if source == "self" else source
+        return clean_relation(source, relationship, strip_article(destination), stype, dtype)
+
+    def dated(self, text: str) -> str:
+        return resolve_dates(text, self.when) if self.when is not None else text
+
+    def phrase(self, text: str) -> str:
+        """A free phrase from the speaker's mouth, made third person with dates resolved."""
+        return self.dated(third_person(text.strip()))
+
+
+Rule = Callable[[Clause], "list[Fact] | None"]
+
+
+def rx(pattern: str) -> re.Pattern[str]:
+    """Compile a rule pattern: case-insensitive, anchored at both ends of the clause."""
+    return re.compile(rf"^(?:{pattern})$", I)
+
+
+def is_capitalised(text: str) -> bool:
+    return bool(text) and text[:1].isupper()
+
+
+def entity(text: str) -> str:
+    """A named entity as it should be stored: trimmed, all-lowercase input capitalised."""
+    text = text.strip().strip("\"'").rstrip(".")
+    lead = re.match(r"^(the)\s+", text, I)
+    rest = text[lead.end():] if lead else text
+    return (lead.group(1).lower() + " " if lead else "") + titled(rest)
+
+
+def person_name(text: str | None, *, explicit: bool = False) -> str | None:
+    """A person's (or pet's) name: capitalised in the input, or any word(s) when ``explicit``
+    ("named X", "my name is X"). None when it reads like an ordinary word."""
+    if not text:
+        return None
+    name = text.strip().strip("\"'").rstrip(".")
+    words = name.split()
+    if not words or len(words) > 3 or words[0].lower() in NOT_NAMES:
+        return None
+    if not explicit and not is_capitalised(name):
+        return None
+    return titled(name)

@@ -1,0 +1,177 @@
+"""Forgetting, deleting scopes, and reversible entity merges (a mixin of RDFGraphStore)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from rdflib import Graph, Literal, URIRef
+from rdflib.namespace import PROV, RDF, RDFS, SKOS
+from rdflib.term import Node
+
+from ..errors import NotFoundError
+from ..types import Scope
+from .resolve import EntityIndex, entity_key, logger
+from .vocab import ML, entity_iri, graph_iri, memory_iri, scope_of
+
+Triple = tuple[Node, Node, Node]
+
+
+class Maintenance:
+    """forget_memory, delete_scope, merge, unmerge: edits that rewrite existing statements."""
+
+    if TYPE_CHECKING:
+        import threading
+
+        from rdflib.store import Store
+
+        _lock: threading.RLock
+        _store: Store
+
+        def _check(self) -> None: ...
+        def _graphs(self, scope: Scope) -> list[URIRef]: ...
+        def _ctx(self, graph: URIRef) -> Graph: ...
+        def _index(self, graph: URIRef) -> EntityIndex: ...
+        def _write(self, graph: URIRef, adds: list[Triple] = ..., removes: list[Triple] = ...) -> None: ...
+        def _commit(self) -> None: ...
+        def _forget_caches(self, graph: URIRef | None = None) -> None: ...
+
+    def forget_memory(self, scope: Scope, memory_id: str) -> None:
+        """Remove what came only from this memory: its statements (reopening any fact they had
+        superseded), its links on statements other memories support too, and entities left unused."""
+        self._check()
+        with self._lock:
+            for graph in self._graphs(scope):
+                self._forget_in(graph, memory_iri(scope_of(graph) or scope, memory_id))
+            self._commit()
+
+    def _forget_in(self, graph: URIRef, mem: URIRef) -> None:
+        ctx = self._ctx(graph)
+        if ctx.value(mem, RDF.type) is None:
+            return
+        msg = ctx.value(mem, PROV.wasDerivedFrom)
+        adds: list[Triple] = []
+        removes: list[Triple] = [(mem, None, None)]  # type: ignore[list-item]
+        touched: set[Node] = set()
+        for st in list(ctx.subjects(PROV.wasDerivedFrom, mem)):
+            props = list(ctx.predicate_objects(st))
+            others = {o for p, o in props if p == PROV.wasDerivedFrom and o != mem}
+            if others:
+                removes.append((st, PROV.wasDerivedFrom, mem))
+                if msg is not None and msg not in {ctx.value(m, PROV.wasDerivedFrom) for m in others}:
+                    removes.append((st, PROV.hadPrimarySource, msg))
+            else:
+                touched |= self._drop_statement(ctx, st, dict(props), adds, removes)
+        if msg is not None and not [m for m in ctx.subjects(PROV.wasDerivedFrom, msg) if m != mem]:
+            removes.append((msg, None, None))  # type: ignore[arg-type]
+        self._write(graph, adds, removes)
+        index = self._index(graph)
+        orphans = [e for e in touched
+                   if next(ctx.subjects(RDF.subject, e), None) is None
+                   and next(ctx.subjects(RDF.object, e), None) is None]
+        self._write(graph, removes=[(e, None, None) for e in orphans])  # type: ignore[misc]
+        for entity in orphans:
+            index.drop_entity(entity)  # type: ignore[arg-type]
+        logger.info("graph %s: forgot memory %s (%d entities left unused removed)", graph, mem, len(orphans))
+
+    def _drop_statement(
+        self, ctx: Graph, st: Node, props: dict[Node, Node], adds: list[Triple], removes: list[Triple]
+    ) -> set[Node]:
+        s, p, o = props.get(RDF.subject), props.get(RDF.predicate), props.get(RDF.object)
+        removes.append((st, None, None))  # type: ignore[arg-type]
+        previous = list(ctx.subjects(ML.supersededBy, st))
+        if ML.validTo not in props:  # current: retract the plain triple, reopen what it had closed
+            removes.append((s, p, o))  # type: ignore[arg-type]
+            for prev in previous:
+                removes += [(prev, ML.validTo, None), (prev, ML.supersededBy, st)]  # type: ignore[list-item]
+                adds.append((s, p, ctx.value(prev, RDF.object)))  # type: ignore[arg-type]
+        else:  # closed: its predecessors are now superseded by its own successor
+            successor = props.get(ML.supersededBy)
+            for prev in previous:
+                removes.append((prev, ML.supersededBy, st))
+                if successor is not None:
+                    adds.append((prev, ML.supersededBy, successor))
+        return {n for n in (s, o) if n is not None}
+
+    def delete_scope(self, scope: Scope) -> None:
+        """Drop every named graph the scope covers (``Scope(user_id=u)`` drops all of u's graphs)."""
+        self._check()
+        with self._lock:
+            for graph in self._graphs(scope):
+                self._store.remove_graph(self._ctx(graph))
+                self._forget_caches(graph)
+            self._commit()
+            self._forget_caches()
+
+    def merge(self, scope: Scope, name: str, into: str) -> None:
+        """Merge entity ``name`` into ``into`` in the scope's own graph: statements move over and the old
+        labels become aliases. Reversible per alias with :meth:`unmerge`."""
+        self._check()
+        with self._lock:
+            graph = graph_iri(scope)
+            index, ctx = self._index(graph), self._ctx(graph)
+            old, new = index.lookup(name)[0], index.lookup(into)[0]
+            if old is None or new is None:
+                missing = name if old is None else into
+                raise NotFoundError(f"no entity named {missing!r} in scope {scope.key()}; check the spelling")
+            if old == new:
+                return
+            adds: list[Triple] = []
+            removes: list[Triple] = [(old, None, None)]  # type: ignore[list-item]
+
+            def swap(x: Node) -> Node:
+                return new if x == old else x
+
+            labels: list[str] = []
+            for p, o in ctx.predicate_objects(old):
+                if p in (RDFS.label, SKOS.altLabel):
+                    labels.append(str(o))
+                    adds.append((new, SKOS.altLabel, Literal(str(o))))
+                elif p != RDF.type:
+                    adds.append((new, p, swap(o)))
+            for s, p in ctx.subject_predicates(old):
+                if s != old:
+                    removes.append((s, p, old))
+                    adds.append((s, p, new))
+            self._write(graph, adds, removes)
+            self._commit()
+            index.drop_entity(old)
+            for label in labels:
+                index.add_alias(new, label)
+            logger.info("graph %s: merged entity %r into %r; undo with unmerge(scope, %r)", graph, name, into, name)
+
+    def unmerge(self, scope: Scope, alias: str) -> dict[str, Any]:
+        """Split an alias off its entity again: a new entity gets the alias as its label and takes the
+        statements that were written under that name (``ml:subjectLabel`` / ``ml:objectLabel``)."""
+        self._check()
+        with self._lock:
+            graph = graph_iri(scope)
+            index, ctx = self._index(graph), self._ctx(graph)
+            key = entity_key(alias)
+            owner = index.aliases.get(key)
+            if owner is None or key in index.labels:
+                raise NotFoundError(f"{alias!r} is not an alias in scope {scope.key()}; nothing to unmerge")
+            new = entity_iri(scope, key)
+            adds: list[Triple] = [(new, RDF.type, ML.Entity), (new, RDFS.label, Literal(alias))]
+            removes: list[Triple] = [
+                (owner, SKOS.altLabel, lab) for lab in ctx.objects(owner, SKOS.altLabel) if entity_key(str(lab)) == key
+            ]
+            moved = 0
+            stmts = set(ctx.subjects(RDF.subject, owner)) | set(ctx.subjects(RDF.object, owner))
+            for st in stmts:
+                s0, p, o0 = ctx.value(st, RDF.subject), ctx.value(st, RDF.predicate), ctx.value(st, RDF.object)
+                s1 = new if s0 == owner and entity_key(str(ctx.value(st, ML.subjectLabel))) == key else s0
+                o1 = new if o0 == owner and entity_key(str(ctx.value(st, ML.objectLabel))) == key else o0
+                if (s1, o1) == (s0, o0):
+                    continue
+                moved += 1
+                removes += [(st, RDF.subject, s0), (st, RDF.object, o0)]  # type: ignore[list-item]
+                adds += [(st, RDF.subject, s1), (st, RDF.object, o1)]  # type: ignore[list-item]
+                if ctx.value(st, ML.validTo) is None:
+                    removes.append((s0, p, o0))  # type: ignore[arg-type]
+                    adds.append((s1, p, o1))  # type: ignore[arg-type]
+            self._write(graph, adds, removes)
+            self._commit()
+            index.drop_alias(key)
+            index.add_label(new, alias)
+            logger.info("graph %s: unmerged %r from %s (%d statements moved)", graph, alias, owner, moved)
+            return {"entity": str(new), "label": alias, "moved": moved}

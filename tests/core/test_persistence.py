@@ -1,0 +1,96 @@
+"""SQLite is the record; the FAISS index is derived, persisted incrementally and rebuilt when needed."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from memlayer import Memory
+from memlayer.embeddings.hashing import HashingEmbedder
+from memlayer.errors import StoreError
+
+
+def _open(path, dims=32, **kw):
+    return Memory(str(path), embedder=HashingEmbedder(dims=dims), graph=False, **kw)
+
+
+def _ids(m, q="fact", user="u"):
+    return [r["id"] for r in m.search(q, user_id=user, limit=100)["results"]]
+
+
+def test_reopen_keeps_everything(tmp_path):
+    with _open(tmp_path) as m:
+        ids = [r["id"] for r in m.add([f"fact {i}" for i in range(20)], user_id="u", infer=False)["results"]]
+        before = _ids(m)
+    with _open(tmp_path) as m:
+        assert sorted(_ids(m)) == sorted(ids)
+        assert _ids(m) == before
+        assert m.async_memory.vectors.rebuilt_reason is None
+
+
+@pytest.mark.parametrize("damage", ["delete", "corrupt", "stale_pointer"])
+def test_index_rebuilt_from_sqlite(tmp_path, damage):
+    with _open(tmp_path) as m:
+        m.add([f"fact {i}" for i in range(30)], user_id="u", infer=False)
+        expected = _ids(m)
+    files = [f for f in os.listdir(tmp_path) if f.startswith("vectors")]
+    assert files
+    if damage == "delete":
+        for f in files:
+            os.remove(tmp_path / f)
+    elif damage == "corrupt":
+        for f in files:
+            if f.endswith(".faiss"):
+                (tmp_path / f).write_bytes(b"garbage")
+    else:
+        pointer = json.loads((tmp_path / "vectors.json").read_text())
+        pointer["count"] = 999
+        (tmp_path / "vectors.json").write_text(json.dumps(pointer))
+    with _open(tmp_path) as m:
+        assert m.async_memory.vectors.rebuilt_reason
+        assert _ids(m) == expected
+
+
+def test_log_is_replayed_after_unsnapshotted_writes(tmp_path):
+    m = _open(tmp_path)
+    m.add([f"fact {i}" for i in range(5)], user_id="u", infer=False)
+    m.close()
+    m = _open(tmp_path)
+    m.add([f"fact {i}" for i in range(5, 10)], user_id="u", infer=False)
+    # simulate a crash: the snapshot on disk is older than the log
+    m._runner.stop()
+    m._async.store.close()
+    with _open(tmp_path) as m2:
+        assert len(_ids(m2)) == 10
+        assert m2.async_memory.vectors.rebuilt_reason is None  # caught up from the log, not rebuilt
+
+
+def test_index_file_not_rewritten_per_insert(tmp_path):
+    with _open(tmp_path, snapshot_min=1000) as m:
+        m.add("first", user_id="u", infer=False)
+        snap = sorted(f for f in os.listdir(tmp_path) if f.endswith(".faiss"))
+        for i in range(50):
+            m.add(f"more {i}", user_id="u", infer=False)
+        assert sorted(f for f in os.listdir(tmp_path) if f.endswith(".faiss")) == snap
+
+
+def test_other_embedder_dims_refused(tmp_path):
+    with _open(tmp_path, dims=32) as m:
+        m.add("x", user_id="u", infer=False)
+    with pytest.raises(StoreError, match="32-dimensional"):
+        _open(tmp_path, dims=16)
+
+
+def test_writes_of_another_instance_are_seen(tmp_path):
+    a = _open(tmp_path)
+    b = _open(tmp_path)
+    try:
+        mid = a.add("written by a", user_id="u", infer=False)["results"][0]["id"]
+        assert _ids(b, "written") == [mid]
+        b.delete(mid)
+        assert _ids(a, "written") == []
+    finally:
+        a.close()
+        b.close()
