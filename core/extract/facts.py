@@ -100,9 +100,9 @@ def is_capitalised(text: str) -> bool:
 def entity(text: str) -> str:
     """A named entity as it should be stored: trimmed, all-lowercase input capitalised."""
     text = text.strip().strip("\"'").rstrip(".")
-    lead = re.match(r"^(the)\s+", text, I)
-    rest = text[lead.end():] if lead else text
-    return (lead.group(1).lower() + " " if lead else "") + titled(rest)
+    if re.match(r"^(?:the|a|an)\s", text, I):
+        return text  # "the suburbs", "The New York Times": leave as typed
+    return titled(text)
 
 
 def person_name(text: str | None, *, explicit: bool = False) -> str | None:
@@ -117,3 +117,28 @@ def person_name(text: str | None, *, explicit: bool = False) -> str | None:
     if not explicit and not is_capitalised(name):
         return None
     return titled(name)
+
+
+def a_an(word: str) -> str:
+    """The indefinite article for ``word``: "an engineer", "a nurse"."""
+    return "an" if re.match(r"[aeiou]", word.strip(), I) and not re.match(r"(?:uni|eu|one)", word, I) else "a"
+
+
+def leading_name(words: list[str], limit: int = 3, *, loose: bool = False) -> tuple[str | None, list[str]]:
+    """Split capitalised leading words (a name) from the rest: ["Anna", "lives", ...] -> ("Anna", [...]).
+
+    With ``loose`` (all-lowercase input) the first word counts as the name when it is not a stopword.
+    """
+    taken: list[str] = []
+    for word in words[:limit]:
+        bare = word.strip(",")
+        if not bare or not bare[:1].isupper() or bare.lower() in NOT_NAMES or bare == "I":
+            break
+        taken.append(bare)
+        if word.endswith(","):
+            break
+    if not taken and loose and words and words[0].strip(",").lower() not in NOT_NAMES:
+        taken = [words[0].strip(",")]
+    if not taken:
+        return None, words
+    return titled(" ".join(taken)), words[len(taken):]

@@ -36,7 +36,10 @@ from .traverse import (
     Q_ALIASES,
     Q_CURRENT,
     Q_LABELS,
+    Q_NAMED_GRAPHS,
     Q_SCOPE_GRAPHS,
+    Q_SCOPE_GRAPHS_ALL,
+    Q_SPO,
     as_datetime,
     neighbourhood,
     relation_dict,
@@ -390,10 +393,10 @@ class RDFGraphStore(Maintenance):
         self._check()
         with self._reading:
             if scope is None:
-                quads = [(s, p, o, URIRef(str(g))) for s, p, o, g in self._ds.quads((None, None, None, None))
-                         if g is not None]
+                graphs = sorted(URIRef(str(r.g)) for r in self._select(Q_NAMED_GRAPHS))
             else:
-                quads = [(s, p, o, g) for g in self._graphs(scope) for s, p, o in self._ctx(g)]
+                graphs = self._graphs(scope)
+            quads = [(s, p, o, g) for g in graphs for s, p, o in self._ctx(g)]
         return io.serialize(quads, fmt)  # type: ignore[arg-type]
 
     def import_(self, data: str, fmt: str = "trig", *, scope: Scope | None = None) -> int:

@@ -111,7 +111,7 @@ def _node(scope: Scope, kind: str, local: str) -> URIRef:
 
 
 def entity_iri(scope: Scope, key: str) -> URIRef:
-    return _node(scope, "entity", key)
+    return _node(scope, "entity", key.replace(" ", "_"))
 
 
 def statement_iri(scope: Scope, token: str) -> URIRef:

@@ -178,7 +178,7 @@ class SQLiteStore:
             chunk = list(hashes[start:start + 500])
             marks = ",".join("?" * len(chunk))
             sql = (
-                f"SELECT {_MEMORY_COLUMNS} FROM memories WHERE hash IN ({marks}) AND valid_to IS NULL "
+                f"SELECT {_MEMORY_COLUMNS} FROM memories INDEXED BY memories_hash WHERE hash IN ({marks}) AND valid_to IS NULL "
                 "AND user_id IS ? AND agent_id IS ? AND run_id IS ?"
             )
             for row in self.query(sql, [*chunk, scope.user_id, scope.agent_id, scope.run_id]):

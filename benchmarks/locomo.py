@@ -1,0 +1,254 @@
+"""LOCOMO retrieval benchmark: recall@k of ``search()`` over conversation turns, per category.
+
+One fresh in-memory store per conversation; every turn becomes one memory through the public API
+(``add(..., infer=False)``) with its ``dia_id``, session and speaker in metadata and the session date as
+its timestamp. Every question goes through ``search()``; recall@k = |evidence ∩ dia_ids of the top-k
+memories| / |evidence|, averaged over questions with evidence (LOCOMO's own retrieval metric).
+
+    python benchmarks/locomo.py                                  # dev split, default vs vector
+    python benchmarks/locomo.py --limit-conversations 1 --limit-questions 30 --embedder hash
+    python benchmarks/locomo.py --preset '{"preset": "default", "neighbour_weight": 0}' --out r.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATA = ROOT.parent / "shared" / "data" / "locomo" / "locomo_dev.json"
+CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop", 5: "adversarial"}
+KS = (1, 5, 10, 25)
+_ID = re.compile(r"^D:?(\d+):0*(\d+)$")
+
+
+# -- the data -------------------------------------------------------------------------------------
+def normalise_evidence(evidence: Sequence[Any]) -> list[str]:
+    """Evidence dia_ids, cleaned: ``D:11:26`` → ``D11:26``, ``D30:05`` → ``D30:5``, ``"D8:6; D9:17"`` split.
+    Ids that still are not ``D<session>:<turn>`` (e.g. a bare ``"D"``) are dropped."""
+    out: list[str] = []
+    for item in evidence:
+        for part in re.split(r"[;,\s]+", str(item)):
+            m = _ID.match(part.strip())
+            if m and (dia := f"D{int(m.group(1))}:{int(m.group(2))}") not in out:
+                out.append(dia)
+    return out
+
+
+def parse_session_date(value: str) -> datetime:
+    """``"1:56 pm on 8 May, 2023"`` → an aware UTC datetime."""
+    return datetime.strptime(" ".join(value.split()), "%I:%M %p on %d %B, %Y").replace(tzinfo=timezone.utc)
+
+
+def turn_text(turn: dict[str, Any]) -> str:
+    text = f'{turn["speaker"]} said, "{turn["text"]}"'
+    caption = turn.get("blip_caption")
+    return f"{text} and shared {caption}." if caption else text
+
+
+def sessions(conversation: dict[str, Any]) -> list[tuple[int, datetime | None, list[dict[str, Any]]]]:
+    """(session number, its date, its turns) in session order."""
+    out = []
+    for key, turns in conversation.items():
+        m = re.fullmatch(r"session_(\d+)", key)
+        if m and isinstance(turns, list) and turns:
+            raw = conversation.get(f"{key}_date_time")
+            out.append((int(m.group(1)), parse_session_date(raw) if raw else None, turns))
+    return sorted(out, key=lambda s: s[0])
+
+
+# -- building a store -----------------------------------------------------------------------------
+async def build_store(sample: dict[str, Any], embedder: Any, *, batch: bool = False) -> tuple[Any, dict[str, str], float]:
+    """A fresh in-memory store holding the conversation's turns; returns (memory, id → dia_id, seconds).
+
+    Per turn (default): one add() per turn, so each memory carries its own dia_id in metadata.
+    ``batch``: one add() per session (add() takes one metadata for all its messages, so the memories
+    carry only the session); dia_ids are then linked through the ids that add() returns, in order.
+    """
+    from memlayer import AsyncMemory
+
+    mem = AsyncMemory(":memory:", embedder=embedder, graph=False)
+    user = sample["sample_id"]
+    links: dict[str, str] = {}
+    start = time.perf_counter()
+    for number, date, turns in sessions(sample["conversation"]):
+        if batch:
+            msgs = [{"role": "user", "content": turn_text(t), "name": t["speaker"]} for t in turns]
+            res = await mem.add(msgs, user_id=user, metadata={"session": number}, infer=False, timestamp=date)
+            by_text: dict[str, list[str]] = {}
+            for t in turns:
+                by_text.setdefault(turn_text(t), []).append(t["dia_id"])
+            for r in res["results"]:
+                for dia in by_text.pop(r["memory"], []):
+                    links.setdefault(r["id"], dia)  # an exact repeat links to its first turn
+            continue
+        for i, t in enumerate(turns):
+            meta = {"dia_id": t["dia_id"], "session": number, "turn": i, "speaker": t["speaker"]}
+            msg = {"role": "user", "content": turn_text(t), "name": t["speaker"]}
+            res = await mem.add(msg, user_id=user, metadata=meta, infer=False, timestamp=date)
+            for r in res["results"]:
+                links[r["id"]] = t["dia_id"]
+    return mem, links, time.perf_counter() - start
+
+
+# -- evaluating -----------------------------------------------------------------------------------
+@dataclass
+class Run:
+    """Per-question recalls and search latencies of one search config."""
+
+    name: str
+    recalls: dict[int, list[list[float]]] = field(default_factory=dict)  # category → per question [R@k...]
+    latencies: list[float] = field(default_factory=list)
+
+    def add(self, category: int, values: list[float], seconds: float) -> None:
+        self.recalls.setdefault(category, []).append(values)
+        self.latencies.append(seconds)
+
+    def table(self, category: int | None) -> tuple[int, list[float]]:
+        rows = self.recalls.get(category, []) if category else [r for v in self.recalls.values() for r in v]
+        if not rows:
+            return 0, [float("nan")] * len(KS)
+        return len(rows), [100.0 * float(x) for x in np.mean(np.asarray(rows), axis=0)]
+
+    def latency_ms(self) -> tuple[float, float]:
+        if not self.latencies:
+            return float("nan"), float("nan")
+        arr = np.asarray(self.latencies) * 1000
+        return float(np.percentile(arr, 50)), float(np.percentile(arr, 95))
+
+
+def recall_at(evidence: list[str], retrieved: list[str | None], ks: Sequence[int] = KS) -> list[float]:
+    gold = set(evidence)
+    return [len(gold & {d for d in retrieved[:k] if d}) / len(gold) for k in ks]
+
+
+async def evaluate(
+    samples: list[dict[str, Any]], embedder: Any, configs: dict[str, Any], *, limit_questions: int | None = None,
+    batch: bool = False, log: Any = None,
+) -> tuple[dict[str, Run], dict[str, Any]]:
+    runs = {name: Run(name) for name in configs}
+    stats: dict[str, Any] = {"conversations": 0, "memories": 0, "questions": 0, "add_seconds": 0.0}
+    top = max(KS)
+    for sample in samples:
+        mem, links, add_s = await build_store(sample, embedder, batch=batch)
+        stats["conversations"] += 1
+        stats["memories"] += len(links)
+        stats["add_seconds"] += add_s
+        questions = [(q, normalise_evidence(q.get("evidence") or [])) for q in sample["qa"]]
+        questions = [(q, ev) for q, ev in questions if ev][:limit_questions]
+        stats["questions"] += len(questions)
+        try:
+            await mem.search("warm up", user_id=sample["sample_id"], limit=1)
+            for q, evidence in questions:
+                for name, cfg in configs.items():
+                    t0 = time.perf_counter()
+                    res = await mem.search(q["question"], user_id=sample["sample_id"], limit=top, config=cfg)
+                    dt = time.perf_counter() - t0
+                    retrieved = [r["metadata"].get("dia_id") or links.get(r["id"]) for r in res["results"]]
+                    runs[name].add(int(q["category"]), recall_at(evidence, retrieved), dt)
+        finally:
+            await mem.close()
+        if log:
+            log(f"{sample['sample_id']}: {len(links)} turns added in {add_s:.1f}s, {len(questions)} questions")
+    return runs, stats
+
+
+# -- reporting ------------------------------------------------------------------------------------
+def markdown(runs: dict[str, Run], stats: dict[str, Any], header: str = "") -> str:
+    lines = [header] if header else []
+    lines += ["| config | category | n | R@1 | R@5 | R@10 | R@25 |", "|---|---|---:|---:|---:|---:|---:|"]
+    for run in runs.values():
+        for cat in [*CATEGORIES, None]:
+            n, vals = run.table(cat)
+            if not n:
+                continue
+            label = f"{cat} {CATEGORIES[cat]}" if cat else "**overall**"
+            lines.append(f"| {run.name} | {label} | {n} | " + " | ".join(f"{v:.1f}" for v in vals) + " |")
+    lines += ["", "| config | search p50 ms | search p95 ms |", "|---|---:|---:|"]
+    for run in runs.values():
+        p50, p95 = run.latency_ms()
+        lines.append(f"| {run.name} | {p50:.1f} | {p95:.1f} |")
+    per_turn = 1000 * stats["add_seconds"] / max(1, stats["memories"])
+    lines += ["", f"{stats['conversations']} conversations, {stats['memories']} memories, {stats['questions']} "
+              f"questions; add: {stats['add_seconds']:.1f}s ({per_turn:.1f} ms per turn, embedding included)."]
+    return "\n".join(lines) + "\n"
+
+
+def as_json(runs: dict[str, Run], stats: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"stats": stats, "ks": list(KS), "configs": {}}
+    for name, run in runs.items():
+        cats = {}
+        for cat in [*CATEGORIES, None]:
+            n, vals = run.table(cat)
+            cats[CATEGORIES.get(cat or 0, "overall")] = {"n": n, **{f"R@{k}": round(v, 2) for k, v in zip(KS, vals)}}
+        p50, p95 = run.latency_ms()
+        out["configs"][name] = {"recall": cats, "latency_ms": {"p50": round(p50, 2), "p95": round(p95, 2)}}
+    return out
+
+
+def config_arg(value: str) -> Any:
+    """A preset name, or a JSON mapping of SearchConfig fields (optionally with ``"preset"``)."""
+    from memlayer.search.config import SearchConfig
+
+    return SearchConfig.coerce(json.loads(value) if value.lstrip().startswith("{") else value)
+
+
+def make_embedder(name: str) -> Any:
+    if name == "hash":
+        from memlayer.embeddings.hashing import HashingEmbedder
+
+        return HashingEmbedder(dims=256)
+    from memlayer.embeddings.sentence_transformers import SentenceTransformerEmbedder
+
+    return SentenceTransformerEmbedder() if name == "local" else SentenceTransformerEmbedder(name)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("data", nargs="?", default=str(DEFAULT_DATA), help="LOCOMO-format JSON (default: the dev split)")
+    p.add_argument("--limit-conversations", type=int, default=None)
+    p.add_argument("--limit-questions", type=int, default=None, help="per conversation")
+    p.add_argument("--preset", default="default", help="search preset name or JSON config (default: default)")
+    p.add_argument("--baseline", default="vector", help="compared config, run on the same stores ('none' to skip)")
+    p.add_argument("--embedder", default="local", help="'local' (all-MiniLM-L6-v2), 'hash', or a model directory")
+    p.add_argument("--batch-sessions", action="store_true", help="one add() per session instead of per turn")
+    p.add_argument("--out", default=None, help="write the results: .json for JSON, else markdown")
+    p.add_argument("--quiet", action="store_true")
+    args = p.parse_args(argv)
+
+    path = Path(args.data)
+    if not path.is_file():
+        p.error(f"no LOCOMO file at {path}")
+    samples = json.loads(path.read_text(encoding="utf-8"))[: args.limit_conversations]
+    configs = {args.preset if not args.preset.lstrip().startswith("{") else "custom": config_arg(args.preset)}
+    if args.baseline != "none":
+        configs[f"{args.baseline} (baseline)" if not args.baseline.lstrip().startswith("{") else "baseline"] = (
+            config_arg(args.baseline))
+    log = None if args.quiet else (lambda s: print(s, file=sys.stderr, flush=True))
+    embedder = make_embedder(args.embedder)
+    runs, stats = asyncio.run(evaluate(samples, embedder, configs, limit_questions=args.limit_questions,
+                                       batch=args.batch_sessions, log=log))
+    header = (f"LOCOMO retrieval, `{path.name}`, embedder `{args.embedder}`, "
+              f"{'one add per session' if args.batch_sessions else 'one add per turn'}\n")
+    text = markdown(runs, stats, header)
+    print(text)
+    if args.out:
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(as_json(runs, stats), indent=2) if out.suffix == ".json" else text, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
