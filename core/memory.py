@@ -186,7 +186,7 @@ class AsyncMemory:
         self._check_open()
         scope = make_scope(user_id, agent_id, run_id)
         where, params = self.store.where(scope, filters, as_of=to_utc(as_of), include_expired=include_expired)
-        rows = await asyncio.to_thread(self.store.list, where, params, limit)
+        rows = await asyncio.to_thread(self.store.list_memories, where, params, limit)
         for r in rows:
             r.pop("hash", None)
         return {"results": rows}

@@ -153,7 +153,7 @@ class SQLiteStore:
         rows = self.query(f"SELECT rid FROM memories WHERE {where}", params)
         return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
 
-    def list(self, where: str, params: Sequence[Any], limit: int) -> list[dict[str, Any]]:
+    def list_memories(self, where: str, params: Sequence[Any], limit: int) -> list[dict[str, Any]]:
         rows = self.query(
             f"SELECT {_MEMORY_COLUMNS} FROM memories WHERE {where} ORDER BY updated_at DESC, rid DESC LIMIT ?",
             [*params, int(limit)],

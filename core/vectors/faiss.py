@@ -56,7 +56,7 @@ class FaissIndex:
             if len(allowed) <= SMALL_SET:
                 vecs = self._index.reconstruct_batch(allowed)
                 return _topk(vecs @ q[0], allowed, min(k, len(allowed)))
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(len(allowed), faiss.swig_ptr(allowed)))
+            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(len(allowed), faiss.swig_ptr(allowed)))  # type: ignore[call-arg]
             scores, found = self._index.search(q, min(k, len(allowed)), params=params)
         else:
             if len(self) == 0 or k <= 0:
@@ -73,7 +73,5 @@ class FaissIndex:
         if index.d != self.dims:
             raise ValueError(f"index at {path} has {index.d} dims, expected {self.dims}")
         if not isinstance(index, faiss.IndexIDMap2):
-            index = faiss.IndexIDMap2(index) if index.ntotal == 0 else None
-            if index is None:
-                raise ValueError(f"index at {path} is not an id-mapped index")
+            raise ValueError(f"index at {path} is not an id-mapped index")
         self._index = index

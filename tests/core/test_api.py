@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from memlayer import Memory, MemlayerError
+from memlayer import MemlayerError, Memory
 from memlayer.errors import ConfigError, NotFoundError, ScopeError
 
 

@@ -9,7 +9,7 @@ import numpy as np
 from memlayer import Memory
 from memlayer.embeddings.hashing import HashingEmbedder
 
-WORDS = "apple river mountain coffee violin python garden rocket winter ocean jazz tennis paris book cat".split()
+WORDS = ["apple", "river", "mountain", "coffee", "violin", "python", "garden", "rocket", "winter", "ocean", "jazz", "tennis", "paris", "book", "cat"]
 
 
 def _brute_force(embedder, rows, query, k):
