@@ -65,7 +65,7 @@ def make_scope(user_id: Any = None, agent_id: Any = None, run_id: Any = None, *,
     """Validate scope ids (non-empty strings); with ``required``, at least one must be given."""
     from .errors import ScopeError
 
-    values = {}
+    values: dict[str, str | None] = {}
     for name, value in (("user_id", user_id), ("agent_id", agent_id), ("run_id", run_id)):
         if value is None:
             values[name] = None
