@@ -53,3 +53,20 @@ def local_embedder():
     from memlayer.embeddings.sentence_transformers import SentenceTransformerEmbedder
 
     return SentenceTransformerEmbedder()
+
+
+@pytest.fixture
+def fake_openai() -> Iterator:
+    """A started fake OpenAI-compatible server on 127.0.0.1 (``.base_url``, ``.script_chat``, ``.requests``)."""
+    from tests.fake_openai import FakeOpenAI
+
+    with FakeOpenAI() as server:
+        yield server
+
+
+@pytest.fixture
+def llm_config(fake_openai):
+    """memlayer's llm= config pointing the real openai client at the fake server (fast retries)."""
+    return {"provider": "openai", "config": {"base_url": fake_openai.base_url, "api_key": "test-key",
+                                             "model": "fake-model", "max_retries": 2, "backoff": 0.01,
+                                             "timeout": 1.0}}

@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import openai
 import pytest
+
 from memlayer import registry
 from memlayer.embeddings.base import Embedder
 from memlayer.embeddings.openai import PROBE_TEXT, OpenAIEmbedder
 from memlayer.errors import ProviderError
-
 from tests.fake_openai import FakeOpenAI, Fault, fake_embeddings
-
-
-@pytest.fixture
-def fake_openai() -> Iterator[FakeOpenAI]:
-    with FakeOpenAI() as server:
-        yield server
 
 
 @pytest.fixture(autouse=True)
