@@ -1,4 +1,22 @@
-"""Helpers shared by the extractors: attribute keys, relation clean-up, decision bookkeeping."""
+"""Helpers shared by the extractors: attribute keys, relation clean-up, which messages are read.
+
+Attribute convention (the core stores ``attribute`` per memory; both extractors follow it):
+
+- lowercase words separated by single spaces, "favorite" spelled "favourite";
+- a bare key is a single-valued slot about the scope's owner: ``name``, ``age``, ``nationality``,
+  ``residence``, ``origin``, ``birthplace``, ``birthday``, ``birth year``, ``employer``,
+  ``job title``, ``school``, ``field of study``, ``work location``, ``relationship status``,
+  ``diet``, ``children``, ``car``, single roles (``wife``, ``boss``, ``best friend`` ...) and
+  every "my X is Y" key (``order number``, ``email``, ``favourite colour``);
+- ``kind:key`` names one slot among many: ``preference:cricket``, ``pet:max``, ``sister:anna``,
+  ``allergy:peanuts``, ``language:spanish``, ``possession:tesla``, ``education:mit``;
+  a further ``:part`` is a slot of that entity: ``sister:anna:residence``, ``mother:residence``;
+- facts about someone other than the scope's owner get a prefix: ``user:residence`` among an
+  agent's memories (the pattern extractor only);
+- one-off events and plans have no attribute (None).
+
+A slot holds one current memory: a new value closes the old one (DELETE + ADD).
+"""
 
 from __future__ import annotations
 
@@ -12,10 +30,17 @@ USER_ENTITY = "user"
 AGENT_ENTITY = "agent"
 
 _SELF_NAMES = {
-    "user": USER_ENTITY, "the user": USER_ENTITY, "i": USER_ENTITY, "me": USER_ENTITY,
-    "myself": USER_ENTITY, "speaker": USER_ENTITY,
-    "agent": AGENT_ENTITY, "the agent": AGENT_ENTITY, "assistant": AGENT_ENTITY,
-    "the assistant": AGENT_ENTITY, "ai": AGENT_ENTITY,
+    "user": USER_ENTITY,
+    "the user": USER_ENTITY,
+    "i": USER_ENTITY,
+    "me": USER_ENTITY,
+    "myself": USER_ENTITY,
+    "speaker": USER_ENTITY,
+    "agent": AGENT_ENTITY,
+    "the agent": AGENT_ENTITY,
+    "assistant": AGENT_ENTITY,
+    "the assistant": AGENT_ENTITY,
+    "ai": AGENT_ENTITY,
 }
 _NON_WORD = re.compile(r"[^0-9A-Za-z]+")
 _SPACES = re.compile(r"\s+")

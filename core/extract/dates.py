@@ -8,8 +8,20 @@ from datetime import date, datetime, timedelta
 
 _WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 _NUMBERS = {
-    "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
-    "eight": 8, "nine": 9, "ten": 10, "couple of": 2, "a couple of": 2,
+    "a": 1,
+    "an": 1,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "couple of": 2,
+    "a couple of": 2,
 }
 _PREPOSITIONS = ("since", "until", "till", "by", "from", "before", "after", "through")
 _COUNT = r"(?P<n>\d{1,3}|a couple of|couple of|a|an|one|two|three|four|five|six|seven|eight|nine|ten)"
@@ -102,14 +114,14 @@ def _resolve(m: re.Match[str], today: date) -> tuple[str, str]:
         saturday = _day(monday + timedelta(days=5))
         return f"on the weekend of {saturday}", f"the weekend of {saturday}"
     if m.group("unit"):
-        d, precision = _shift(today, -_count(m.group("n")), m.group("unit"))
+        moved, precision = _shift(today, -_count(m.group("n")), m.group("unit"))
     else:
-        d, precision = _shift(today, _count(m.group("n2")), m.group("unit2"))
+        moved, precision = _shift(today, _count(m.group("n2")), m.group("unit2"))
     if precision == "year":
-        return f"in {d.year}", str(d.year)
+        return f"in {moved.year}", str(moved.year)
     if precision == "month":
-        return f"in {_month(d)}", _month(d)
-    return f"around {_day(d)}", _day(d)
+        return f"in {_month(moved)}", _month(moved)
+    return f"around {_day(moved)}", _day(moved)
 
 
 def resolve_dates(text: str, reference: datetime | date) -> str:

@@ -10,9 +10,9 @@ from datetime import datetime
 from ..types import Relation
 from .common import clean_relation, normalise_attribute
 from .dates import resolve_dates
-from .text import strip_article, third_person, titled
+from .text import strip_article, third_person, titled, words
 
-I = re.IGNORECASE
+IGNORECASE = re.IGNORECASE
 
 # Words after which a value ends: "I live in Paris [since 2019 | with my wife | now ...]".
 TAIL = (
@@ -25,10 +25,24 @@ TAIL = (
 )
 # A value: lazily everything up to the tail.
 VALUE = r"(?P<value>[^,;:!?()\"]+?(?:,\s*[A-Z][\w.'-]*(?:\s+[A-Z][\w.'-]*)*)?)"
-NAME = r"(?P<name>[A-Za-z][\w'.-]*(?:\s+[A-Z][\w'.-]*){0,2})"
-NOT_NAMES = frozenset(
+# A name: one word, then up to two more capitalised ones (case-sensitive even in re.I patterns).
+NAME = r"(?P<name>[A-Za-z][\w'.-]*(?-i:(?:\s+[A-Z][\w'.-]*){0,2}))"
+NAME_ANY = r"(?P<name>[A-Za-z][\w'.-]*(?:\s+[A-Za-z][\w'.-]*){0,2})"
+# Where a free phrase stops being about the fact: "I started surfing in 2019 [and it has been great]".
+_CLAUSE_TAIL = re.compile(
+    r"(?:(?:,\s*|\s+)(?:and|but|so|because|as|since|though|although|which|while|cause|cuz)\s+"
+    r"(?:it|this|that|they|he|she|we|you|there|everyone|everything|people|nobody)\b"
+    r"|,\s*(?:it|this|that|which|so|but|and|especially|though)\b|\s+because\b).*$",
+    IGNORECASE,
+)
+# Pronouns whose referent lives outside the clause: a memory built on them would be meaningless.
+_CONTEXT_PRONOUN = re.compile(
+    r"\b(?:it|its|them|him|his|her|hers|he|she|this|these|those|you|your|yours|we|us|our|ours)\b", IGNORECASE
+)
+NOT_NAMES = words(
     "a an the he she it they them him her his hers someone somebody anyone people everyone a lot "
-    "friends some up with from at for to and but so in on is was be".split()
+    "friends some up with from at for to and but so in on is was be back new lots many few all other old "
+    "again there here us you your"
 )
 
 
@@ -52,6 +66,7 @@ class Clause:
     entity: str = "user"  # how relations name the speaker
     prefix: str = ""  # attribute prefix for facts about someone other than the scope's owner
     when: datetime | None = None  # reference time for relative dates
+    casual: bool = False  # the message was typed without capitals, so capitals cannot mark names
 
     @property
     def possessive(self) -> str:
@@ -81,16 +96,35 @@ class Clause:
         return resolve_dates(text, self.when) if self.when is not None else text
 
     def phrase(self, text: str) -> str:
-        """A free phrase from the speaker's mouth, made third person with dates resolved."""
+        """A phrase from the speaker's mouth, made third person with dates resolved."""
         return self.dated(third_person(text.strip()))
+
+    def free(self, text: str) -> str | None:
+        """A free-form phrase trimmed to its own clause and made third person; None when it leans
+        on context a memory would not have ("I made it", "I will send you ...")."""
+        trimmed = trim_clause(self.dated(text.strip()))
+        if not trimmed or _CONTEXT_PRONOUN.search(trimmed):
+            return None
+        return third_person(trimmed)
 
 
 Rule = Callable[[Clause], "list[Fact] | None"]
 
 
+def trim_clause(text: str) -> str:
+    """``text`` up to where it turns to another subject: "surfing, and it has been great" -> "surfing"."""
+    return _CLAUSE_TAIL.sub("", text.strip()).strip(" ,;")
+
+
 def rx(pattern: str) -> re.Pattern[str]:
     """Compile a rule pattern: case-insensitive, anchored at both ends of the clause."""
-    return re.compile(rf"^(?:{pattern})$", I)
+    return re.compile(rf"^(?:{pattern})$", IGNORECASE)
+
+
+def typed_casually(text: str) -> bool:
+    """No capitals beyond "I" and sentence starts: names cannot be told by their capitals."""
+    stripped = re.sub(r"(^|[.!?]\s+)[A-Z]", r"\1", re.sub(r"\bI\b", "", text.strip()))
+    return not any(ch.isupper() for ch in stripped)
 
 
 def is_capitalised(text: str) -> bool:
@@ -100,7 +134,7 @@ def is_capitalised(text: str) -> bool:
 def entity(text: str) -> str:
     """A named entity as it should be stored: trimmed, all-lowercase input capitalised."""
     text = text.strip().strip("\"'").rstrip(".")
-    if re.match(r"^(?:the|a|an)\s", text, I):
+    if re.match(r"^(?:the|a|an)\s", text, IGNORECASE):
         return text  # "the suburbs", "The New York Times": leave as typed
     return titled(text)
 
@@ -112,16 +146,21 @@ def person_name(text: str | None, *, explicit: bool = False) -> str | None:
         return None
     name = text.strip().strip("\"'").rstrip(".")
     words = name.split()
-    if not words or len(words) > 3 or words[0].lower() in NOT_NAMES:
+    if not words or len(words) > 3 or any(w.lower() in NOT_NAMES for w in words):
         return None
-    if not explicit and not is_capitalised(name):
+    if not explicit and not all(is_capitalised(w) for w in words):
         return None
     return titled(name)
 
 
 def a_an(word: str) -> str:
     """The indefinite article for ``word``: "an engineer", "a nurse"."""
-    return "an" if re.match(r"[aeiou]", word.strip(), I) and not re.match(r"(?:uni|eu|one)", word, I) else "a"
+    return (
+        "an"
+        if re.match(r"[aeiou]", word.strip(), IGNORECASE)
+        and not re.match(r"(?:uni|eu|one)", word, IGNORECASE)
+        else "a"
+    )
 
 
 def leading_name(words: list[str], limit: int = 3, *, loose: bool = False) -> tuple[str | None, list[str]]:
@@ -141,4 +180,4 @@ def leading_name(words: list[str], limit: int = 3, *, loose: bool = False) -> tu
         taken = [words[0].strip(",")]
     if not taken:
         return None, words
-    return titled(" ".join(taken)), words[len(taken):]
+    return titled(" ".join(taken)), words[len(taken) :]

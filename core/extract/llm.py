@@ -166,7 +166,9 @@ def to_decisions(facts: list[FactDecision], shown: list[ExistingMemory]) -> list
             log.info("dropped a second %s of ref %d", event, target.ref)
             continue
         targeted.add(target.ref)
-        decisions.append(Decision(event, text, target.ref, attribute or normalise_attribute(target.attribute)))
+        decisions.append(
+            Decision(event, text, target.ref, attribute or normalise_attribute(target.attribute))
+        )
     return decisions
 
 

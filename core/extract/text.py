@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import re
 
+
+def words(text: str) -> frozenset[str]:
+    """A frozenset of the whitespace-separated words of ``text`` (for long word lists)."""
+    return frozenset(text.split())
+
+
 _QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'", "\u201c": '"', "\u201d": '"'})
 _I = re.IGNORECASE
 
@@ -18,6 +24,7 @@ _CONTRACTIONS: list[tuple[re.Pattern[str], str]] = [
         (r"\bwon't\b", "will not"),
         (r"\b(do|does|did|is|are|was|were|have|has|had|would|should|could)n't\b", r"\1 not"),
         (r"\b(do|does|did)nt\b", r"\1 not"),
+        (r"\b(it|that|what|he|she|there|who)'s been\b", r"\1 has been"),
         (r"\b(name|it|that|what|he|she|there|who)'s\b", r"\1 is"),
         (r"\bgonna\b", "going to"),
         (r"\bwanna\b", "want to"),
@@ -25,7 +32,8 @@ _CONTRACTIONS: list[tuple[re.Pattern[str], str]] = [
 ]
 _LONE_I = re.compile(r"(?<![\w'])i(?![\w'])")
 _ABBREVIATIONS = re.compile(
-    r"(?:\b(?:mr|mrs|ms|dr|st|jr|sr|prof|inc|ltd|co|corp|vs|etc|mt|ave|no|approx)|\b[a-z]|\be\.g|\bi\.e)\.$", _I
+    r"(?:\b(?:mr|mrs|ms|dr|st|jr|sr|prof|inc|ltd|co|corp|vs|etc|mt|ave|no|approx)|\b[a-z]|\be\.g|\bi\.e)\.$",
+    _I,
 )
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\s*\n+\s*")
 _CLAUSE_SPLIT = re.compile(
@@ -36,7 +44,7 @@ _CLAUSE_SPLIT = re.compile(
 _FILLER = re.compile(
     r"^(?:(?:oh|ah|well|so|also|and|but|plus|anyway|anyways|actually|btw|by the way|fyi|hey|hi|hello|"
     r"yes|yeah|yep|yup|no|nope|nah|ok|okay|sure|right|honestly|basically|fun fact|guess what|"
-    r"just so you know|for the record|for your information|as you know|as i said|"
+    r"just so you know|for the record|for your information|as you know|as i said|from now on|"
     r"(?:please )?(?:remember|note|keep in mind|don't forget|do not forget)(?: that)?|"
     r"you should know(?: that)?|"
     r"I (?:just )?(?:want(?:ed)? to|would like to) (?:let you know|tell you|mention|say|share)(?: that)?)"
@@ -49,7 +57,7 @@ _ADVERBS = re.compile(
     _I,
 )
 _QUESTION_START = re.compile(
-    r"^(?:(?:what|where|who|whom|whose|which|when|why|how)(?:\s+\w+)?\s+"
+    r"^(?:(?:what|where|who|whom|whose|which|when|why|how)(?:\s+(?!(?:I|we|you|he|she|they|it)\b)\w+)?\s+"
     r"(?:do|does|did|am|is|are|was|were|can|could|should|would|will|have|has)\b"
     r"|(?:do|does|did|am|is|are|was|were|can|could|should|would|will|have|has)\s+(?:I|you|we|my)\b"
     r"|(?:tell me|remind me|guess)\b)",
@@ -61,6 +69,7 @@ _PRONOUNS = [
     (re.compile(r"\bmine\b", _I), "theirs"),
     (re.compile(r"\bme\b", _I), "them"),
     (re.compile(r"\bI am\b"), "they are"),
+    (re.compile(r"\bI was\b"), "they were"),
     (re.compile(r"\bI\b"), "they"),
     (re.compile(r"\byourself\b", _I), "the assistant"),
     (re.compile(r"\byour\b", _I), "the assistant's"),
@@ -69,10 +78,10 @@ _PRONOUNS = [
 _IRREGULAR = {"be": "is", "am": "is", "have": "has", "do": "does", "go": "goes"}
 _SMALL_WORDS = {"of", "the", "and", "de", "la", "du", "von", "van", "in", "on", "at", "for", "a", "an"}
 _TOKEN = re.compile(r"[a-z0-9]+(?:[.@+'-][a-z0-9]+)*")
-STOPWORDS = frozenset(
+STOPWORDS = words(
     "a an the is are am was were be been being to of in on at for with and or but by as from user "
     "agent users they them their it its this that these those has have had do does did very really "
-    "so also now currently still just s".split()
+    "so also now currently still just s"
 )
 
 
@@ -96,6 +105,18 @@ def split_sentences(text: str) -> list[str]:
         else:
             parts.append(piece)
     return parts
+
+
+_TAG_QUESTION = re.compile(
+    r"[,;:-]?\s*(?:what about you|how about you|and you|and yours|you know|right|isn't it|"
+    r"is not it|don't you think|do not you think|wbu|hbu|thoughts|any tips|any ideas)\s*\?+$",
+    _I,
+)
+
+
+def strip_tag_question(sentence: str) -> str:
+    """ "I live in Oslo, what about you?" -> "I live in Oslo": the statement before a tag question."""
+    return _TAG_QUESTION.sub("", sentence.strip())
 
 
 def is_question(sentence: str) -> bool:
@@ -135,14 +156,32 @@ def conjugate(verb: str) -> str:
     return verb + "s"
 
 
+_KEEP_VERBS = words(
+    "will would can could should must might may cannot shall had was were did met saw got ran bought went "
+    "made took gave flew drove ate wrote won lost left began came sold built taught caught thought found "
+    "felt kept spent sent told said heard held brought broke chose rode swam sang drank fell forgot hung "
+    "knew led paid put quit shut slept spoke stood threw understood woke wore became"
+)
+
+
+def verb3(phrase: str) -> str:
+    """Make a verb phrase's first word agree with a third-person subject: "am going" -> "is going",
+    "plan to" -> "plans to"; past forms and modals stay ("met", "will")."""
+    first, sep, rest = phrase.partition(" ")
+    low = first.lower()
+    if low == "am":
+        first = "is"
+    elif low not in _KEEP_VERBS and not low.endswith("ed"):
+        first = conjugate(first)
+    return first + sep + rest
+
+
 def titled(name: str) -> str:
     """Capitalise an all-lowercase name ("new york" -> "New York"); leave typed capitals alone."""
     if name != name.lower():
         return name
     words = name.split()
-    return " ".join(
-        w if (i and w in _SMALL_WORDS) else w[:1].upper() + w[1:] for i, w in enumerate(words)
-    )
+    return " ".join(w if (i and w in _SMALL_WORDS) else w[:1].upper() + w[1:] for i, w in enumerate(words))
 
 
 def strip_article(text: str) -> str:

@@ -19,10 +19,21 @@ if TYPE_CHECKING:
     from ..extract.base import ExtractContext
 
 _EVENT_ALIASES = {
-    "NOOP": "NONE", "NO_CHANGE": "NONE", "SKIP": "NONE", "KEEP": "NONE", "UNCHANGED": "NONE",
-    "CREATE": "ADD", "NEW": "ADD", "INSERT": "ADD",
-    "MODIFY": "UPDATE", "CHANGE": "UPDATE", "EDIT": "UPDATE", "REPLACE": "UPDATE",
-    "REMOVE": "DELETE", "FORGET": "DELETE", "INVALIDATE": "DELETE",
+    "NOOP": "NONE",
+    "NO_CHANGE": "NONE",
+    "SKIP": "NONE",
+    "KEEP": "NONE",
+    "UNCHANGED": "NONE",
+    "CREATE": "ADD",
+    "NEW": "ADD",
+    "INSERT": "ADD",
+    "MODIFY": "UPDATE",
+    "CHANGE": "UPDATE",
+    "EDIT": "UPDATE",
+    "REPLACE": "UPDATE",
+    "REMOVE": "DELETE",
+    "FORGET": "DELETE",
+    "INVALIDATE": "DELETE",
 }
 
 

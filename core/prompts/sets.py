@@ -38,7 +38,7 @@ class PromptSet:
         return replace(self, extraction=fn)
 
 
-PromptSpec = Union[None, str, PromptSet, ExtractionPrompt]
+PromptSpec = Union[str, PromptSet, ExtractionPrompt, None]  # noqa: UP007 (a runtime alias on 3.10)
 
 DEFAULT_PROMPTS = PromptSet()
 _lock = threading.Lock()
