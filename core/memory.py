@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import threading
+import weakref
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -61,7 +62,9 @@ class AsyncMemory:
             raise
         self.search_config = SearchConfig.coerce(self.config.search)
         self.usage = Usage()
-        self._scope_locks: dict[Scope, asyncio.Lock] = {}
+        # One lock per (event loop, scope): the sync face's loop and a caller's own loop may both use
+        # this object; an asyncio.Lock must never be shared across loops. Idle locks are dropped.
+        self._scope_locks: weakref.WeakValueDictionary[tuple[int, Scope], asyncio.Lock] = weakref.WeakValueDictionary()
         self._closed = False
 
     @classmethod
@@ -113,7 +116,11 @@ class AsyncMemory:
         return out + [r for r in extra if r["id"] not in seen]
 
     def _lock_for(self, scope: Scope) -> asyncio.Lock:
-        return self._scope_locks.setdefault(scope, asyncio.Lock())
+        key = (id(asyncio.get_running_loop()), scope)
+        lock = self._scope_locks.get(key)
+        if lock is None:
+            lock = self._scope_locks[key] = asyncio.Lock()
+        return lock
 
     # -- API ----------------------------------------------------------------------------------
     async def add(
@@ -153,6 +160,16 @@ class AsyncMemory:
         self.usage.add(usage)
         results = [p.result for p in plans if p.result]
         return {"results": results, "relations": _summarise(graph_events), "usage": usage.as_dict()}
+
+    async def bulk_add(
+        self, records: Any, *, batch_size: int = 1000, progress: Any = True
+    ) -> dict[str, Any]:
+        """Import many records ({text | messages, user_id, agent_id, run_id, metadata, timestamp}) verbatim,
+        as ``add(infer=False)`` would, a batch per transaction; see ``memlayer.bulk``."""
+        self._check_open()
+        from .bulk import bulk_add
+
+        return await bulk_add(self, records, batch_size=batch_size, progress=progress)
 
     async def search(
         self, query: str, *, user_id: str | None = None, agent_id: str | None = None, run_id: str | None = None,

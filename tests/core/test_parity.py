@@ -54,3 +54,29 @@ async def test_sync_face_works_inside_a_running_loop(tmp_path):
     with Memory(str(tmp_path), embedder=HashingEmbedder(dims=16), graph=False) as m:
         m.add("inside a loop", user_id="u", infer=False)
         assert m.search("loop", user_id="u")["results"][0]["memory"] == "inside a loop"
+
+
+def test_async_core_usable_from_another_loop_while_sync_face_runs(tmp_path):
+    import asyncio
+    import threading
+
+    with Memory(str(tmp_path), embedder=HashingEmbedder(dims=16), graph=False) as m:
+        errors: list[BaseException] = []
+
+        def sync_writer():
+            try:
+                for i in range(20):
+                    m.add(f"sync {i}", user_id="u", infer=False)
+            except BaseException as exc:  # pragma: no cover - reported below
+                errors.append(exc)
+
+        async def async_writer():
+            for i in range(20):
+                await m.async_memory.add(f"async {i}", user_id="u", infer=False)
+
+        t = threading.Thread(target=sync_writer)
+        t.start()
+        asyncio.run(async_writer())
+        t.join()
+        assert not errors
+        assert len(m.get_all(user_id="u")["results"]) == 40
