@@ -85,7 +85,7 @@ class AsyncMemory:
     def extractor(self) -> Any:
         """The extractor used by add(infer=True), built on first use."""
         if self._extractor is None:
-            self._extractor = resolve_extractor(self.config.extractor, self.llm)
+            self._extractor = resolve_extractor(self.config.extractor, self.llm, self.config.related_memories)
         return self._extractor
 
     # -- helpers ------------------------------------------------------------------------------

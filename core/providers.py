@@ -39,7 +39,7 @@ def resolve_llm(spec: Any) -> Any:
     return registry.create("llms", spec)
 
 
-def resolve_extractor(spec: Any, llm: Any) -> Any:
+def resolve_extractor(spec: Any, llm: Any, related: int = 10) -> Any:
     if spec is None:
         if llm is None:
             log.info(
@@ -48,11 +48,11 @@ def resolve_extractor(spec: Any, llm: Any) -> Any:
                 "to let an LLM decide."
             )
             return registry.create("extractors", "pattern")
-        return registry.get("extractors", "llm")(llm)
+        return registry.get("extractors", "llm")(llm, max_related=related)
     if spec == "llm":
         if llm is None:
             raise ConfigError("extractor='llm' needs an LLM: pass llm=... as well")
-        return registry.get("extractors", "llm")(llm)
+        return registry.get("extractors", "llm")(llm, max_related=related)
     return registry.create("extractors", spec)
 
 

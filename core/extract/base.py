@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
-from ..types import Extraction, ExistingMemory, Message, Scope
+from ..types import ExistingMemory, Extraction, Message, Scope
 
 # lookup(texts, attributes) -> current memories of the add's scope related to any of ``texts``
 # (vector search), plus every current memory whose attribute is in ``attributes``. Each result
