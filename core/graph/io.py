@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
@@ -69,7 +70,9 @@ def parse(data: str, fmt: str, default_target: URIRef | None) -> Iterator[Quad]:
     that, to the one ``ml:ScopeGraph`` they describe."""
     name = rdflib_format(fmt)
     ds = Dataset()
-    ds.parse(data=data, format=name)
+    with warnings.catch_warnings():  # rdflib's TriG/JSON-LD parsers use its own deprecated ConjunctiveGraph
+        warnings.simplefilter("ignore", DeprecationWarning)
+        ds.parse(data=data, format=name)
     default = [t for t in ds.graph(DATASET_DEFAULT_GRAPH_ID)]
     if default:
         target = default_target

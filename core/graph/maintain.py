@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import PROV, RDF, RDFS, SKOS
@@ -10,30 +10,13 @@ from rdflib.term import Node
 
 from ..errors import NotFoundError
 from ..types import Scope
-from .resolve import EntityIndex, entity_key, logger
+from .plumbing import StoreCore, Triple
+from .resolve import entity_key, logger
 from .vocab import ML, entity_iri, graph_iri, memory_iri, scope_of
 
-Triple = tuple[Node, Node, Node]
 
-
-class Maintenance:
+class Maintenance(StoreCore):
     """forget_memory, delete_scope, merge, unmerge: edits that rewrite existing statements."""
-
-    if TYPE_CHECKING:
-        import threading
-
-        from rdflib.store import Store
-
-        _lock: threading.RLock
-        _store: Store
-
-        def _check(self) -> None: ...
-        def _graphs(self, scope: Scope) -> list[URIRef]: ...
-        def _ctx(self, graph: URIRef) -> Graph: ...
-        def _index(self, graph: URIRef) -> EntityIndex: ...
-        def _write(self, graph: URIRef, adds: list[Triple] = ..., removes: list[Triple] = ...) -> None: ...
-        def _commit(self) -> None: ...
-        def _forget_caches(self, graph: URIRef | None = None) -> None: ...
 
     def forget_memory(self, scope: Scope, memory_id: str) -> None:
         """Remove what came only from this memory: its statements (reopening any fact they had
@@ -71,6 +54,7 @@ class Maintenance:
         self._write(graph, removes=[(e, None, None) for e in orphans])  # type: ignore[misc]
         for entity in orphans:
             index.drop_entity(entity)  # type: ignore[arg-type]
+        self._edges.invalidate(graph)
         logger.info("graph %s: forgot memory %s (%d entities left unused removed)", graph, mem, len(orphans))
 
     def _drop_statement(
@@ -98,8 +82,8 @@ class Maintenance:
         with self._lock:
             for graph in self._graphs(scope):
                 self._store.remove_graph(self._ctx(graph))
+                self._commit()  # one DROP per request: Oxigraph rejects ';'-joined DROPs with prologues
                 self._forget_caches(graph)
-            self._commit()
             self._forget_caches()
 
     def merge(self, scope: Scope, name: str, into: str) -> None:
@@ -134,6 +118,7 @@ class Maintenance:
                     adds.append((s, p, new))
             self._write(graph, adds, removes)
             self._commit()
+            self._edges.invalidate(graph)
             index.drop_entity(old)
             for label in labels:
                 index.add_alias(new, label)
@@ -171,6 +156,7 @@ class Maintenance:
                     adds.append((s1, p, o1))  # type: ignore[arg-type]
             self._write(graph, adds, removes)
             self._commit()
+            self._edges.invalidate(graph)
             index.drop_alias(key)
             index.add_label(new, alias)
             logger.info("graph %s: unmerged %r from %s (%d statements moved)", graph, alias, owner, moved)

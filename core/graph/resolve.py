@@ -24,7 +24,7 @@ logger = logging.getLogger("memlayer.graph")
 
 _WORD = re.compile(r"[^\W_]+")
 ARTICLES = frozenset({"the", "a", "an"})
-MAX_NGRAM = 8
+MAX_NGRAM = 32  # longest label (in words) a query can match
 # Words that never carry a relation's meaning (used only for the relationship-name bonus).
 STOPWORDS = frozenset({
     "a", "an", "the", "at", "in", "on", "of", "to", "for", "with", "by", "from", "is", "are", "was",
@@ -108,17 +108,21 @@ class EntityIndex:
         return None, ""
 
     def match(self, query: str) -> dict[URIRef, int]:
-        """Entities whose label or alias appears as a word n-gram of the query -> number of matches."""
+        """Entities whose label or alias appears in the query as a word n-gram -> times mentioned.
+        Longest match wins: "New York" does not also match an entity "York"."""
         toks = tokens(query)
+        taken = [False] * len(toks)
         found: dict[URIRef, int] = {}
-        for n in range(1, min(self.max_len, len(toks)) + 1):
+        for n in range(min(self.max_len, len(toks)), 0, -1):
             for i in range(len(toks) - n + 1):
+                if any(taken[i : i + n]):
+                    continue
                 key = " ".join(toks[i : i + n])
                 entity = self.labels.get(key) or self.aliases.get(key)
                 if entity is not None:
                     found[entity] = found.get(entity, 0) + 1
+                    taken[i : i + n] = [True] * n
         return found
-
 
 def _unit(vectors: Any, n: int) -> np.ndarray:
     arr = np.asarray(vectors, dtype=np.float32)

@@ -17,11 +17,12 @@ from datetime import datetime
 from typing import Any
 
 from rdflib import Literal, URIRef
+from rdflib.namespace import PROV, RDF
 
 from .resolve import EntityIndex, relation_overlap
-from .vocab import SCOPE_FIELDS, predicate_name
+from .vocab import ML, SCOPE_FIELDS, memory_id, predicate_name
 
-EDGE_LIMIT = 5000  # rows fetched per entity and hop; bounds the cost of hub entities
+EDGE_LIMIT = 50_000  # rows (about 10 per statement) fetched per entity; bounds the cost of hubs
 FRONTIER_MIN = 10  # 2-hop expansion starts from at most max(limit, FRONTIER_MIN) neighbours
 
 Q_SCOPE_GRAPHS = {
@@ -33,20 +34,16 @@ Q_ALIASES = "SELECT ?e ?l ?g WHERE { GRAPH ?g { ?e a ml:Entity ; skos:altLabel ?
 Q_CURRENT = """SELECT ?st ?o ?vf ?g ?s ?p WHERE { GRAPH ?g {
   ?st rdf:subject ?s ; rdf:predicate ?p ; rdf:object ?o ; ml:validFrom ?vf .
   FILTER NOT EXISTS { ?st ml:validTo ?vt } } }"""
-_EDGES = """SELECT ?st ?s ?p ?o ?vf ?vt ?mid ?g ?e WHERE { GRAPH ?g {
-  { ?st rdf:subject ?e } UNION { ?st rdf:object ?e }
-  ?st rdf:subject ?s ; rdf:predicate ?p ; rdf:object ?o ; ml:validFrom ?vf ; prov:wasDerivedFrom ?m .
-  ?m ml:memoryId ?mid .
-  OPTIONAL { ?st ml:validTo ?vt } %s } } LIMIT %d"""
-Q_EDGES_CURRENT = _EDGES % ("FILTER (!BOUND(?vt))", EDGE_LIMIT)
-Q_EDGES_ALL = _EDGES % ("", EDGE_LIMIT)
+# The statements around an entity as (statement, property, value) rows. A star-shaped query with a plain
+# FILTER: Oxigraph's planner scans the whole graph for a wide BGP joined to the UNION, or a VALUES block.
+Q_EDGES = f"""SELECT ?st ?k ?v ?g ?e WHERE {{ GRAPH ?g {{
+  {{ ?st rdf:subject ?e }} UNION {{ ?st rdf:object ?e }}
+  ?st ?k ?v . FILTER (?k IN (rdf:subject, rdf:predicate, rdf:object, ml:validFrom, ml:validTo, prov:wasDerivedFrom))
+}} }} LIMIT {EDGE_LIMIT}"""
 Q_SPO = """SELECT ?st ?vf ?g ?s ?p ?o WHERE { GRAPH ?g {
   ?st rdf:subject ?s ; rdf:predicate ?p ; rdf:object ?o ; ml:validFrom ?vf } }"""
 Q_SCOPE_GRAPHS_ALL = "SELECT ?g WHERE { GRAPH ?g { ?g a ml:ScopeGraph } }"
 Q_NAMED_GRAPHS = "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }"
-
-Select = Callable[..., list[Any]]
-
 
 def as_datetime(term: Any) -> datetime | None:
     if not isinstance(term, Literal):
@@ -67,12 +64,20 @@ class Edge:
 
 
 def edges_from_rows(rows: Iterable[Any]) -> dict[URIRef, Edge]:
+    """Assemble statements from (statement, property, value) rows."""
+    props: dict[URIRef, dict[URIRef, dict[Any, None]]] = {}
+    for row in rows:  # a self-loop statement comes twice through the UNION: keep values unique
+        props.setdefault(row.st, {}).setdefault(row.k, {})[row.v] = None
     out: dict[URIRef, Edge] = {}
-    for row in rows:
-        edge = out.get(row.st)
-        if edge is None:
-            edge = out[row.st] = Edge(row.st, row.s, row.p, row.o, as_datetime(row.vf), as_datetime(row.vt))
-        edge.memory_ids.add(str(row.mid))
+    for st, p in props.items():
+        try:
+            (s,), (pred,), (o,) = p[RDF.subject], p[RDF.predicate], p[RDF.object]
+        except (KeyError, ValueError):
+            continue  # not a well-formed statement (foreign data)
+        valid_from = as_datetime(next(iter(p.get(ML.validFrom, {None: None}))))
+        valid_to = as_datetime(next(iter(p.get(ML.validTo, {None: None}))))
+        memories = {memory_id(m) for m in p.get(PROV.wasDerivedFrom, {})}
+        out[st] = Edge(st, s, pred, o, valid_from, valid_to, memories)
     return out
 
 
@@ -84,8 +89,7 @@ def is_valid(edge: Edge, as_of: datetime | None, include_expired: bool) -> bool:
 
 
 def neighbourhood(
-    select: Select,
-    graph: URIRef,
+    fetch: Callable[[URIRef], dict[URIRef, Edge]],
     index: EntityIndex,
     query: str,
     query_tokens: set[str],
@@ -95,15 +99,13 @@ def neighbourhood(
     include_expired: bool,
     limit: int,
 ) -> list[tuple[float, int, Edge]]:
-    """(score, hops, edge) for the relations around the query's entities in one graph."""
+    """(score, hops, edge) for the relations around the query's entities in one graph; ``fetch(entity)``
+    gives all statements (current and closed) around an entity."""
     seeds = index.match(query)
     if not seeds or hops < 1:
         return []
-    text = Q_EDGES_CURRENT if as_of is None and not include_expired else Q_EDGES_ALL
-
     def around(entity: URIRef) -> dict[URIRef, Edge]:
-        found = edges_from_rows(select(text, g=graph, e=entity))
-        return {st: e for st, e in found.items() if is_valid(e, as_of, include_expired)}
+        return {st: e for st, e in fetch(entity).items() if is_valid(e, as_of, include_expired)}
 
     scored: dict[URIRef, tuple[float, int, Edge]] = {}
     for seed in seeds:

@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from typing import Any
 from urllib.parse import quote, unquote
 
 from rdflib import Graph, Literal, Namespace, URIRef
@@ -40,9 +41,12 @@ GRAPH_BASE = "https://memlayer.dev/graph/"
 ID_BASE = "https://memlayer.dev/id/"
 DATASET_ID = URIRef("https://memlayer.dev/dataset")
 
-NAMESPACES: dict[str, Namespace] = {
+NAMESPACES: dict[str, Any] = {  # Namespace or DefinedNamespace
     "ml": ML, "prov": PROV, "skos": SKOS, "rdf": RDF, "rdfs": RDFS, "owl": OWL, "xsd": XSD,
 }
+
+#: the same prefixes as plain strings (what SPARQL engines take as initNs)
+QUERY_PREFIXES: dict[str, str] = {prefix: str(ns) for prefix, ns in NAMESPACES.items()}
 
 # scope field -> (IRI path segment, vocabulary property)
 SCOPE_FIELDS: tuple[tuple[str, str, URIRef], ...] = (
@@ -120,6 +124,11 @@ def statement_iri(scope: Scope, token: str) -> URIRef:
 
 def memory_iri(scope: Scope, memory_id: str) -> URIRef:
     return _node(scope, "memory", memory_id)
+
+
+def memory_id(iri: URIRef | str) -> str:
+    """The core's memory id inside a memory IRI."""
+    return unquote(str(iri).rsplit("/", 1)[-1])
 
 
 def message_iri(scope: Scope, text: str, message_ids: list[str]) -> URIRef:

@@ -1,0 +1,123 @@
+"""The graph behaviours against a real SPARQL 1.1 server (`oxigraph serve`) through store="sparql"."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from memlayer.graph.rdf import RDFGraphStore
+from memlayer.types import Scope
+from tests.graph.helpers import ALICE, BOB, put, triples
+
+OXIGRAPH = shutil.which("oxigraph")
+pytestmark = pytest.mark.skipif(
+    OXIGRAPH is None, reason="the `oxigraph` server binary is not installed (pip install oxigraph)"
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_until_up(base: str, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    ask = base + "/query?" + urllib.parse.urlencode({"query": "ASK { ?s ?p ?o }"})
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"oxigraph serve exited with {proc.returncode}: {proc.stderr.read()!r}")  # type: ignore[union-attr]
+        try:
+            with urllib.request.urlopen(ask, timeout=1) as reply:
+                if reply.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"oxigraph serve did not answer at {base} within {timeout}s")
+
+
+@pytest.fixture(scope="module")
+def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    location: Path = tmp_path_factory.mktemp("oxigraph-server")
+    port = _free_port()
+    proc = subprocess.Popen(
+        [str(OXIGRAPH), "serve", "--location", str(location), "--bind", f"127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_up(base, proc)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture
+def remote(endpoint: str) -> Iterator[RDFGraphStore]:
+    store = RDFGraphStore(store="sparql", query_endpoint=endpoint + "/query", update_endpoint=endpoint + "/update")
+    store.reset()
+    yield store
+    store.close()
+
+
+def test_add_search_supersede(remote: RDFGraphStore) -> None:
+    assert remote.persistent
+    put(remote, ALICE, "Sarah", "works at", "Google", memory_id="m1")
+    assert [r["source"] for r in remote.search(ALICE, "Who do I know that works at Google?")] == ["Sarah"]
+    put(remote, ALICE, "Alice", "LIVES_IN", "New York", memory_id="m2", at="2024-01-01T00:00:00Z")
+    moved = put(remote, ALICE, "Alice", "LIVES_IN", "San Francisco", memory_id="m3", at="2024-06-01T00:00:00Z")
+    assert moved["event"] == "UPDATE" and moved["closed"][0]["destination"] == "New York"
+    assert put(remote, ALICE, "Alice", "LIKES", "Tea", memory_id="m4")["closed"] == []
+    assert triples(remote.search(ALICE, "Alice", hops=1)) == {
+        ("Alice", "LIVES_IN", "San Francisco"), ("Alice", "LIKES", "Tea")
+    }
+    assert triples(remote.search(ALICE, "Alice", as_of="2024-03-01", hops=1)) == {
+        ("Alice", "LIVES_IN", "New York"), ("Alice", "LIKES", "Tea")
+    }
+    assert remote.memory_ids_for(ALICE, "who works at Google") == {"m1": pytest.approx(0.8)}
+
+
+def test_provenance_forget_and_injection(remote: RDFGraphStore) -> None:
+    evil = '"} ; DROP ALL ; {'
+    put(remote, ALICE, "Sarah", "WORKS_AT", "Google", memory_id="m1", text=f"Sarah works at Google {evil}")
+    rows = remote.sparql(
+        "SELECT ?text ?name WHERE { ?st rdf:subject ?s ; prov:hadPrimarySource ?msg . ?s rdfs:label ?name . "
+        "?msg prov:value ?text }",
+        {"name": "Sarah"},
+        scope=ALICE,
+    )
+    assert rows == [{"text": f"Sarah works at Google {evil}", "name": "Sarah"}]
+    put(remote, ALICE, evil, evil, evil, memory_id=evil)
+    assert [r["source"] for r in remote.search(ALICE, evil, hops=1)] == [evil]
+    remote.forget_memory(ALICE, evil)
+    remote.forget_memory(ALICE, "m1")
+    assert remote.search(ALICE, "Sarah") == [] and remote.counts()["relations"] == 0
+
+
+def test_scopes_and_delete_scope(remote: RDFGraphStore) -> None:
+    put(remote, ALICE, "Sarah", "WORKS_AT", "Google", memory_id="a1")
+    put(remote, Scope(user_id="alice", agent_id="bot"), "Sarah", "LIVES_IN", "Paris", memory_id="a2")
+    put(remote, BOB, "Sarah", "WORKS_AT", "Microsoft", memory_id="b1")
+    assert triples(remote.search(BOB, "Sarah")) == {("Sarah", "WORKS_AT", "Microsoft")}
+    assert len(remote.search(ALICE, "Sarah")) == 2
+    remote.delete_scope(ALICE)
+    assert remote.search(ALICE, "Sarah") == []
+    assert triples(remote.search(BOB, "Sarah")) == {("Sarah", "WORKS_AT", "Microsoft")}
+    assert remote.counts()["graphs"] == 1
+    fresh = RDFGraphStore(store="memory")
+    fresh.import_(remote.export("trig"), "trig")
+    assert triples(fresh.search(BOB, "Sarah")) == {("Sarah", "WORKS_AT", "Microsoft")}
