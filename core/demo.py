@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any, TextIO
 
+from .cli.base import LLM_HINT, uses_pattern_extractor
+
 USER = "alice"
 
 
@@ -28,12 +30,22 @@ def _show_search(out: TextIO, query: str, result: dict[str, Any], k: int = 3) ->
         _say(out, f"  graph: {rel['source']} -[{rel['relationship']}]-> {rel['destination']}")
 
 
-def run(path: str, *, embedder: str | None = None, out: TextIO) -> int:
+def describe(m: Any) -> str:
+    """What this store runs on: the embedder, the graph and the extractor (without an LLM: how to get one)."""
+    embedder = type(m.async_memory.embedder).__name__
+    graph = "no graph" if m.graph is None else f"graph: {type(m.graph).__name__}"
+    if uses_pattern_extractor(m):
+        return f"embedder: {embedder}; {graph}\n{LLM_HINT}"
+    extractor = m.config.extractor or f"LLM ({type(m.async_memory.llm).__name__})"
+    return f"embedder: {embedder}; extractor: {extractor}; {graph}"
+
+
+def run(path: str, *, embedder: str | None = None, config: dict[str, Any] | None = None, out: TextIO) -> int:
     from .sync import Memory
 
-    _say(out, f"memlayer demo — store at {path} (offline: local embedder, pattern extractor, RDF graph)")
-    options: dict[str, Any] = {"embedder": embedder} if embedder else {}
-    with Memory(path, **options) as m:
+    with Memory(path, embedder=embedder, config=config) as m:
+        _say(out, f"memlayer demo — store at {path}")
+        _say(out, describe(m))
         m.delete_all(user_id=USER)
         for said in ("I live in New York.", "I work at Acme as a designer.", "I like cricket.",
                      "My order number is 12345."):

@@ -1,0 +1,38 @@
+"""The CLI run in-process: ``cli("add", "...", "--user", "u")`` -> Result(rc, out, err), on a fresh store
+with the cheap hash embedder (the Oxigraph graph store stays on: ``show``/``graph``/``export`` need it)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+
+@dataclass
+class Result:
+    rc: int
+    out: str
+    err: str
+
+
+Cli = Callable[..., Result]
+
+
+@pytest.fixture
+def store_dir(tmp_path: Path) -> Path:
+    return tmp_path / "store"
+
+
+@pytest.fixture
+def cli(store_dir: Path, capsys: pytest.CaptureFixture[str]) -> Cli:
+    from memlayer.cli import main
+
+    def run(*argv: str, embedder: str | None = "hash") -> Result:
+        options = ["--path", str(store_dir)] + (["--embedder", embedder] if embedder else [])
+        rc = main([*options, *argv])
+        captured = capsys.readouterr()
+        return Result(rc, captured.out, captured.err)
+
+    return run

@@ -1,0 +1,79 @@
+"""The everyday commands, the option placement, JSON output and one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from memlayer.cli import COMMANDS, build_parser, main
+
+from .conftest import Cli
+
+
+def test_every_command_is_listed_in_help(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    for name in ("add", "search", "list", "show", "history", "forget", "import", "export", "graph", "demo"):
+        assert name in COMMANDS and f"    {name} " in out
+
+
+def test_add_search_list_history_forget(cli: Cli) -> None:
+    added = cli("add", "I live in New York.", "--user", "alice")
+    assert added.rc == 0 and "ADD" in added.out and "User lives in New York" in added.out
+    assert "graph   user -[LIVES_IN]-> New York" in added.out
+    moved = json.loads(cli("--json", "add", "I moved to San Francisco.", "--user", "alice").out)
+    assert {r["event"] for r in moved["results"]} == {"ADD", "DELETE"}
+
+    found = json.loads(cli("search", "where do I live", "--user", "alice", "--json").out)
+    assert found["results"][0]["memory"] == "User lives in San Francisco"
+    listed = cli("list", "--user", "alice")
+    assert "San Francisco" in listed.out and "New York" not in listed.out
+    everything = cli("list", "--user", "alice", "--all")
+    assert "User lives in New York" in everything.out and "(old)" in everything.out
+
+    old = next(r for r in moved["results"] if r["event"] == "DELETE")
+    history = cli("history", old["id"])
+    assert "ADD" in history.out and "DELETE" in history.out and "New York" in history.out
+
+    gone = cli("forget", "--user", "alice")
+    assert gone.rc == 0 and "Forgot 2 memories" in gone.out
+    assert cli("list", "--user", "alice").out.strip() == "(nothing found)"
+
+
+def test_global_options_work_before_and_after_the_command(cli: Cli, store_dir: Path) -> None:
+    assert cli("add", "I like tea.", "--user", "u", "--no-infer").rc == 0
+    after = main(["list", "--user", "u", "--json", "--path", str(store_dir), "--embedder", "hash"])
+    assert after == 0
+    args = build_parser().parse_args(["--json", "--path", "p", "list", "--user", "u"])
+    assert args.json is True and args.path == "p"  # a subcommand's own copy does not reset them
+    args = build_parser().parse_args(["list", "--user", "u"])
+    assert args.json is False and args.path is None and args.config is None
+
+
+def test_search_as_of_answers_the_past(cli: Cli) -> None:
+    cli("add", "I live in Rome.", "--user", "v")
+    cli("add", "I moved to Oslo.", "--user", "v")
+    past = json.loads(cli("search", "where do I live", "--user", "v", "--as-of", "2000-01-01", "--json").out)
+    assert past["results"] == []
+    now = json.loads(cli("search", "where do I live", "--user", "v", "--json").out)
+    assert "Oslo" in now["results"][0]["memory"]
+
+
+def test_errors_are_one_line_with_status_2(cli: Cli) -> None:
+    no_scope = cli("list")
+    assert no_scope.rc == 2 and no_scope.err.startswith("memlayer: error: ") and "user_id" in no_scope.err
+    assert "Traceback" not in no_scope.err and len(no_scope.err.strip().splitlines()) == 1
+    bad_meta = cli("add", "x", "--user", "u", "--metadata", "{oops")
+    assert bad_meta.rc == 2 and "--metadata is not valid JSON" in bad_meta.err
+    unknown = cli("history", "no-such-id")
+    assert unknown.rc == 0 and unknown.out.strip() == "(nothing found)"
+
+
+def test_debug_shows_the_traceback(cli: Cli) -> None:
+    from memlayer.errors import ScopeError
+
+    with pytest.raises(ScopeError):
+        cli("list", "--debug")
