@@ -99,6 +99,18 @@ def test_export_jsonl_round_trips_through_import(cli: Cli, tmp_path: Path, store
         (r["memory"], json.dumps(r["metadata"]), r["valid_from"]) for r in rows)
 
 
+def test_verbatim_import_without_bulk_add_goes_record_by_record(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from memlayer import Memory
+
+    monkeypatch.delattr(Memory, "bulk_add", raising=False)
+    records = [{"text": "hello", "user_id": "u"}, {"text": "hello", "user_id": "u"}, {"memory": "Tea", "user_id": "u"}]
+    out = cli("import", str(write_jsonl(tmp_path / "v.jsonl", records)), "--no-infer", "--json")
+    assert json.loads(out.out)["events"]["ADD"] == 2 and "3/3 100%" in out.err
+    assert set(current(cli, user="u")) == {"hello", "Tea"}
+
+
 def test_import_skips_superseded_memories_of_an_export(cli: Cli, tmp_path: Path) -> None:
     rows = [{"memory": "User lives in Rome", "user_id": "u", "valid_to": "2025-01-01T00:00:00+00:00"},
             {"memory": "User lives in Oslo", "user_id": "u"}]
