@@ -36,6 +36,11 @@ class MemoryConfig(BaseModel):
     related_memories: int = Field(10, ge=1, le=100, description="existing memories shown to the extractor")
     snapshot_min: int = Field(10_000, ge=1, description="log entries before the vector index is re-snapshotted")
 
+    @field_validator("path", mode="before")
+    @classmethod
+    def _fspath(cls, value: Any) -> Any:
+        return os.fsdecode(value) if isinstance(value, (os.PathLike, bytes)) else value
+
     @field_validator("path")
     @classmethod
     def _check_path(cls, value: str | None) -> str | None:
@@ -50,13 +55,13 @@ class MemoryConfig(BaseModel):
         raw = self.path or default_home()
         if raw == IN_MEMORY:
             return raw
-        path = Path(raw).expanduser().resolve()
-        if path.exists() and not path.is_dir():
-            raise ConfigError(f"path {str(path)!r} exists and is not a directory; give a directory for the store")
         try:
+            path = Path(raw).expanduser().resolve()
+            if path.exists() and not path.is_dir():
+                raise ConfigError(f"path {str(path)!r} exists and is not a directory; give a directory for the store")
             path.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ConfigError(f"cannot create the store directory {str(path)!r}: {exc}") from exc
+        except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop (Python < 3.13)
+            raise ConfigError(f"cannot use {raw!r} as the store directory: {exc}") from None
         return str(path)
 
 

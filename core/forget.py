@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .errors import NotFoundError
+from .graph.sync import EPOCH_KEY
 from .storage.sqlite import scope_clause
 from .types import Scope, utcnow
 
@@ -42,8 +43,10 @@ def forget_scope(mem: AsyncMemory, scope: Scope) -> int:
         tx.execute(f"DELETE FROM history WHERE {where}", params)
         tx.execute(f"DELETE FROM messages WHERE {where}", params)
         tx.execute(f"DELETE FROM graph_log WHERE {where}", params)
+        _purge_fts(tx)
+        epoch = _bump_graph_epoch(tx)
     if mem.graph_sync is not None:
-        mem.graph_sync.delete_scope(scope)
+        mem.graph_sync.forgotten(scope, epoch)
     mem.vectors.catch_up()
     mem.vectors.snapshot()  # the old snapshot file still held the forgotten vectors
     _checkpoint(mem)
@@ -56,14 +59,30 @@ def reset_all(mem: AsyncMemory) -> None:
         for table in ("memories", "history", "messages", "graph_log"):
             tx.execute(f"DELETE FROM {table}")
         tx.conn.executemany("INSERT INTO vector_log (rid, op) VALUES (?, 'del')", [(r,) for r in rids])
+        _purge_fts(tx)
+        epoch = _bump_graph_epoch(tx)
     if mem.graph_sync is not None:
-        graph = mem.graph_sync.graph
-        reset = getattr(graph, "reset", None)
-        if callable(reset):
-            reset()
+        mem.graph_sync.forgotten(None, epoch)
     mem.vectors.catch_up()
     mem.vectors.snapshot()
     _checkpoint(mem)
+
+
+def _bump_graph_epoch(tx: Any) -> str:
+    """Tell every graph built from this store (other instances, other processes, this one after a
+    crash) that outbox entries were forgotten: such a graph is rebuilt (see graph/sync.py)."""
+    tx.execute(
+        "INSERT INTO meta (key, value) VALUES (?, '1') "
+        "ON CONFLICT(key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)", (EPOCH_KEY,),
+    )
+    return str(tx.execute("SELECT value FROM meta WHERE key = ?", (EPOCH_KEY,)).fetchone()[0])
+
+
+def _purge_fts(tx: Any) -> None:
+    """FTS5 records a deletion as a marker in a new segment; the forgotten terms stay in the old
+    segments until they are merged. Merge them all now so the terms are gone (secure_delete then
+    overwrites the freed pages)."""
+    tx.execute("INSERT INTO memories_fts(memories_fts) VALUES ('optimize')")
 
 
 def _checkpoint(mem: AsyncMemory) -> None:

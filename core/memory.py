@@ -19,7 +19,7 @@ from .embeddings.base import as_matrix
 from .errors import ConfigError, MemlayerError, NotFoundError, StoreError
 from .filters import validate_metadata
 from .graph.sync import GraphSync
-from .messages import make_scope, normalize_messages
+from .messages import clean_text, make_scope, normalize_messages, search_args
 from .providers import resolve_embedder, resolve_extractor, resolve_graph, resolve_llm
 from .search.config import SearchConfig
 from .search.engine import run_search
@@ -181,10 +181,11 @@ class AsyncMemory:
         self._check_open()
         if not isinstance(query, str):
             raise MemlayerError(f"query must be a string, got {type(query).__name__}")
+        query, (limit, threshold, max_tokens) = clean_text(query), search_args(limit, threshold, max_tokens)
         scope = make_scope(user_id, agent_id, run_id)
         cfg = self.search_config if config is None else SearchConfig.coerce(config)
         return await run_search(
-            self, query, scope, limit=int(limit), filters=filters, threshold=threshold, max_tokens=max_tokens,
+            self, query, scope, limit=limit, filters=filters, threshold=threshold, max_tokens=max_tokens,
             as_of=to_utc(as_of), include_expired=include_expired, config=cfg,
         )
 
@@ -213,6 +214,7 @@ class AsyncMemory:
         self._check_open()
         if not isinstance(text, str) or not text.strip():
             raise MemlayerError("update() needs non-empty text")
+        text = clean_text(text)
         meta = None if metadata is None else _check_metadata(metadata)
         vec = (await self._embed([text]))[0]
         fresh = await asyncio.to_thread(self._update_sync, memory_id, text.strip(), meta, vec)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+import numbers
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -9,6 +12,31 @@ from .errors import MemlayerError
 from .types import Message, Scope
 
 MAX_MESSAGE_CHARS = 2_000_000
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def clean_text(text: str) -> str:
+    """Text as stored: NUL bytes dropped, lone surrogates (not encodable as UTF-8) replaced by U+FFFD."""
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    return _SURROGATE.sub("\ufffd", text)
+
+
+def _count(name: str, value: Any) -> int:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+        raise MemlayerError(f"{name} must be a non-negative integer, got {value!r}")
+    return int(value)
+
+
+def search_args(limit: Any, threshold: Any, max_tokens: Any) -> tuple[int, float | None, int | None]:
+    """Check search()'s numeric arguments; a wrong type or value is a MemlayerError, not a TypeError."""
+    if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, numbers.Real)
+                                  or math.isnan(float(threshold))):
+        raise MemlayerError(f"threshold must be a number or None, got {threshold!r}")
+    return (_count("limit", limit), None if threshold is None else float(threshold),
+            None if max_tokens is None else _count("max_tokens", max_tokens))
 
 
 def _content(value: Any) -> str:
@@ -50,8 +78,9 @@ def normalize_messages(messages: Any) -> list[Message]:
                           dict(meta) if meta else None)
         else:
             raise MemlayerError(f"message {i} must be a string or a {{'role', 'content'}} dict, got {type(m).__name__}")
-        if "\x00" in msg.content:
-            msg = Message(msg.role, msg.content.replace("\x00", ""), msg.name, msg.metadata)
+        content, name = clean_text(msg.content), None if msg.name is None else clean_text(msg.name)
+        if content != msg.content or name != msg.name or _SURROGATE.search(msg.role):
+            msg = Message(clean_text(msg.role), content, name, msg.metadata)
         if len(msg.content) > MAX_MESSAGE_CHARS:
             raise MemlayerError(
                 f"message {i} is {len(msg.content):,} characters; the limit is {MAX_MESSAGE_CHARS:,}. Split it first."
@@ -70,8 +99,8 @@ def make_scope(user_id: Any = None, agent_id: Any = None, run_id: Any = None, *,
         if value is None:
             values[name] = None
             continue
-        if not isinstance(value, str) or not value.strip() or "\x00" in value:
-            raise ScopeError(f"{name} must be a non-empty string, got {value!r}")
+        if not isinstance(value, str) or not value.strip() or "\x00" in value or _SURROGATE.search(value):
+            raise ScopeError(f"{name} must be a non-empty string (no NUL, valid Unicode), got {value!r}")
         values[name] = value
     scope = Scope(**values)
     if required and scope.is_empty():

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal
 
+from .errors import ConfigError
+
 Event = Literal["ADD", "UPDATE", "DELETE", "NONE"]
 EVENTS: tuple[Event, ...] = ("ADD", "UPDATE", "DELETE", "NONE")
 
@@ -113,10 +115,15 @@ def to_utc(value: datetime | str | float | int | None) -> datetime | None:
     """Normalise a user-given time (aware/naive datetime, ISO string, epoch seconds) to aware UTC."""
     if value is None:
         return None
-    if isinstance(value, (int, float)):
-        return datetime.fromtimestamp(float(value), tz=timezone.utc)
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    try:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return datetime.fromtimestamp(float(value), tz=timezone.utc)
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except (ValueError, OverflowError, OSError) as exc:
+        raise ConfigError(f"{value!r} is not a time: {exc}") from None
+    if not isinstance(value, datetime):
+        raise ConfigError(f"a time must be a datetime, an ISO 8601 string or epoch seconds, got {value!r}")
     if value.tzinfo is None:
         return value.replace(tzinfo=timezone.utc)
     return value.astimezone(timezone.utc)

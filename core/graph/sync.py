@@ -4,6 +4,11 @@ An add() writes its relations to the outbox inside the same transaction as the m
 applied to the graph right after the commit, and any left unapplied by a crash are applied when the
 store is next opened (graph writes are idempotent). A non-persistent graph store is rebuilt from the
 outbox at every open.
+
+Forgetting a scope deletes its outbox entries and bumps the ``graph_epoch`` in SQLite's meta table. A
+graph that has not seen the current epoch (another instance's or process's forget, or a crash between
+the forget's commit and the graph's own delete) is reset and rebuilt from the outbox, so forgotten
+relations never survive in a graph.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("memlayer.graph")
 WATERMARK_FILE = "graph.watermark"
+EPOCH_KEY = "graph_epoch"
 
 
 class GraphSync:
@@ -34,23 +40,26 @@ class GraphSync:
         self.graph = graph
         self._file = os.path.join(directory, WATERMARK_FILE) if directory and persistent else None
         self._lock = threading.RLock()
-        self.watermark = self._read_watermark()
+        self.watermark, self.epoch = self._read_watermark()
 
-    def _read_watermark(self) -> int:
-        if self._file is None or not os.path.exists(self._file):
-            return 0
+    def _read_watermark(self) -> tuple[int, str | None]:
+        if self._file is None:
+            return 0, self.store.get_meta(EPOCH_KEY)  # rebuilt from the outbox: current by construction
+        if not os.path.exists(self._file):
+            return 0, None
         try:
             with open(self._file, encoding="utf-8") as fh:
-                return int(json.load(fh)["watermark"])
-        except (OSError, ValueError, KeyError):
-            return 0  # replay everything: graph writes are idempotent
+                data = json.load(fh)
+            return int(data["watermark"]), data.get("epoch")
+        except (OSError, ValueError, KeyError, TypeError):
+            return 0, None  # replay everything: graph writes are idempotent
 
     def _write_watermark(self) -> None:
         if self._file is None:
             return
         tmp = self._file + ".tmp"
         with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump({"watermark": self.watermark}, fh)
+            json.dump({"watermark": self.watermark, "epoch": self.epoch}, fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, self._file)
@@ -58,6 +67,9 @@ class GraphSync:
     def apply(self) -> dict[int, list[dict[str, Any]]]:
         """Apply outbox entries after the watermark; returns each entry's graph events by seq."""
         with self._lock:
+            epoch = self.store.get_meta(EPOCH_KEY)
+            if epoch != self.epoch:
+                self._rebuild(epoch)
             if self.store.max_seq("graph_log") <= self.watermark:
                 return {}
             rows = self.store.query("SELECT * FROM graph_log WHERE seq > ? ORDER BY seq", (self.watermark,))
@@ -72,6 +84,30 @@ class GraphSync:
                 self.watermark = int(row["seq"])
             self._write_watermark()
             return out
+
+    def _rebuild(self, epoch: str | None) -> None:
+        """A scope was forgotten elsewhere: start the graph over and replay the whole outbox."""
+        reset = getattr(self.graph, "reset", None)
+        if callable(reset):
+            log.info("a scope was forgotten by another instance: rebuilding the graph from the outbox")
+            reset()
+            self.watermark = 0
+        else:
+            log.warning("graph store %r has no reset(); forgotten scopes may remain in it", self.graph)
+        self.epoch = epoch
+        self._write_watermark()
+
+    def forgotten(self, scope: Scope | None, epoch: str | None) -> None:
+        """This instance forgot ``scope`` (None: everything) in the transaction that set ``epoch``."""
+        with self._lock:
+            if scope is None:
+                self._rebuild(epoch)
+                return
+            self.graph.delete_scope(scope)
+            if int(epoch or 0) != int(self.epoch or 0) + 1:
+                self._rebuild(epoch)  # another forget happened in between: that one is not applied here
+            self.epoch = epoch
+            self._write_watermark()
 
     def _apply_one(self, scope: Scope, op: str, payload: dict[str, Any]) -> list[dict[str, Any]]:
         if op == "add":

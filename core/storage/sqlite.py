@@ -77,7 +77,15 @@ class SQLiteStore:
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the memlayer database at {path!r}: {exc}") from exc
         self._conn.row_factory = sqlite3.Row
-        with self._lock:
+        try:
+            self._setup(busy_timeout_s)
+        except BaseException:
+            self._conn.close()
+            raise
+
+    def _setup(self, busy_timeout_s: float) -> None:
+        path = self.path
+        with self._lock, _store_errors(f"cannot open the memlayer database at {path!r}"):
             c = self._conn
             c.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
             if path != ":memory:":
@@ -99,18 +107,19 @@ class SQLiteStore:
     @contextmanager
     def transaction(self) -> Iterator[_Tx]:
         """An IMMEDIATE transaction: the write lock is taken at BEGIN, so it never deadlocks later."""
-        with self._lock:
+        with self._lock, _store_errors("the memlayer database failed"):
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield _Tx(self._conn)
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                if self._conn.in_transaction:  # SQLite may have rolled back already (e.g. disk full)
+                    self._conn.execute("ROLLBACK")
                 raise
             else:
                 self._conn.execute("COMMIT")
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        with self._lock:
+        with self._lock, _store_errors("the memlayer database failed"):
             return self._conn.execute(sql, params).fetchall()
 
     def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
@@ -289,6 +298,21 @@ class _Tx:
             "INSERT INTO graph_log (user_id, agent_id, run_id, op, payload) VALUES (?,?,?,?,?)",
             (scope.user_id, scope.agent_id, scope.run_id, op, json.dumps(payload)),
         )
+
+
+@contextmanager
+def _store_errors(what: str) -> Iterator[None]:
+    """SQLite's own errors (locked past the busy timeout, disk full, a corrupt or foreign file) surface
+    as StoreError, a MemlayerError, naming what failed."""
+    try:
+        yield
+    except (sqlite3.DatabaseError, UnicodeEncodeError) as exc:
+        hint = ""
+        if "locked" in str(exc) or "busy" in str(exc):
+            hint = " (another process held the write lock past the busy timeout)"
+        elif isinstance(exc, sqlite3.DatabaseError) and "not a database" in str(exc):
+            hint = " (the file is not a memlayer/SQLite database)"
+        raise StoreError(f"{what}: {exc}{hint}") from exc
 
 
 def _split_sql(script: str) -> list[str]:

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import StoreError
 from ..storage.sqlite import SQLiteStore
 from .base import VectorIndex
 
@@ -136,8 +137,11 @@ class DerivedIndex:
         if len(removals):
             self.index.remove(removals)
         if additions:
-            missing = [r for r in additions if r not in fresh]
-            vectors = dict(fresh)
+            # A caller's vector is only current for a row no one re-embedded since: for a rid with a 'del'
+            # in this batch another writer may have committed a newer vector, so SQLite decides.
+            redone = {int(rid) for _, rid, op in rows if op == "del"}
+            vectors = {r: v for r, v in fresh.items() if r not in redone}
+            missing = [r for r in additions if r not in vectors]
             if missing:
                 vectors.update(self.store.embeddings(missing, self.dims))
             present = [r for r in additions if r in vectors]  # a row deleted since is skipped
@@ -154,7 +158,10 @@ class DerivedIndex:
     def _maybe_snapshot(self) -> None:
         pending = self.watermark - self._snapshot_mark
         if self.directory and pending >= max(self._snapshot_min, len(self.index) // 4):
-            self.snapshot()
+            try:
+                self.snapshot()
+            except StoreError as exc:  # an optimisation: the log replays from the last good snapshot
+                log.warning("%s; will retry later", exc)
 
     def snapshot(self, force: bool = False) -> None:
         with self._lock:
@@ -162,21 +169,47 @@ class DerivedIndex:
                 return
             name = f"vectors-{self.watermark}-{os.getpid()}.faiss"
             tmp = os.path.join(self.directory, name + ".tmp")
-            self.index.save(tmp)
-            _fsync(tmp)
-            os.replace(tmp, os.path.join(self.directory, name))
-            meta = {"file": name, "watermark": self.watermark, "count": len(self.index), "dims": self.dims}
-            fd, tmp_pointer = tempfile.mkstemp(dir=self.directory, prefix=".vectors-", suffix=".json")
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(meta, fh)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp_pointer, os.path.join(self.directory, POINTER))
+            tmp_pointer = None
+            try:
+                self.index.save(tmp)
+                _fsync(tmp)
+                os.replace(tmp, os.path.join(self.directory, name))
+                meta = {"file": name, "watermark": self.watermark, "count": len(self.index), "dims": self.dims}
+                fd, tmp_pointer = tempfile.mkstemp(dir=self.directory, prefix=f".vectors-{os.getpid()}-", suffix=".json")
+                with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                    json.dump(meta, fh)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                os.replace(tmp_pointer, os.path.join(self.directory, POINTER))
+            except (OSError, RuntimeError) as exc:  # faiss reports I/O failures as RuntimeError
+                for leftover in (tmp, tmp_pointer):
+                    with contextlib.suppress(OSError, TypeError):
+                        os.remove(leftover)  # type: ignore[arg-type]
+                raise StoreError(f"cannot write the vector index snapshot in {self.directory}: {exc}") from exc
             self._snapshot_mark = self.watermark
             for old in os.listdir(self.directory):
-                if old.startswith("vectors-") and old.endswith(".faiss") and old != name:
+                if (old.startswith("vectors-") and old.endswith(".faiss") and old != name) or _dead_temp(old):
                     with contextlib.suppress(OSError):
                         os.remove(os.path.join(self.directory, old))
+
+
+def _dead_temp(name: str) -> bool:
+    """A temporary snapshot or pointer file left by a process that died while writing it."""
+    if name.endswith(".faiss.tmp") and name.startswith("vectors-"):
+        pid = name[: -len(".faiss.tmp")].rsplit("-", 1)[-1]
+    elif name.startswith(".vectors-") and name.endswith(".json"):
+        pid = name.split("-")[1]
+    else:
+        return False
+    if not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
 
 
 def _fsync(path: str) -> None:
