@@ -3,9 +3,11 @@ with the cheap hash embedder (the Oxigraph graph store stays on: ``show``/``grap
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,6 +17,11 @@ class Result:
     rc: int
     out: str
     err: str
+
+    def data(self) -> Any:
+        """The --json output, after checking that the command succeeded."""
+        assert self.rc == 0, f"exit status {self.rc}: {self.err}"
+        return json.loads(self.out)
 
 
 Cli = Callable[..., Result]

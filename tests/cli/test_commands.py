@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -24,10 +23,10 @@ def test_add_search_list_history_forget(cli: Cli) -> None:
     added = cli("add", "I live in New York.", "--user", "alice")
     assert added.rc == 0 and "ADD" in added.out and "User lives in New York" in added.out
     assert "graph   user -[LIVES_IN]-> New York" in added.out
-    moved = json.loads(cli("--json", "add", "I moved to San Francisco.", "--user", "alice").out)
+    moved = cli("--json", "add", "I moved to San Francisco.", "--user", "alice").data()
     assert {r["event"] for r in moved["results"]} == {"ADD", "DELETE"}
 
-    found = json.loads(cli("search", "where do I live", "--user", "alice", "--json").out)
+    found = cli("search", "where do I live", "--user", "alice", "--json").data()
     assert found["results"][0]["memory"] == "User lives in San Francisco"
     listed = cli("list", "--user", "alice")
     assert "San Francisco" in listed.out and "New York" not in listed.out
@@ -56,9 +55,9 @@ def test_global_options_work_before_and_after_the_command(cli: Cli, store_dir: P
 def test_search_as_of_answers_the_past(cli: Cli) -> None:
     cli("add", "I live in Rome.", "--user", "v")
     cli("add", "I moved to Oslo.", "--user", "v")
-    past = json.loads(cli("search", "where do I live", "--user", "v", "--as-of", "2000-01-01", "--json").out)
+    past = cli("search", "where do I live", "--user", "v", "--as-of", "2000-01-01", "--json").data()
     assert past["results"] == []
-    now = json.loads(cli("search", "where do I live", "--user", "v", "--json").out)
+    now = cli("search", "where do I live", "--user", "v", "--json").data()
     assert "Oslo" in now["results"][0]["memory"]
 
 

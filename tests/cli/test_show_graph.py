@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,7 @@ def alice(cli: Cli) -> dict[str, str]:
     ids: dict[str, str] = {}
     for key, said in (("ny", "I live in New York."), ("sarah", "I had a meeting with Sarah from Google about the new search project."),
                       ("sf", "I moved to San Francisco.")):
-        out = json.loads(cli("add", said, "--user", "alice", "--json").out)
+        out = cli("add", said, "--user", "alice", "--json").data()
         ids[key] = next(r["id"] for r in out["results"] if r["event"] == "ADD")
     return ids
 
@@ -34,7 +33,7 @@ def test_show_a_superseded_memory_with_history_provenance_and_relations(cli: Cli
 
 
 def test_show_relations_only_of_that_memory(cli: Cli, alice: dict[str, str]) -> None:
-    data = json.loads(cli("show", alice["sarah"], "--json").out)
+    data = cli("show", alice["sarah"], "--json").data()
     assert data["memory"]["memory"] == "User had a meeting with Sarah from Google about the new search project"
     triples = {(r["source"], r["relationship"], r["destination"], r["current"]) for r in data["relations"]}
     assert triples == {("user", "MET", "Sarah", True), ("Sarah", "WORKS_AT", "Google", True)}

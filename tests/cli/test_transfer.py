@@ -30,7 +30,7 @@ def write_jsonl(path: Path, records: list[object]) -> Path:
 
 def current(cli: Cli, **scope: str) -> dict[str, dict[str, object]]:
     args = [a for k, v in scope.items() for a in (f"--{k}", v)]
-    return {r["memory"]: r for r in json.loads(cli("list", *args, "--json").out)["results"]}
+    return {r["memory"]: r for r in cli("list", *args, "--json").data()["results"]}
 
 
 def test_import_jsonl_extracts_facts_with_a_progress_bar(cli: Cli, tmp_path: Path) -> None:
@@ -50,7 +50,7 @@ def test_import_json_array_with_default_scope_and_no_infer(cli: Cli, tmp_path: P
     path = tmp_path / "c.json"
     path.write_text(json.dumps([{"text": "hello there"}, {"messages": "I like tea", "run_id": "r1"}]))
     out = cli("import", str(path), "--user", "bob", "--no-infer", "--json")
-    assert json.loads(out.out) == {"records": 2, "skipped_superseded": 0, "events": {"ADD": 2}}
+    assert out.data() == {"records": 2, "skipped_superseded": 0, "events": {"ADD": 2}}
     assert "pattern extractor" not in out.err
     assert set(current(cli, user="bob")) == {"hello there", "I like tea"}
     assert set(current(cli, run="r1")) == {"I like tea"}
@@ -107,7 +107,7 @@ def test_verbatim_import_without_bulk_add_goes_record_by_record(
     monkeypatch.delattr(Memory, "bulk_add", raising=False)
     records = [{"text": "hello", "user_id": "u"}, {"text": "hello", "user_id": "u"}, {"memory": "Tea", "user_id": "u"}]
     out = cli("import", str(write_jsonl(tmp_path / "v.jsonl", records)), "--no-infer", "--json")
-    assert json.loads(out.out)["events"]["ADD"] == 2 and "3/3 100%" in out.err
+    assert out.data()["events"]["ADD"] == 2 and "3/3 100%" in out.err
     assert set(current(cli, user="u")) == {"hello", "Tea"}
 
 
