@@ -312,7 +312,7 @@ def _check_metadata(metadata: Any) -> dict[str, Any]:
 def _summarise(events: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     added = [
         {k: e[k] for k in ("source", "relationship", "destination") if k in e}
-        for e in events if e.get("event", "ADD") == "ADD"
+        for e in events if e.get("event", "ADD") in ("ADD", "UPDATE")  # UPDATE: new, and closed an older value
     ]
     closed = [c for e in events for c in e.get("closed", [])]
     return {"added": added, "closed": closed}

@@ -52,6 +52,8 @@ def test_move_supersedes_residence_and_keeps_the_past(mem, mode, request):
                                  relations=[{"source": "user", "relationship": "LIVES_IN", "destination": "San Francisco"}]))
     moved = mem.add("I moved to San Francisco.", user_id="u", timestamp=T1)
     assert sorted(r["event"] for r in moved["results"]) == ["ADD", "DELETE"]
+    assert [r["destination"] for r in moved["relations"]["added"]] == ["San Francisco"]
+    assert [r["destination"] for r in moved["relations"]["closed"]] == ["New York"]
 
     now = mem.search("Where does the user live?", user_id="u")["results"]
     assert "San Francisco" in now[0]["memory"]
