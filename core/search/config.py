@@ -13,8 +13,25 @@ class SearchConfig(BaseModel):
     """How ``search()`` finds and ranks memories.
 
     Each retriever (dense vectors, lexical BM25 over SQLite FTS5, the knowledge graph) proposes up to
-    ``candidates`` memories of the scope; their ranked lists are fused (reciprocal-rank fusion by
-    default) with the given weights. A weight of 0 turns a retriever off.
+    ``candidates`` memories of the scope; their lists are fused with the given weights (a weight of 0
+    turns a retriever off): ``rrf`` is reciprocal-rank fusion; ``weighted`` adds the scores, dense
+    similarity min-max scaled over its candidates and the others divided by their best, after every
+    candidate has been re-scored densely. Then, all optional (0 or None turns each off):
+
+    * context — memories are ordered by insertion within what the search may see; adjacent ones (at
+      most ``context_gap_s`` apart, same ``context_key`` metadata value when set) are one conversation.
+      A memory inherits ``context_inherit`` times the score of the memory before it when that is
+      higher than its own (a reply is as relevant as what it replies to), and adds
+      ``context_prev_weight``/``context_next_weight`` times its neighbours' scores.
+    * speakers — with ``speaker_key``, the metadata key naming who said a memory: when the query names
+      some (not all) of the scope's speakers, their memories gain ``speaker_boost``; with
+      ``strip_speakers`` the names are left out of the dense query (they would pull in every memory
+      that mentions them instead of the ones about the topic).
+    * ``length_prior`` — a bonus of ``length_prior * log(1 + characters)``: longer memories hold more.
+
+    Boosts and priors are on the ``weighted`` scale (each retriever adds at most its weight); with
+    ``rrf`` the fused scores are first divided by the best one. Metadata keys used (``context_key``,
+    ``speaker_key``) are read from the memories the search may see, nothing else.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -28,6 +45,27 @@ class SearchConfig(BaseModel):
     include_relations: bool = True
     relation_hops: int = Field(2, ge=1, le=2)
     relation_limit: int = Field(20, ge=0)
+    # conversational context (see context.py)
+    context_inherit: float = Field(0.0, ge=0, le=1)
+    context_prev_weight: float = Field(0.0, ge=0)
+    context_next_weight: float = Field(0.0, ge=0)
+    context_gap_s: float | None = Field(6 * 3600.0, ge=0)
+    context_key: str | None = None
+    context_pool: int = Field(50, ge=1)
+    # speakers
+    speaker_key: str | None = None
+    speaker_boost: float = Field(0.0, ge=0)
+    strip_speakers: bool = False
+    # priors
+    length_prior: float = Field(0.0, ge=0)
+
+    @property
+    def uses_context(self) -> bool:
+        return bool(self.context_inherit or self.context_prev_weight or self.context_next_weight)
+
+    @property
+    def uses_speakers(self) -> bool:
+        return self.speaker_key is not None and bool(self.speaker_boost or self.strip_speakers)
 
     @classmethod
     def preset(cls, name: str) -> SearchConfig:
@@ -60,5 +98,11 @@ PRESETS: dict[str, SearchConfig] = {
     "vector": SearchConfig(dense_weight=1.0, lexical_weight=0.0, graph_weight=0.0),
     # Dense + lexical + graph, fused by reciprocal rank.
     "hybrid": SearchConfig(dense_weight=1.0, lexical_weight=1.0, graph_weight=0.5),
+    # The best general setting (see benchmarks/locomo.py): weighted dense + lexical (+ graph) fusion,
+    # conversational context, speaker awareness through the "speaker" metadata key, a length prior.
+    "default": SearchConfig(
+        dense_weight=1.0, lexical_weight=1.0, graph_weight=0.5, fusion="weighted",
+        context_inherit=0.8, context_next_weight=0.1,
+        speaker_key="speaker", speaker_boost=0.75, strip_speakers=True, length_prior=0.3,
+    ),
 }
-PRESETS["default"] = PRESETS["hybrid"]

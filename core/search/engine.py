@@ -1,4 +1,5 @@
-"""search(): candidates from each retriever, fused, then trimmed to the limit, threshold and budget."""
+"""search(): candidates from each retriever, fused, given context and priors, then trimmed to the
+limit, threshold and budget. Every candidate comes from the scope+filter WHERE clause in SQLite."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import numpy as np
 from ..tokens import count_tokens
 from ..types import Scope
 from .config import SearchConfig
+from .context import Links, ScopeOrder, expand, length_bonus, propagate
+from .expand import strip_names
 from .lexical import lexical_search
 
 if TYPE_CHECKING:
@@ -39,22 +42,42 @@ def weighted(ranked: list[tuple[dict[int, float], float]]) -> dict[int, float]:
     return scores
 
 
+def scaled_sum(
+    dense: dict[int, float], lo: float, hi: float, dense_weight: float, others: list[tuple[dict[int, float], float]],
+    rids: set[int],
+) -> dict[int, float]:
+    """Dense similarity min-max scaled by (lo, hi) of its candidate list, plus each other retriever's
+    score divided by its best, weighted; a retriever that did not propose a memory adds 0."""
+    span = (hi - lo) or 1.0
+    out = {r: dense_weight * (dense[r] - lo) / span if r in dense else 0.0 for r in rids}
+    for by_id, weight in others:
+        top = max(by_id.values(), default=0.0) or 1.0
+        for r, v in by_id.items():
+            if r in out:
+                out[r] += weight * v / top
+    return out
+
+
 async def run_search(
     mem: AsyncMemory, query: str, scope: Scope, *, limit: int, filters: dict[str, Any] | None,
     threshold: float | None, max_tokens: int | None, as_of: datetime | None, include_expired: bool,
     config: SearchConfig,
 ) -> dict[str, Any]:
     where, params = mem.store.where(scope, filters, as_of=as_of, include_expired=include_expired)
-    allowed, qvec = await asyncio.gather(
-        asyncio.to_thread(mem.store.candidate_rids, where, params), mem._embed([query])
-    )
+    load = asyncio.to_thread(ScopeOrder.load, mem.store, where, params, config.context_key,
+                             config.speaker_key if config.uses_speakers else None)
+    if config.strip_speakers and config.uses_speakers:
+        order = await load  # the dense query leaves out the speakers it names
+        qvec = await mem._embed([strip_names(query, order.speakers_named(query))])
+    else:
+        order, qvec = await asyncio.gather(load, mem._embed([query]))
     relations_task = None
     if config.include_relations and mem.graph_sync is not None and config.relation_limit:
         relations_task = asyncio.create_task(mem.graph_sync.search(scope, query, as_of=as_of, config=config))
     results: list[dict[str, Any]] = []
-    if len(allowed) and limit > 0:
+    if len(order) and limit > 0:
         results = await asyncio.to_thread(
-            _rank, mem, query, qvec[0], allowed, where, params, limit, threshold, config, scope, as_of
+            _rank, mem, query, qvec[0], order, where, params, limit, threshold, config, scope, as_of
         )
     relations: list[dict[str, Any]] = []
     if relations_task is not None:
@@ -64,46 +87,90 @@ async def run_search(
     return {"results": results, "relations": relations}
 
 
+def _dense(mem: AsyncMemory, qvec: np.ndarray, k: int, allowed: np.ndarray) -> tuple[list[int], dict[int, float]]:
+    scores, ids = mem.vectors.search(qvec, k, allowed)
+    return [int(i) for i in ids], {int(i): float(s) for i, s in zip(ids, scores, strict=True)}
+
+
+def _rescore(mem: AsyncMemory, qvec: np.ndarray, dense: dict[int, float], rids: set[int]) -> None:
+    """Exact dense similarity for the memories among ``rids`` that the dense list did not hold."""
+    missing = np.array(sorted(r for r in rids if r not in dense), dtype=np.int64)
+    if len(missing):
+        dense.update(_dense(mem, qvec, len(missing), missing)[1])
+
+
 def _rank(
-    mem: AsyncMemory, query: str, qvec: np.ndarray, allowed: np.ndarray, where: str, params: list[Any],
+    mem: AsyncMemory, query: str, qvec: np.ndarray, order: ScopeOrder, where: str, params: list[Any],
     limit: int, threshold: float | None, config: SearchConfig, scope: Scope, as_of: datetime | None,
 ) -> list[dict[str, Any]]:
+    allowed = order.rids
     pool = max(limit, config.candidates)
-    d_scores, d_ids = mem.vectors.search(qvec, pool, allowed)
-    dense = {int(i): float(s) for i, s in zip(d_ids, d_scores, strict=True)}
-    lists: list[tuple[list[int], float]] = [([int(i) for i in d_ids], config.dense_weight)]
-    by_score: list[tuple[dict[int, float], float]] = [(dense, config.dense_weight)]
+    d_ranked, dense = _dense(mem, qvec, pool, allowed)
+    lists: list[tuple[list[int], float]] = [(d_ranked, config.dense_weight)]
+    others: list[tuple[dict[int, float], float]] = []
     if config.lexical_weight > 0:
         lex = lexical_search(mem.store, query, where, params, pool)
         lists.append(([r for r, _ in lex], config.lexical_weight))
-        by_score.append((dict(lex), config.lexical_weight))
+        others.append((dict(lex), config.lexical_weight))
     if config.graph_weight > 0 and mem.graph_sync is not None:
         graph_hits = mem.graph_sync.memory_rids(scope, query, as_of=as_of, allowed=allowed)
-        ordered = sorted(graph_hits, key=lambda r: -graph_hits[r])
-        lists.append((ordered, config.graph_weight))
-        by_score.append((graph_hits, config.graph_weight))
-    if len(lists) == 1:
-        fused = dense
+        lists.append((sorted(graph_hits, key=lambda r: -graph_hits[r]), config.graph_weight))
+        others.append((graph_hits, config.graph_weight))
+
+    links: Links = {}
+    if config.fusion == "rrf" or (len(lists) == 1 and not config.uses_context):
+        fused = rrf(lists, config.rrf_k) if len(lists) > 1 else dict(dense)
+        if config.uses_context or config.speaker_boost or config.length_prior:
+            top = max(fused.values(), default=0.0) or 1.0  # on the scale of the boosts below
+            fused = {r: v / top for r, v in fused.items()}
+        if config.uses_context:
+            links, _ = expand(order, fused, config.context_pool, config.context_gap_s)
     else:
-        fused = rrf(lists, config.rrf_k) if config.fusion == "rrf" else weighted(by_score)
-    missing = np.array([r for r in fused if r not in dense], dtype=np.int64)
-    if len(missing):  # similarity of hits found only lexically or through the graph
-        m_scores, m_ids = mem.vectors.search(qvec, len(missing), missing)
-        dense.update({int(i): float(s) for i, s in zip(m_ids, m_scores, strict=True)})
-    order = sorted(fused, key=lambda r: (-fused[r], -dense.get(r, -1.0), r))
+        lo, hi = min(dense.values(), default=0.0), max(dense.values(), default=1.0)
+        rids = set(dense).union(*(set(by_id) for by_id, _ in others))
+        if config.uses_context:
+            prelim = scaled_sum(dense, lo, hi, config.dense_weight, others, rids)
+            links, involved = expand(order, prelim, config.context_pool, config.context_gap_s)
+            rids |= involved
+        _rescore(mem, qvec, dense, rids)  # dense re-scoring of lexical, graph and context candidates
+        fused = scaled_sum(dense, lo, hi, config.dense_weight, others, rids)
+    if links:
+        fused = propagate(fused, links, config.context_inherit, config.context_prev_weight, config.context_next_weight)
+    if config.speaker_boost and config.speaker_key:
+        named = order.speakers_named(query)
+        if named and named != order.all_speakers():  # naming everyone says nothing about whom
+            for rid, who in order.speaker_of(fused).items():
+                if who in named:
+                    fused[rid] += config.speaker_boost
+    if config.length_prior:
+        for rid, bonus in length_bonus(_lengths(mem, list(fused)), config.length_prior).items():
+            fused[rid] += bonus
+
+    _rescore(mem, qvec, dense, set(fused))  # the similarity reported for every result
+    ranked = sorted(fused, key=lambda r: (-fused[r], -dense.get(r, -1.0), r))
     if threshold is not None:
-        order = [r for r in order if dense.get(r, -1.0) >= threshold]
-    order = order[:limit]
-    rows = mem.store.get_by_rids(order)
+        ranked = [r for r in ranked if dense.get(r, -1.0) >= threshold]
+    ranked = ranked[:limit]
+    rows = mem.store.get_by_rids(ranked)
     out = []
-    for rid in order:
+    for rid in ranked:
         row = rows.get(rid)
         if row is None:  # deleted between the two reads
             continue
         row.pop("hash", None)
-        row["score"] = round(fused[rid], 6) if len(lists) > 1 else round(dense[rid], 6)
+        row["score"] = round(fused[rid], 6)
         row["similarity"] = round(dense.get(rid, 0.0), 6)
         out.append(row)
+    return out
+
+
+def _lengths(mem: AsyncMemory, rids: list[int]) -> dict[int, int]:
+    out: dict[int, int] = {}
+    for start in range(0, len(rids), 900):
+        chunk = rids[start:start + 900]
+        marks = ",".join("?" * len(chunk))
+        out.update({int(r): int(n) for r, n in mem.store.query(
+            f"SELECT rid, length(text) FROM memories WHERE rid IN ({marks})", chunk)})
     return out
 
 

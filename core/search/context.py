@@ -1,0 +1,119 @@
+"""Conversational context: a memory's neighbours and speaker within what a search may see.
+
+Memories are ordered by insertion (``rid``). Two memories are *adjacent* when they are consecutive in
+that order among the memories the search may see (its scope, validity and filters — so nothing from
+another scope is ever looked at), were created at most ``gap_s`` seconds apart (when set) and share
+the value of the metadata key ``context_key`` (when set). In a conversation a turn usually answers
+the one before it, so a memory next to one that matches the query is likely relevant too.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..storage.sqlite import SQLiteStore
+
+Links = dict[int, tuple[int | None, int | None]]
+
+
+def json_path(key: str) -> str:
+    return '$."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+@dataclass(frozen=True)
+class ScopeOrder:
+    """The memories a search may see, in insertion order, with what adjacency and speakers need."""
+
+    rids: np.ndarray  # sorted ascending
+    times: np.ndarray  # created_at (epoch seconds), aligned with rids
+    groups: list[Any] | None  # the context_key metadata value of each, aligned with rids
+    speakers: list[Any] | None  # the speaker_key metadata value of each, aligned with rids
+
+    @classmethod
+    def load(
+        cls, store: SQLiteStore, where: str, params: list[Any], context_key: str | None = None,
+        speaker_key: str | None = None,
+    ) -> ScopeOrder:
+        keys = [k for k in (context_key, speaker_key) if k is not None]
+        cols = "".join(", json_extract(metadata, ?)" for _ in keys)
+        rows = store.query(
+            f"SELECT rid, created_at{cols} FROM memories WHERE {where} ORDER BY rid",
+            [*(json_path(k) for k in keys), *params],
+        )
+        rids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        times = np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows))
+        groups = None if context_key is None else [r[2] for r in rows]
+        speakers = None if speaker_key is None else [r[-1] for r in rows]
+        return cls(rids, times, groups, speakers)
+
+    def __len__(self) -> int:
+        return len(self.rids)
+
+    def _positions(self, rids: Iterable[int]) -> list[tuple[int, int]]:
+        """(rid, index) for each of ``rids`` that this order holds."""
+        wanted = np.fromiter(rids, dtype=np.int64)
+        if not len(wanted) or not len(self.rids):
+            return []
+        pos = np.clip(np.searchsorted(self.rids, wanted), 0, len(self.rids) - 1)
+        return [(r, i) for r, i in zip(wanted.tolist(), pos.tolist(), strict=True) if self.rids[i] == r]
+
+    def neighbours(self, rids: Iterable[int], gap_s: float | None) -> Links:
+        """rid → (previous, next) adjacent memory, None where there is none."""
+        return {r: (self._adjacent(i, i - 1, gap_s), self._adjacent(i, i + 1, gap_s)) for r, i in self._positions(rids)}
+
+    def _adjacent(self, i: int, j: int, gap_s: float | None) -> int | None:
+        if j < 0 or j >= len(self.rids):
+            return None
+        if gap_s is not None and abs(self.times[i] - self.times[j]) > gap_s:
+            return None
+        if self.groups is not None and self.groups[i] != self.groups[j]:
+            return None
+        return int(self.rids[j])
+
+    def speakers_named(self, query: str) -> set[str]:
+        """The speakers of these memories that the query names (whole words, any case)."""
+        if not self.speakers:
+            return set()
+        known = {s for s in set(self.speakers) if isinstance(s, str) and s.strip()}
+        return {s for s in known if re.search(r"(?<!\w)" + re.escape(s) + r"(?!\w)", query, re.IGNORECASE)}
+
+    def all_speakers(self) -> set[str]:
+        return {s for s in set(self.speakers or ()) if isinstance(s, str) and s.strip()}
+
+    def speaker_of(self, rids: Iterable[int]) -> dict[int, Any]:
+        if not self.speakers:
+            return {}
+        return {r: self.speakers[i] for r, i in self._positions(rids)}
+
+
+def propagate(base: dict[int, float], links: Links, inherit: float, prev_w: float, next_w: float) -> dict[int, float]:
+    """Scores with context: ``max(own, inherit * previous) + prev_w * previous + next_w * next`` for the
+    linked memories (a neighbour without a score counts 0); the others keep their own score."""
+    out = dict(base)
+    for rid, (prev, nxt) in links.items():
+        own = base.get(rid, 0.0)
+        p = base.get(prev, 0.0) if prev is not None else 0.0
+        n = base.get(nxt, 0.0) if nxt is not None else 0.0
+        out[rid] = max(own, inherit * p) + prev_w * p + next_w * n
+    return out
+
+
+def expand(order: ScopeOrder, prelim: dict[int, float], pool: int, gap_s: float | None) -> tuple[Links, set[int]]:
+    """Context links for the best ``pool`` memories and their neighbours, and every memory involved."""
+    top = sorted(prelim, key=lambda r: -prelim[r])[:pool]
+    first = order.neighbours(top, gap_s)
+    linked = set(top) | {n for pair in first.values() for n in pair if n is not None}
+    links = order.neighbours(linked, gap_s)
+    involved = linked | {n for pair in links.values() for n in pair if n is not None}
+    return links, involved
+
+
+def length_bonus(lengths: dict[int, int], weight: float) -> dict[int, float]:
+    """``weight * log(1 + characters)``: longer memories carry more facts (pivoted-normalisation idea)."""
+    return {rid: weight * math.log1p(max(n, 0)) for rid, n in lengths.items()}
