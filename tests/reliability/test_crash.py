@@ -158,6 +158,9 @@ def _run(tmp_path: Path, modes: list[str], rounds: int, seed: int) -> str:
             with open_memory(directory, graph=False) as peek:
                 in_flight_commits += _resolve_in_flight(peek, model, *pending, mode.startswith("double"))
         _check(directory, mode, model, recent, rng)
+    leftovers = [f.name for f in directory.iterdir() if f.name.endswith((".faiss.tmp", ".tmp")) or
+                 (f.name.startswith(".vectors-") and f.name.endswith(".json"))]
+    assert len(leftovers) <= 1, f"temporary files of killed writers pile up: {leftovers}"
     summary = (f"{'/'.join(modes)}: {rounds} kill -9 rounds survived ({early_kills} during start-up), {acks} "
                f"acknowledged operations, {in_flight_commits} in-flight operations found committed, "
                f"{len(model.live)} live memories")
@@ -232,3 +235,26 @@ def test_kill9_in_the_middle_of_a_forget(tmp_path: Path, point: str, graph: str)
         assert mem.search("tea", user_id="bystander")["relations"]
         audit(mem)
     assert_no_trace(directory, "victim", "qzvsecretmarker", rids)
+
+
+def test_temporary_files_of_killed_writers_are_cleaned_up(tmp_path: Path) -> None:
+    """A writer killed while writing a vector snapshot leaves a temporary file; the next snapshot removes
+    those of dead processes (never those of live ones, which may be writing right now)."""
+    import os
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid, live_pid = int(dead.stdout), os.getppid()
+    directory = tmp_path / "store"
+    with open_memory(directory) as mem:
+        mem.add("hello", user_id="u", infer=False)
+    stale = [f"vectors-7-{dead_pid}.faiss.tmp", f".vectors-{dead_pid}-x1y2.json"]
+    alive = [f"vectors-7-{live_pid}.faiss.tmp", f".vectors-{live_pid}-x1y2.json", "vectors-7-notapid.faiss.tmp"]
+    for name in stale + alive:
+        (directory / name).write_bytes(b"partial")
+    with open_memory(directory) as mem:
+        mem.add("world", user_id="u", infer=False)
+    names = {f.name for f in directory.iterdir()}
+    assert not names & set(stale), "temporary files of a dead writer were left behind"
+    assert set(alive) <= names, "a live process's temporary file was removed"

@@ -154,3 +154,22 @@ def test_embedder_fault_leaves_the_store_unchanged(tmp_path: Path, fake: FakeOpe
                 m.search("tea", user_id="u")
         assert m.add("User likes tea", user_id="u", infer=False)["results"]
         audit(m)
+
+
+def test_embedder_fault_after_a_good_llm_answer_changes_nothing(tmp_path: Path, fake: FakeOpenAI) -> None:
+    """The LLM answered, then embedding the new facts failed: nothing of the add may be committed."""
+    config = {"base_url": fake.base_url, "api_key": "x", "max_retries": RETRIES, "backoff": 0.01, "timeout": 0.5}
+    embedder = {"provider": "openai", "config": {**config, "dims": 32}}
+    with Memory(str(tmp_path / "e"), embedder=embedder, llm={"provider": "openai", "config": config},
+                graph="memory") as m:
+        m.add("User lives in Porto", user_id="u", infer=False)
+        before, llm_calls = dump(m), fake.chat_calls
+        fake.script_chat({"facts": [{"event": "ADD", "text": "User has a cat named Tom"},
+                                    {"event": "DELETE", "text": "User lives in Porto", "ref": 0}],
+                          "relations": [{"source": "user", "relationship": "HAS_PET", "destination": "Tom"}]})
+        fake.script_embeddings(*Fault.slow(0.0), *Fault.status(500, times=RETRIES + 1))  # lookup ok, then fails
+        with pytest.raises(ProviderError):
+            m.add("I have a cat named Tom and I left Porto", user_id="u")
+        assert fake.chat_calls == llm_calls + 1
+        assert dump(m) == before
+        audit(m)
