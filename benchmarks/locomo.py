@@ -250,7 +250,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                        per_turn=args.per_turn, log=log))
     header = (f"LOCOMO retrieval, `{path.name}`, embedder `{args.embedder}`, "
               f"{'one add per turn' if args.per_turn else 'one add per session'}"
-              f"{f', {args.threads} torch thread(s)' if args.threads else ''}\n")
+              f"{f', {args.threads} torch thread(s)' if args.threads else ''}\n\n"
+              f"`python benchmarks/locomo.py {' '.join(argv if argv is not None else sys.argv[1:])}`\n")
     text = markdown(runs, stats, header)
     print(text)
     if args.out:
