@@ -278,10 +278,12 @@ class AsyncMemory:
     def _close_sync(self) -> None:
         try:
             self.vectors.snapshot()
-            if self.graph_sync is not None:
-                self.graph_sync.close()
         finally:
-            self.store.close()
+            try:
+                if self.graph_sync is not None:
+                    self.graph_sync.close()  # releases the on-disk graph's lock even if the snapshot failed
+            finally:
+                self.store.close()
 
     async def __aenter__(self) -> AsyncMemory:
         return self

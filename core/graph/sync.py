@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("memlayer.graph")
 WATERMARK_FILE = "graph.watermark"
+MAX_TRIES = 3  # attempts at one outbox entry before it is skipped (and logged as an error)
 EPOCH_KEY = "graph_epoch"
 
 
@@ -40,6 +41,7 @@ class GraphSync:
         self.graph = graph
         self._file = os.path.join(directory, WATERMARK_FILE) if directory and persistent else None
         self._lock = threading.RLock()
+        self._failures: dict[int, int] = {}
         self.watermark, self.epoch = self._read_watermark()
 
     def _read_watermark(self) -> tuple[int, str | None]:
@@ -77,11 +79,20 @@ class GraphSync:
             for row in rows:
                 scope = Scope(row["user_id"], row["agent_id"], row["run_id"])
                 payload = json.loads(row["payload"])
+                seq = int(row["seq"])
                 try:
-                    out[int(row["seq"])] = self._apply_one(scope, row["op"], payload)
-                except Exception:  # a bad entry must not wedge the outbox forever
-                    log.exception("graph outbox entry %s (%s) failed; skipped", row["seq"], row["op"])
-                self.watermark = int(row["seq"])
+                    out[seq] = self._apply_one(scope, row["op"], payload)
+                except Exception:
+                    # A passing fault is retried on the next apply (graph writes are idempotent);
+                    # an entry that keeps failing must not wedge the outbox forever.
+                    tries = self._failures[seq] = self._failures.get(seq, 0) + 1
+                    if tries < MAX_TRIES:
+                        log.warning("graph outbox entry %s (%s) failed (try %d of %d); will retry",
+                                    seq, row["op"], tries, MAX_TRIES, exc_info=True)
+                        break
+                    log.exception("graph outbox entry %s (%s) failed %d times; skipped", seq, row["op"], tries)
+                self._failures.pop(seq, None)
+                self.watermark = seq
             self._write_watermark()
             return out
 
