@@ -8,13 +8,13 @@ raised is ``memlayer.errors.ProviderError``.
 from __future__ import annotations
 
 import os
-import random
 import time
 from typing import Any
 
 import numpy as np
 
 from ..errors import ProviderError
+from ..openai_common import backoff_delay, describe_status, where
 from .base import as_matrix
 
 try:
@@ -164,7 +164,7 @@ class OpenAIEmbedder:
 
     def _status_error(self, exc: openai.APIStatusError) -> Exception:
         code = exc.status_code
-        detail = _describe(exc)
+        detail = describe_status(exc)
         if code == 429 and exc.code == "insufficient_quota":
             return ProviderError(f"{self.model}: quota exhausted ({detail}); check the account's billing")
         if code in (408, 409, 429) or code >= 500:
@@ -180,17 +180,7 @@ class OpenAIEmbedder:
         return ProviderError(f"{self.model}: the server rejected the embedding request ({detail})")
 
     def _delay(self, retry: int) -> float:
-        return min(self.max_backoff, self.backoff * (2**retry)) * (0.5 + random.random() / 2)
+        return backoff_delay(retry, self.backoff, self.max_backoff)
 
     def _where(self) -> str:
-        return str(getattr(self._client, "base_url", None) or self.base_url or "the OpenAI API")
-
-
-def _describe(exc: openai.APIStatusError) -> str:
-    body = exc.body
-    detail = exc.message
-    if isinstance(body, dict):
-        inner = body.get("error", body)
-        if isinstance(inner, dict) and inner.get("message"):
-            detail = str(inner["message"])
-    return f"HTTP {exc.status_code}: {detail}"
+        return where(self._client, self.base_url)

@@ -11,12 +11,12 @@ import asyncio
 import copy
 import json
 import os
-import random
 from typing import Any, Literal
 
 from pydantic import BaseModel
 
 from ..errors import LLMError
+from ..openai_common import backoff_delay, describe_status, where
 from ..types import Usage
 from .base import LLMResult
 from .jsonparse import JSONParseError, parse_model
@@ -77,7 +77,7 @@ class _BadRequest(Exception):
     """A 400/422: the server refused the request as built."""
 
     def __init__(self, error: openai.APIStatusError) -> None:
-        super().__init__(_describe(error))
+        super().__init__(describe_status(error))
         self.error = error
 
 
@@ -270,30 +270,30 @@ class OpenAILLM:
     def _status_error(self, exc: openai.APIStatusError) -> Exception:
         code = exc.status_code
         if code == 429 and exc.code == "insufficient_quota":
-            return LLMError(f"{self.model}: quota exhausted ({_describe(exc)}); check the account's billing")
+            return LLMError(f"{self.model}: quota exhausted ({describe_status(exc)}); check the account's billing")
         if code in (408, 409, 429) or code >= 500:
             advice = (
                 "The server is rate limiting: lower concurrency or raise max_retries/backoff."
                 if code == 429
                 else "The server keeps failing: check its health or try again later."
             )
-            return _Retryable(_describe(exc), advice, _retry_after(exc))
+            return _Retryable(describe_status(exc), advice, _retry_after(exc))
         if code in (400, 422):
             return _BadRequest(exc)
         if code == 401:
-            return LLMError(f"authentication failed ({_describe(exc)}); check api_key / OPENAI_API_KEY")
+            return LLMError(f"authentication failed ({describe_status(exc)}); check api_key / OPENAI_API_KEY")
         if code == 403:
             return LLMError(
-                f"permission denied ({_describe(exc)}); check that the key may use model {self.model!r}"
+                f"permission denied ({describe_status(exc)}); check that the key may use model {self.model!r}"
             )
         if code == 404:
             what = "deployment name" if self._azure else "model name"
             where = "azure_endpoint" if self._azure else "base_url (it usually ends in /v1)"
             return LLMError(
-                f"not found ({_describe(exc)}); check the {what} {self.model!r} and the {where}: "
+                f"not found ({describe_status(exc)}); check the {what} {self.model!r} and the {where}: "
                 f"{self._where()!r}"
             )
-        return LLMError(f"{self.model}: request failed ({_describe(exc)})")
+        return LLMError(f"{self.model}: request failed ({describe_status(exc)})")
 
     def _content(self, completion: Any) -> str:
         """The answer text; raises _Retryable when there is none."""
@@ -310,27 +310,12 @@ class OpenAILLM:
         return str(content)
 
     def _delay(self, retry: int, retry_after: float | None) -> float:
-        """Capped exponential backoff with jitter; a server's Retry-After wins when it is longer."""
-        base = min(self.max_backoff, self.backoff * (2**retry))
-        delay = base * (0.5 + random.random() / 2)
-        if retry_after is not None:
-            delay = max(delay, min(retry_after, self.max_backoff))
-        return delay
+        return backoff_delay(retry, self.backoff, self.max_backoff, retry_after)
 
     def _where(self) -> str:
-        return str(getattr(self._client, "base_url", None) or self.base_url or "the OpenAI API")
+        return where(self._client, self.base_url)
 
 
-def _describe(exc: openai.APIStatusError) -> str:
-    body = exc.body
-    detail = exc.message
-    if isinstance(body, dict):
-        inner = body.get("error", body)
-        if isinstance(inner, dict) and inner.get("message"):
-            detail = str(inner["message"])
-        elif isinstance(inner, str):
-            detail = inner
-    return f"HTTP {exc.status_code}: {detail}"
 
 
 def _retry_after(exc: openai.APIStatusError) -> float | None:
