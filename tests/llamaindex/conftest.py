@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import AsyncIterator, Iterator, Sequence
-from pathlib import Path
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
@@ -60,22 +59,14 @@ def llm() -> RecordingLLM:
 
 
 @pytest.fixture
-def store(tmp_path: Path, hash_embedder) -> Iterator:
-    """A sync memlayer Memory with the hash embedder and no graph (adapter tests need neither)."""
-    from memlayer import Memory
-
-    m = Memory(str(tmp_path / "li-store"), embedder=hash_embedder, graph=False)
-    yield m
-    m.close()
+def store(memory) -> Any:
+    """A sync memlayer Memory (the shared ``memory`` fixture: hash embedder, no graph)."""
+    return memory
 
 
 @pytest.fixture
-async def astore(tmp_path: Path, hash_embedder) -> AsyncIterator:
-    from memlayer import AsyncMemory
-
-    m = AsyncMemory(str(tmp_path / "li-astore"), embedder=hash_embedder, graph=False)
-    yield m
-    await m.close()
+def astore(amemory) -> Any:
+    return amemory
 
 
 @pytest.fixture
