@@ -72,6 +72,7 @@ class Memory:
         return cls(config=config)
 
     add = _sync(AsyncMemory.add)
+    bulk_add = _sync(AsyncMemory.bulk_add)
     search = _sync(AsyncMemory.search)
     get = _sync(AsyncMemory.get)
     get_all = _sync(AsyncMemory.get_all)

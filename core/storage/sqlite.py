@@ -6,6 +6,7 @@ committed in this file (see ``vector_log`` and ``graph_log``).
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import sqlite3
@@ -159,8 +160,11 @@ class SQLiteStore:
         return f"{s_sql} AND {v_sql} AND {f_sql}", [*s_params, *v_params, *f_params]
 
     def candidate_rids(self, where: str, params: Sequence[Any]) -> np.ndarray:
-        rows = self.query(f"SELECT rid FROM memories WHERE {where}", params)
-        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        with self._lock:  # plain tuples, not Rows: 3-4x faster for a scope of a million memories
+            cur = self._conn.cursor()
+            cur.row_factory = None
+            rows = cur.execute(f"SELECT rid FROM memories WHERE {where}", params).fetchall()
+        return np.fromiter(itertools.chain.from_iterable(rows), dtype=np.int64, count=len(rows))
 
     def list_memories(self, where: str, params: Sequence[Any], limit: int) -> list[dict[str, Any]]:
         rows = self.query(
@@ -267,16 +271,24 @@ class _Tx:
         return ids
 
     def insert_memories(self, rows: Sequence[dict[str, Any]]) -> list[int]:
-        rids = []
-        for r in rows:
-            cur = self.conn.execute(
+        # Multi-row INSERTs: FTS5 (fed by the insert trigger) flushes its pending terms at the end of each
+        # statement, so one statement per row costs ~2.5x as much (benchmarks/ingest_bench.py). The rowids
+        # of one statement are consecutive: AUTOINCREMENT under this transaction's write lock.
+        rids: list[int] = []
+        per = max(1, min(500, _variable_limit(self.conn) // 12))
+        for start in range(0, len(rows), per):
+            chunk = rows[start:start + per]
+            values = [v for r in chunk for v in (
+                r["id"], r["user_id"], r["agent_id"], r["run_id"], r["text"], r["hash"], r.get("attribute"),
+                json.dumps(r.get("metadata") or {}), r["created_at"], r["created_at"], r["created_at"],
+                r["embedding"].tobytes())]
+            self.conn.execute(
                 "INSERT INTO memories (id, user_id, agent_id, run_id, text, hash, attribute, metadata, created_at, "
-                "updated_at, valid_from, valid_to, embedding) VALUES (?,?,?,?,?,?,?,?,?,?,?,NULL,?)",
-                (r["id"], r["user_id"], r["agent_id"], r["run_id"], r["text"], r["hash"], r.get("attribute"),
-                 json.dumps(r.get("metadata") or {}), r["created_at"], r["created_at"], r["created_at"],
-                 r["embedding"].tobytes()),
+                "updated_at, valid_from, valid_to, embedding) VALUES "
+                + ",".join(["(?,?,?,?,?,?,?,?,?,?,?,NULL,?)"] * len(chunk)), values,
             )
-            rids.append(int(cur.lastrowid or 0))
+            last = int(self.conn.execute("SELECT last_insert_rowid()").fetchone()[0])
+            rids.extend(range(last - len(chunk) + 1, last + 1))
         self.conn.executemany("INSERT INTO vector_log (rid, op) VALUES (?, 'add')", [(rid,) for rid in rids])
         return rids
 
@@ -298,6 +310,11 @@ class _Tx:
             "INSERT INTO graph_log (user_id, agent_id, run_id, op, payload) VALUES (?,?,?,?,?)",
             (scope.user_id, scope.agent_id, scope.run_id, op, json.dumps(payload)),
         )
+
+
+def _variable_limit(conn: sqlite3.Connection) -> int:
+    getlimit = getattr(conn, "getlimit", None)  # Python 3.11+
+    return int(getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)) if getlimit else 999
 
 
 @contextmanager

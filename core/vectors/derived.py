@@ -79,7 +79,7 @@ class DerivedIndex:
                 return "snapshot count does not match its pointer"
         except Exception as exc:  # unreadable or corrupt: rebuild
             return f"snapshot unreadable: {exc}"
-        self.index = index
+        self._replace(index)
         self.watermark = self._snapshot_mark = int(meta["watermark"])
         return None
 
@@ -102,9 +102,15 @@ class DerivedIndex:
                     blob = b"".join(r[1] for r in rows)
                     index.add(ids, np.frombuffer(blob, dtype=np.float32).reshape(len(rows), self.dims))
                     last = int(ids[-1])
-            self.index = index
+            self._replace(index)
             self.catch_up()  # writes that landed during the rebuild
             self.snapshot(force=True)
+
+    def _replace(self, index: VectorIndex) -> None:
+        old, self.index = self.index, index
+        close = getattr(old, "close", None)  # stop the old index's background work, if it has any
+        if old is not index and callable(close):
+            close()
 
     # -- keeping up ---------------------------------------------------------------------------
     def catch_up(self, fresh: dict[int, np.ndarray] | None = None) -> int:

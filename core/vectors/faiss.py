@@ -1,77 +1,335 @@
-"""FAISS flat inner-product index keyed by memory row ids.
+"""The vector index: exact while cheap, approximate (FAISS IVF-SQ8) past ``approximate_after`` rows.
 
-Scoped searches pass the scope's ids (computed in SQLite): small sets are scored exactly from the
-reconstructed vectors, larger ones with an ``IDSelectorBatch`` — exact either way, so a scope always
-gets its own true top-k, whatever other scopes hold.
+Every vector is kept once, exactly, in a ``VectorStore``. Scoped searches pass the scope's ids
+(computed in SQLite). A set of ids is scored exactly by gathering its rows whenever that is cheaper
+than an approximate search — always for a user's hundreds or thousands of rows — so a small scope
+always gets its own true top-k, whatever the rest of the index holds. Only a large set (or a search
+without one) uses the approximate index: it proposes ``oversample * k`` candidates inside the set
+(an id selector), which are re-ranked exactly; when it proposes too few, the search is done exactly.
+
+The approximate index is built on a background thread from a frozen picture of the rows; searches
+stay exact until it is built and has caught up with the writes made meanwhile. It is rebuilt (in the
+background, the old one serving meanwhile) when the index has grown ``retrain_growth`` times.
+
+Snapshot file: a 4 KiB JSON header, the ids, the float32 rows (memory-mapped copy-on-write on load,
+so a cold open reads almost nothing), then the approximate index when there is one.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import json
+import logging
+import os
+import threading
+from typing import Any
+
 import numpy as np
 
 try:
-    import faiss
+    import faiss as _faiss
 except ImportError as exc:  # pragma: no cover - faiss-cpu is a core dependency
     raise ImportError('faiss is not installed: pip install "memlayer" (it depends on faiss-cpu)') from exc
 
-SMALL_SET = 2048  # up to this many allowed ids: gather and score them directly
+from . import ann as ann_mod
+from .store import VectorStore
+
+faiss: Any = _faiss  # FAISS's type stubs miss the SWIG helpers used here
+log = logging.getLogger("memlayer.vectors")
+MAGIC = b"memlayer-vectors"  # 16 bytes
+HEADER = 4096
+SMALL_SET = 2048  # sets this small are always scored exactly
 
 
-def _topk(scores: np.ndarray, ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    if len(scores) > k:
-        part = np.argpartition(-scores, k - 1)[:k]
-        scores, ids = scores[part], ids[part]
-    order = np.lexsort((ids, -scores))  # best first, ties by id for determinism
-    return scores[order], ids[order]
+def _align(n: int) -> int:
+    return (n + HEADER - 1) // HEADER * HEADER
+
+
+def _empty() -> tuple[np.ndarray, np.ndarray]:
+    return np.empty(0, np.float32), np.empty(0, np.int64)
 
 
 class FaissIndex:
-    def __init__(self, dims: int) -> None:
-        self.dims = int(dims)
-        self._index = faiss.IndexIDMap2(faiss.IndexFlatIP(self.dims))
+    """Inner-product index over unit vectors keyed by int64 ids (the ``VectorIndex`` protocol).
 
+    approximate_after: build the approximate index once this many vectors are held (None: never).
+    kind: "ivf" (IVF-SQ8 with exact re-ranking) or "flat" (always exact).
+    target_recall: recall@10 of the approximate path against exact search, calibrated at build time.
+    oversample: candidates asked of the approximate index per result wanted, before re-ranking.
+    background: build on a thread (False: build inline, in the write that crosses the threshold).
+    build_threads: threads for building (default: all cores but one, so searches keep a core).
+    mmap: memory-map snapshot rows on load instead of reading them.
+    """
+
+    def __init__(
+        self, dims: int, *, approximate_after: int | None = 200_000, kind: str = "ivf",
+        target_recall: float = 0.95, oversample: int = 4, background: bool = True,
+        build_threads: int | None = None, retrain_growth: float = 4.0, mmap: bool = True,
+    ) -> None:
+        if kind not in ("ivf", "flat"):
+            raise ValueError(f"unknown vector index kind {kind!r}: choose 'ivf' or 'flat'")
+        if not 0 < target_recall <= 1:
+            raise ValueError("target_recall must be in (0, 1]")
+        self.dims = int(dims)
+        self.approximate_after = None if kind == "flat" else approximate_after
+        self.target_recall = float(target_recall)
+        self.oversample = max(1, int(oversample))
+        self.background = background
+        self.build_threads = build_threads or max(1, (os.cpu_count() or 2) - 1)
+        self.retrain_growth = float(retrain_growth)
+        self.mmap = mmap
+        self._store = VectorStore(self.dims)
+        self._ann: ann_mod.Ann | None = None
+        self._build: ann_mod.BuildState | None = None
+        self._lock = threading.RLock()
+        self.builds = 0  # approximate indexes installed (for tests and benchmarks)
+        self.build_error: str | None = None
+
+    # -- the protocol ---------------------------------------------------------------------------
     def __len__(self) -> int:
-        return int(self._index.ntotal)
+        return len(self._store)
 
     def ids(self) -> np.ndarray:
-        return faiss.vector_to_array(self._index.id_map).astype(np.int64)
+        with self._lock:
+            return self._store.ids()
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         ids = np.ascontiguousarray(ids, dtype=np.int64)
-        if len(ids) == 0:
+        if not len(ids):
             return
-        self._index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(ids), self.dims)
+        with self._lock:
+            replaced = self._store.remove(ids)
+            self._store.add(ids, vectors)
+            if self._ann is not None:
+                self._ann.remove(replaced)
+                live_ids, live_vecs = self._store.get(ids)  # a repeated id: its last vector
+                self._ann.add(live_ids, live_vecs)
+            if self._build is not None:
+                self._build.touch(ids)
+            self._maybe_build()
 
     def remove(self, ids: np.ndarray) -> None:
-        ids = np.ascontiguousarray(ids, dtype=np.int64)
-        if len(ids):
-            self._index.remove_ids(faiss.IDSelectorBatch(len(ids), faiss.swig_ptr(ids)))
+        with self._lock:
+            gone = self._store.remove(np.asarray(ids, dtype=np.int64))
+            if self._ann is not None:
+                self._ann.remove(gone)
+            if self._build is not None:
+                self._build.touch(gone)
+            if self.approximate_after and len(self) < self.approximate_after // 2 and self._ann is not None:
+                self._ann = None  # shrunk far below the threshold: exact is cheap again
+                self.close()
 
     def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        q = np.ascontiguousarray(query, dtype=np.float32).reshape(1, self.dims)
-        if allowed is not None:
+        q = np.ascontiguousarray(query, dtype=np.float32).reshape(self.dims)
+        with self._lock:
+            self._maybe_build()
+            n = len(self._store)
+            if k <= 0 or n == 0:
+                return _empty()
+            if allowed is None:
+                if self._ann is not None:
+                    found = self._approximate(q, k, 1.0, None, n)
+                    if found is not None:
+                        return found
+                return self._store.scan(q, k)
             allowed = np.ascontiguousarray(allowed, dtype=np.int64)
-            if len(allowed) == 0 or k <= 0:
-                return np.empty(0, np.float32), np.empty(0, np.int64)
+            if len(allowed) == 0:
+                return _empty()
             if len(allowed) <= SMALL_SET:
-                vecs = self._index.reconstruct_batch(allowed)
-                return _topk(vecs @ q[0], allowed, min(k, len(allowed)))
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(len(allowed), faiss.swig_ptr(allowed)))  # type: ignore[call-arg]
-            scores, found = self._index.search(q, min(k, len(allowed)), params=params)
-        else:
-            if len(self) == 0 or k <= 0:
-                return np.empty(0, np.float32), np.empty(0, np.int64)
-            scores, found = self._index.search(q, min(k, len(self)))
-        keep = found[0] >= 0
-        return scores[0][keep], found[0][keep]
+                return self._store.score_ids(q, allowed, k)
+            frac = min(1.0, len(allowed) / n)
+            if self._ann is not None and self._ann.scan_cost(frac) < len(allowed):
+                present = int((self._store.slots_of(allowed) >= 0).sum())
+                found = self._approximate(q, k, frac, allowed, present)
+                if found is not None:
+                    return found
+            if len(allowed) < n // 2:
+                return self._store.score_ids(q, allowed, k)
+            return self._store.scan(q, k, _mask(allowed))
 
+    def _approximate(
+        self, q: np.ndarray, k: int, frac: float, allowed: np.ndarray | None, present: int
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """Re-ranked approximate top-k; None when it found fewer than the set holds (search exactly)."""
+        assert self._ann is not None
+        sel, bitmap = None, None
+        if allowed is not None:
+            bitmap = np.packbits(_mask(allowed), bitorder="little")
+            sel = faiss.IDSelectorBitmap(len(bitmap), faiss.swig_ptr(bitmap))
+        cand = self._ann.candidates(q, self.oversample * k, frac, sel)
+        del sel, bitmap  # the selector points into the bitmap: both live until here
+        scores, ids = self._store.score_ids(q, cand, k)
+        return (scores, ids) if len(ids) >= min(k, present) else None
+
+    # -- compatibility: a few callers (and tests) read vectors back by id ---------------------------
+    def reconstruct_batch(self, ids: np.ndarray) -> np.ndarray:
+        with self._lock:
+            found, vectors = self._store.get(np.asarray(ids, dtype=np.int64))
+        if len(found) != len(ids):
+            raise KeyError("some ids are not in the index")
+        return vectors
+
+    @property
+    def _index(self) -> FaissIndex:  # the FAISS IndexIDMap2 this class used to wrap offered reconstruct_batch
+        return self
+
+    # -- the approximate index ------------------------------------------------------------------
+    @property
+    def approximate_ready(self) -> bool:
+        return self._ann is not None
+
+    @property
+    def approximate(self) -> dict[str, Any] | None:
+        """The approximate index's parameters (lists, nprobe, calibrated recall), or None."""
+        ann = self._ann
+        return None if ann is None else {**ann.meta(), "nlist": ann.nlist, "size": len(ann)}
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        """Wait for a running background build; True when the approximate index is in use."""
+        build = self._build
+        if build is not None and build.thread is not None:
+            build.thread.join(timeout)
+        return self._ann is not None
+
+    def close(self) -> None:
+        """Stop a background build (the index stays usable, exact until a later build)."""
+        build = self._build
+        if build is not None:
+            build.cancel.set()
+
+    def _maybe_build(self) -> None:
+        if self.approximate_after is None or self._build is not None:
+            return
+        n = len(self._store)
+        due = self._ann is None and n >= max(1, self.approximate_after)
+        if due or (self._ann is not None and n >= self.retrain_growth * self._ann.trained_n):
+            build = self._build = ann_mod.BuildState()
+            rows = self._store.freeze()
+            if self.background:
+                build.thread = threading.Thread(target=self._run_build, args=(build, rows), daemon=True,
+                                                name="memlayer-ann-build")
+                build.thread.start()
+            else:
+                self._run_build(build, rows)
+
+    def _run_build(self, build: ann_mod.BuildState, rows: Any) -> None:
+        try:
+            ann = ann_mod.build(rows, k=10, target_recall=self.target_recall, oversample=self.oversample,
+                                threads=self.build_threads, cancelled=build.cancel.is_set)
+            del rows
+            while ann is not None and not build.cancel.is_set():
+                with self._lock:  # catch up with the writes made meanwhile; install once few are left
+                    if build.cancel.is_set() or self._build is not build:
+                        return
+                    touched, build.touched = build.touched, set()
+                    ids = np.fromiter(touched, dtype=np.int64, count=len(touched))
+                    found, vectors = self._store.get(ids)
+                    if len(touched) <= 4096:
+                        ann.remove(ids)
+                        ann.add(found, vectors)
+                        self._ann = ann
+                        self.builds += 1
+                        _trim()
+                        return
+                ann.remove(ids)  # the heavy part outside the lock; ids touched again are redone
+                ann.add(found, vectors)
+        except Exception as exc:  # a failed build leaves exact search in place
+            log.warning("building the approximate vector index failed: %s", exc)
+            self.build_error = str(exc)
+        finally:
+            with self._lock:
+                if self._build is build:
+                    self._build = None
+
+    # -- persistence ----------------------------------------------------------------------------
     def save(self, path: str) -> None:
-        faiss.write_index(self._index, path)
+        with self._lock:
+            ann = self._ann
+            n = len(self._store)
+            ids_offset = HEADER
+            vec_offset = _align(ids_offset + 8 * n)
+            ann_offset = vec_offset + 4 * self.dims * n
+            header = {"format": 1, "dims": self.dims, "count": n, "ids_offset": ids_offset,
+                      "vectors_offset": vec_offset, "ann_offset": ann_offset,
+                      "ann": None if ann is None else ann.meta()}
+            raw = json.dumps(header).encode()
+            if len(raw) > HEADER - len(MAGIC) - 1:
+                raise ValueError("vector snapshot header too large")
+            blocks = self._store.blocks()
+            with open(path, "wb") as fh:
+                fh.write(MAGIC + raw + b"\n" + b" " * (HEADER - len(MAGIC) - len(raw) - 1))
+                for ids, _ in blocks:
+                    fh.write(ids.astype("<i8").tobytes())
+                fh.write(b"\0" * (vec_offset - ids_offset - 8 * n))
+                for _, slots in blocks:
+                    fh.write(np.ascontiguousarray(self._store.gather(slots), dtype="<f4").data)
+                if ann is not None:
+                    ann.write(fh)
+            if self.mmap and n:  # continue on the file just written: compacted, and not resident
+                self._store.adopt(_read_ids(path, header), _map_rows(path, header))
 
     def load(self, path: str) -> None:
+        with open(path, "rb") as fh:
+            head = fh.read(HEADER)
+            if not head.startswith(MAGIC):
+                self._load_faiss(path)
+                return
+            header = json.loads(head[len(MAGIC):].decode().strip())
+            if header.get("format") != 1:
+                raise ValueError(f"unknown vector snapshot format {header.get('format')!r} in {path}")
+            if int(header["dims"]) != self.dims:
+                raise ValueError(f"index at {path} has {header['dims']} dims, expected {self.dims}")
+            ann = None
+            if header["ann"] is not None:
+                fh.seek(int(header["ann_offset"]))
+                ann = ann_mod.Ann.read(fh, header["ann"])
+        ids = _read_ids(path, header)
+        rows = _map_rows(path, header) if self.mmap else np.fromfile(
+            path, dtype="<f4", count=len(ids) * self.dims, offset=int(header["vectors_offset"])
+        ).reshape(len(ids), self.dims)
+        with self._lock:
+            self.close()
+            self._build = None
+            self._store.adopt(ids, rows)
+            self._ann = ann if ann is not None and len(ann) == len(ids) else None
+
+    def _load_faiss(self, path: str) -> None:
+        """A snapshot written by earlier versions: a FAISS IndexIDMap2 over a flat index."""
         index = faiss.read_index(path)
         if index.d != self.dims:
             raise ValueError(f"index at {path} has {index.d} dims, expected {self.dims}")
-        if not isinstance(index, faiss.IndexIDMap2):
+        if index.ntotal and not isinstance(index, faiss.IndexIDMap2):
             raise ValueError(f"index at {path} is not an id-mapped index")
-        self._index = index
+        ids = faiss.vector_to_array(index.id_map).astype(np.int64) if index.ntotal else np.empty(0, np.int64)
+        rows = np.empty((0, self.dims), np.float32)
+        if index.ntotal:  # rows in id_map order, read from the wrapped flat index (owned by ``index``)
+            rows = faiss.downcast_index(index.index).reconstruct_n(0, index.ntotal)
+        with self._lock:
+            self._store.adopt(ids, rows)
+            self._ann = None
+
+
+def _trim() -> None:
+    """Hand freed heap back to the OS after a build (glibc keeps it otherwise: RSS stays high)."""
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to do
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def _mask(ids: np.ndarray) -> np.ndarray:
+    mask = np.zeros(int(ids.max()) + 1 if len(ids) else 0, dtype=bool)
+    mask[ids[ids >= 0]] = True
+    return mask
+
+
+def _read_ids(path: str, header: dict[str, Any]) -> np.ndarray:
+    n = int(header["count"])
+    return np.fromfile(path, dtype="<i8", count=n, offset=int(header["ids_offset"])).astype(np.int64)
+
+
+def _map_rows(path: str, header: dict[str, Any]) -> np.ndarray:
+    n, dims = int(header["count"]), int(header["dims"])
+    if n == 0:
+        return np.empty((0, dims), dtype=np.float32)
+    return np.memmap(path, dtype=np.float32, mode="c", offset=int(header["vectors_offset"]), shape=(n, dims))

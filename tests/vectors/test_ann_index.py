@@ -1,0 +1,176 @@
+"""FaissIndex past its approximate threshold: exact small scopes, recall, background builds, snapshots."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import faiss
+import numpy as np
+import pytest
+
+from memlayer.vectors import ann as ann_mod
+from memlayer.vectors.faiss import FaissIndex
+
+DIMS = 32
+
+
+def clustered(n: int, seed: int = 0, centers: int = 40, noise: float = 0.15) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    c = rng.standard_normal((centers, DIMS)).astype(np.float32)
+    x = c[rng.integers(0, centers, n)] + noise * rng.standard_normal((n, DIMS)).astype(np.float32)
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+def exact(vectors: np.ndarray, ids: np.ndarray, q: np.ndarray, k: int, allowed: np.ndarray | None = None):
+    if allowed is not None:
+        pick = np.isin(ids, allowed)
+        vectors, ids = vectors[pick], ids[pick]
+    scores = vectors @ q
+    order = np.lexsort((ids, -scores))[:k]
+    return scores[order], ids[order]
+
+
+def filled(n: int, **options) -> tuple[FaissIndex, np.ndarray, np.ndarray]:
+    vectors = clustered(n)
+    ids = np.arange(1, n + 1, dtype=np.int64)
+    index = FaissIndex(DIMS, **{"approximate_after": n // 2, "background": False, **options})
+    for s in range(0, n, 500):
+        index.add(ids[s:s + 500], vectors[s:s + 500])
+    return index, vectors, ids
+
+
+def test_small_scopes_stay_exact_after_the_switch():
+    index, vectors, ids = filled(3000)
+    assert index.approximate_ready and index.builds == 1
+    owner = ids % 30  # 30 users of 100 rows
+    rng = np.random.default_rng(1)
+    for user in range(30):
+        allowed = ids[owner == user]
+        for q in clustered(3, seed=user + 10):
+            got_s, got_i = index.search(q, 10, allowed)
+            want_s, want_i = exact(vectors, ids, q, 10, allowed)
+            assert got_i.tolist() == want_i.tolist()
+            np.testing.assert_allclose(got_s, want_s, rtol=1e-5, atol=1e-6)
+    few = rng.choice(ids, 3, replace=False)
+    assert sorted(index.search(vectors[0], 10, few)[1].tolist()) == sorted(few.tolist())  # k > set: all of it
+
+
+def test_large_scopes_and_global_search_reach_the_recall_target():
+    index, vectors, ids = filled(6000)
+    assert index.approximate is not None and index.approximate["recall"] >= 0.95
+    calls = []
+    real = index._ann.candidates  # type: ignore[union-attr]
+    index._ann.candidates = lambda *a, **kw: calls.append(1) or real(*a, **kw)  # type: ignore[union-attr]
+    rng = np.random.default_rng(2)
+    half = np.sort(rng.choice(ids, 4000, replace=False))
+    for allowed in (None, half):
+        hits = 0
+        for q in clustered(50, seed=7):
+            got = index.search(q, 10, allowed)[1]
+            hits += len(set(got.tolist()) & set(exact(vectors, ids, q, 10, allowed)[1].tolist()))
+            assert allowed is None or set(got.tolist()) <= set(allowed.tolist())
+        assert hits / 500 >= 0.95
+    assert len(calls) == 100  # both went through the approximate index
+
+
+def test_approximate_misses_fall_back_to_exact():
+    index, vectors, ids = filled(3000)
+    index._ann.candidates = lambda *a, **kw: np.empty(0, np.int64)  # type: ignore[union-attr]
+    for allowed in (None, ids[::2]):
+        got = index.search(vectors[5], 10, allowed)
+        assert got[1].tolist() == exact(vectors, ids, vectors[5], 10, allowed)[1].tolist()
+
+
+def test_background_build_does_not_block_searches_and_catches_up(monkeypatch):
+    release = threading.Event()
+    real_build = ann_mod.build
+
+    def slow_build(*args, **kwargs):
+        assert release.wait(30)
+        return real_build(*args, **kwargs)
+
+    monkeypatch.setattr(ann_mod, "build", slow_build)
+    vectors = clustered(4000, seed=3)
+    ids = np.arange(1, 4001, dtype=np.int64)
+    index = FaissIndex(DIMS, approximate_after=2000, background=True)
+    index.add(ids[:3000], vectors[:3000])  # crosses the threshold: the build starts and blocks
+    start = time.perf_counter()
+    for q in vectors[:20]:  # searches run (exactly) meanwhile
+        assert index.search(q, 5)[1][0] == ids[np.argmax(vectors[:3000] @ q)]
+    assert time.perf_counter() - start < 5 and not index.approximate_ready
+    index.add(ids[3000:], vectors[3000:])  # writes during the build ...
+    index.remove(ids[:100])
+    index.add(ids[200:210], vectors[3990:4000])  # ... including re-embedded rows
+    release.set()
+    assert index.wait_ready(60) and index.builds == 1
+    ann = index._ann
+    assert ann is not None and len(ann) == len(index) == 3900
+    got = ann.candidates(vectors[3995], 50)
+    assert 206 in got.tolist() and not set(got.tolist()) & set(range(1, 101))
+
+
+def test_snapshot_reload_keeps_the_approximate_index(tmp_path: Path):
+    index, vectors, ids = filled(3000)
+    index.remove(ids[:10])
+    path = str(tmp_path / "v.snap")
+    index.save(path)
+    again = FaissIndex(DIMS, approximate_after=1500)
+    again.load(path)
+    assert again.approximate_ready and again.builds == 0 and len(again) == 2990
+    assert again.approximate == index.approximate
+    for q in vectors[20:30]:
+        assert again.search(q, 10)[1].tolist() == index.search(q, 10)[1].tolist()
+    # the reloaded index (rows memory-mapped copy-on-write) keeps taking writes; the file does not change
+    before = Path(path).read_bytes()
+    again.add(np.array([5000]), vectors[:1])
+    again.remove(ids[10:20])
+    assert again.search(vectors[0], 2, np.array([5000, 30]))[1][0] == 5000
+    assert len(again) == 2981 and len(again._ann) == 2981  # type: ignore[arg-type]
+    assert Path(path).read_bytes() == before
+
+
+def test_save_continues_on_the_written_file_and_compacts(tmp_path: Path):
+    index, vectors, ids = filled(2000, approximate_after=None)
+    index.remove(ids[:500])
+    index.save(str(tmp_path / "a"))
+    assert index._store.dead == 0 and len(index) == 1500
+    assert index.reconstruct_batch(ids[500:503]).tolist() == vectors[500:503].tolist()
+    with pytest.raises(KeyError):
+        index.reconstruct_batch(ids[:1])
+
+
+def test_loads_snapshots_written_by_the_flat_faiss_index(tmp_path: Path):
+    vectors = clustered(100)
+    old = faiss.IndexIDMap2(faiss.IndexFlatIP(DIMS))
+    old.add_with_ids(vectors, np.arange(10, 110, dtype=np.int64))
+    faiss.write_index(old, str(tmp_path / "old.faiss"))
+    index = FaissIndex(DIMS)
+    index.load(str(tmp_path / "old.faiss"))
+    assert sorted(index.ids().tolist()) == list(range(10, 110))
+    assert index.search(vectors[7], 1)[1].tolist() == [17]
+
+
+def test_flat_kind_never_builds_and_bad_options_are_rejected():
+    index, _, _ = filled(1000, kind="flat")
+    assert not index.approximate_ready and index.approximate_after is None
+    with pytest.raises(ValueError):
+        FaissIndex(DIMS, kind="hnsw")
+    with pytest.raises(ValueError):
+        index.add(np.array([-1]), np.zeros((1, DIMS), np.float32))
+
+
+def test_memory_uses_the_configured_threshold_and_reopens_without_rebuilding(tmp_path: Path, hash_embedder):
+    from memlayer import Memory
+
+    spec = {"provider": "faiss", "config": {"approximate_after": 150, "background": False}}
+    with Memory(str(tmp_path), embedder=hash_embedder, graph=False, vector_index=spec) as m:
+        m.bulk_add([{"text": f"note {i} about {i % 7} things", "user_id": f"u{i % 3}"} for i in range(300)],
+                   progress=False)
+        assert m.async_memory.vectors.index.approximate_ready
+        first = m.search("note about 3 things", user_id="u1", limit=5)["results"]
+    with Memory(str(tmp_path), embedder=hash_embedder, graph=False, vector_index=spec) as m:
+        assert m.async_memory.vectors.rebuilt_reason is None
+        assert m.async_memory.vectors.index.approximate_ready
+        assert m.search("note about 3 things", user_id="u1", limit=5)["results"] == first
