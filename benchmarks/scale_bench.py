@@ -4,7 +4,8 @@ Each size runs in its own process (so RSS is the library's), on synthetic embedd
 (benchmarks/synth.py; embedding time excluded: the embedder is a lookup). Prints a Markdown table
 and writes JSON lines for benchmarks/plot_latency.py.
 
-    python benchmarks/scale_bench.py --sizes 10000,100000,1000000 --users 1000 --json benchmarks/results/scale.jsonl
+    python benchmarks/scale_bench.py --sizes 10000,100000,1000000 --users 1000 --repeat 3 \
+        --keep /tmp/memlayer-stores --json benchmarks/results/scale.jsonl
 """
 
 from __future__ import annotations
@@ -227,23 +228,39 @@ def run_size(size: int, args: argparse.Namespace) -> dict[str, Any]:
               str(args.approximate_after)]
     try:
         result: dict[str, Any] = {}
-        for phase in ("build", "search"):
-            if phase == "build" and os.path.exists(built):  # --keep: built by an earlier run
-                with open(built) as fh:
-                    result.update(json.load(fh))
-                continue
-            proc = subprocess.run([*common, "--phase", phase], stdout=subprocess.PIPE, text=True, check=False)
-            if proc.returncode:
-                raise RuntimeError(f"{phase} for {size} failed (exit {proc.returncode})")
-            result.update(json.loads(proc.stdout.strip().splitlines()[-1]))
-            if phase == "build" and args.keep:
+        if os.path.exists(built):  # --keep: built by an earlier run
+            with open(built) as fh:
+                result.update(json.load(fh))
+        else:
+            result.update(_phase(common, "build", size))
+            if args.keep:
                 with open(built, "w") as fh:
                     json.dump(result, fh)
+        runs = [_phase(common, "search", size) for _ in range(args.repeat)]
+        result.update(median_of(runs))
+        result["search_runs"] = len(runs)
         result["store_bytes"] = sum(os.path.getsize(os.path.join(path, f)) for f in os.listdir(path))
         return result
     finally:
         if not args.keep:
             shutil.rmtree(path, ignore_errors=True)
+
+
+def _phase(common: list[str], phase: str, size: int) -> dict[str, Any]:
+    proc = subprocess.run([*common, "--phase", phase], stdout=subprocess.PIPE, text=True, check=False)
+    if proc.returncode:
+        raise RuntimeError(f"{phase} for {size} failed (exit {proc.returncode})")
+    return json.loads(proc.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def median_of(runs: list[Any]) -> Any:
+    """The median of every number across runs (each run a fresh process), keeping the structure."""
+    first = runs[0]
+    if isinstance(first, dict):
+        return {k: median_of([r[k] for r in runs]) for k in first}
+    if isinstance(first, (int, float)) and not isinstance(first, bool):
+        return float(np.median(runs))
+    return first
 
 
 def table(rows: list[dict[str, Any]]) -> str:
@@ -271,6 +288,7 @@ def main() -> None:
     ap.add_argument("--json", help="append one JSON line per size here")
     ap.add_argument("--tmp", default=None, help="where the stores are built (default: the system temp dir)")
     ap.add_argument("--keep", help="build the stores under this directory and keep them (later runs reuse them)")
+    ap.add_argument("--repeat", type=int, default=3, help="search runs per size (fresh processes); medians reported")
     ap.add_argument("--one", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--phase", help=argparse.SUPPRESS)
     ap.add_argument("--path", help=argparse.SUPPRESS)
