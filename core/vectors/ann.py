@@ -30,6 +30,7 @@ faiss: Any = _faiss  # FAISS's type stubs miss the SWIG helpers used here
 log = logging.getLogger("memlayer.vectors")
 MARGIN = 0.02  # calibrate above the target: queries differ from the sample a little
 CALIBRATION_QUERIES = 64
+KMEANS_ITERATIONS = 10
 SQ8_COST = 0.1  # scanning one SQ8 code vs gathering and scoring one float row (measured 0.03-0.08 at 1M)
 
 
@@ -94,35 +95,45 @@ def build(
     """Train, fill and calibrate an IVF-SQ8 index over ``rows`` (None when cancelled)."""
     faiss.omp_set_num_threads(threads)  # OpenMP settings are per calling thread: foreground untouched
     n, dims = len(rows.slots), rows.dims
-    nlist = choose_nlist(n)
+    nlist = min(choose_nlist(n), max(1, n // 8))
     index = faiss.index_factory(dims, f"IVF{nlist},SQ8", faiss.METRIC_INNER_PRODUCT)  # already the IVF type
-    index.cp.niter = 10
-    index.cp.spherical = True
     rng = np.random.default_rng(seed)
-    sample = np.sort(rng.choice(n, size=min(n, 40 * nlist), replace=False))
-    index.train(rows.gather(rows.slots[sample]))
+    sample = rows.gather(rows.slots[np.sort(rng.choice(n, size=min(n, 40 * nlist), replace=False))])
+    centroids = None
+    for _ in range(KMEANS_ITERATIONS):  # one k-means iteration per call: cancellable in between
+        if cancelled():
+            return None
+        km = faiss.Kmeans(dims, nlist, niter=1, spherical=True, seed=seed)
+        km.train(sample, init_centroids=centroids)
+        centroids = km.centroids
+    index.quantizer.add(centroids)
+    index.train(sample)  # the quantizer is trained: this only fits the scalar quantizer
     step = 1 << 15
     for s in range(0, n, step):
         if cancelled():
             return None
         index.add_with_ids(rows.gather(rows.slots[s:s + step]), rows.ids[s:s + step])
     ann = Ann(index, 1, n, 0.0)
-    ann.nprobe, ann.recall = calibrate(ann, rows, k=k, target=target_recall, oversample=oversample, rng=rng)
+    tuned = calibrate(ann, rows, k=k, target=target_recall, oversample=oversample, rng=rng, cancelled=cancelled)
+    if tuned is None:
+        return None
+    ann.nprobe, ann.recall = tuned
     log.info("approximate index ready: %d rows, %d lists, nprobe %d, recall@%d %.3f", n, nlist, ann.nprobe, k,
              ann.recall)
     return ann
 
 
 def calibrate(
-    ann: Ann, rows: Frozen, *, k: int, target: float, oversample: int, rng: np.random.Generator
-) -> tuple[int, float]:
+    ann: Ann, rows: Frozen, *, k: int, target: float, oversample: int, rng: np.random.Generator,
+    cancelled: Callable[[], bool] = lambda: False,
+) -> tuple[int, float] | None:
     """The smallest nprobe (a power of two) reaching ``target`` + MARGIN re-ranked recall@k."""
     n = len(rows.slots)
     pick = rng.choice(n, size=min(CALIBRATION_QUERIES, n), replace=False)
     q, q_ids = rows.gather(rows.slots[pick]), rows.ids[pick]
-    truth = _exact_truth(rows, q, q_ids, k)
+    truth = _exact_truth(rows, q, q_ids, k, cancelled)
     nprobe, recall = 1, 0.0
-    while True:
+    while truth is not None and not cancelled():
         params = faiss.SearchParametersIVF(nprobe=nprobe)
         _, found = ann.index.search(q, oversample * k + 1, params=params)
         hits = 0
@@ -135,14 +146,19 @@ def calibrate(
         if recall >= min(0.999, target + MARGIN) or nprobe >= ann.nlist:
             return min(nprobe, ann.nlist), recall
         nprobe *= 2
+    return None
 
 
-def _exact_truth(rows: Frozen, q: np.ndarray, q_ids: np.ndarray, k: int) -> list[set[int]]:
+def _exact_truth(
+    rows: Frozen, q: np.ndarray, q_ids: np.ndarray, k: int, cancelled: Callable[[], bool]
+) -> list[set[int]] | None:
     """Each query's exact top-k among the rows, itself left out (FAISS's blocked exact k-NN)."""
     best_s = np.full((len(q), 0), -np.inf, dtype=np.float32)
     best_i = np.zeros((len(q), 0), dtype=np.int64)
     step = 1 << 15
     for s in range(0, len(rows.slots), step):
+        if cancelled():
+            return None
         block_ids = rows.ids[s:s + step]
         scores, pos = faiss.knn(q, rows.gather(rows.slots[s:s + step]), min(k + 1, len(block_ids)),
                                 metric=faiss.METRIC_INNER_PRODUCT)

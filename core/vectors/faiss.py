@@ -17,6 +17,7 @@ so a cold open reads almost nothing), then the approximate index when there is o
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import ctypes
 import json
@@ -210,6 +211,8 @@ class FaissIndex:
             if self.background:
                 build.thread = threading.Thread(target=self._run_build, args=(build, rows), daemon=True,
                                                 name="memlayer-ann-build")
+                with _BUILDS_LOCK:
+                    _BUILDS.add(build)
                 build.thread.start()
             else:
                 self._run_build(build, rows)
@@ -242,6 +245,8 @@ class FaissIndex:
             with self._lock:
                 if self._build is build:
                     self._build = None
+            with _BUILDS_LOCK:
+                _BUILDS.discard(build)
 
     # -- persistence ----------------------------------------------------------------------------
     def save(self, path: str) -> None:
@@ -309,6 +314,23 @@ class FaissIndex:
         with self._lock:
             self._store.adopt(ids, rows)
             self._ann = None
+
+
+_BUILDS: set[ann_mod.BuildState] = set()  # running background builds
+_BUILDS_LOCK = threading.Lock()
+
+
+@atexit.register
+def _stop_builds() -> None:
+    """Cancel and join background builds before the interpreter goes: a daemon thread still inside
+    FAISS when Python finalises aborts the process. Each build checks between steps of ~1 s."""
+    with _BUILDS_LOCK:
+        builds = list(_BUILDS)
+    for build in builds:
+        build.cancel.set()
+    for build in builds:
+        if build.thread is not None:
+            build.thread.join(timeout=60)
 
 
 def _trim() -> None:
