@@ -174,3 +174,31 @@ def test_memory_uses_the_configured_threshold_and_reopens_without_rebuilding(tmp
         assert m.async_memory.vectors.rebuilt_reason is None
         assert m.async_memory.vectors.index.approximate_ready
         assert m.search("note about 3 things", user_id="u1", limit=5)["results"] == first
+
+
+def test_a_running_build_is_cancelled_and_joined_at_exit(tmp_path: Path):
+    import subprocess
+    import sys
+    import textwrap
+
+    marker = tmp_path / "cancelled"
+    script = textwrap.dedent(f"""
+        import time
+        import numpy as np
+        from memlayer.vectors import ann as ann_mod
+        from memlayer.vectors.faiss import FaissIndex
+
+        def endless(rows, *, cancelled, **kw):
+            while not cancelled():
+                time.sleep(0.01)
+            open({str(marker)!r}, "w").close()
+            return None
+
+        ann_mod.build = endless
+        index = FaissIndex(8, approximate_after=10)
+        index.add(np.arange(20), np.eye(8, dtype=np.float32)[np.arange(20) % 8])
+        assert index._build is not None
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert marker.exists()
