@@ -22,9 +22,13 @@ CREATE TABLE IF NOT EXISTS memories (
     superseded_by TEXT,
     embedding BLOB NOT NULL
 );
-CREATE INDEX IF NOT EXISTS memories_user ON memories(user_id, valid_to);
-CREATE INDEX IF NOT EXISTS memories_agent ON memories(agent_id, valid_to);
-CREATE INDEX IF NOT EXISTS memories_run ON memories(run_id, valid_to);
+-- Scope indexes cover (rid, created_at): a scope's ids and order are read without touching rows.
+DROP INDEX IF EXISTS memories_user;
+DROP INDEX IF EXISTS memories_agent;
+DROP INDEX IF EXISTS memories_run;
+CREATE INDEX IF NOT EXISTS memories_user_t ON memories(user_id, valid_to, created_at);
+CREATE INDEX IF NOT EXISTS memories_agent_t ON memories(agent_id, valid_to, created_at);
+CREATE INDEX IF NOT EXISTS memories_run_t ON memories(run_id, valid_to, created_at);
 CREATE INDEX IF NOT EXISTS memories_hash ON memories(hash);
 CREATE INDEX IF NOT EXISTS memories_attr ON memories(attribute) WHERE attribute IS NOT NULL;
 
