@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import numpy as np
+
 from memlayer.embeddings.hashing import HashingEmbedder
 
 DEFAULT_DIMS = 1536

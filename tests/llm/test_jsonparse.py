@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import BaseModel
+
 from memlayer.llm.jsonparse import (
     JSONParseError,
     find_object,
@@ -8,7 +10,6 @@ from memlayer.llm.jsonparse import (
     parse_model,
     strip_trailing_commas,
 )
-from pydantic import BaseModel
 
 
 class Person(BaseModel):

@@ -9,13 +9,13 @@ from typing import Any
 
 import openai
 import pytest
+from pydantic import BaseModel, Field
+
 from memlayer import registry
 from memlayer.errors import LLMError, MemlayerError
 from memlayer.llm.base import LLM
 from memlayer.llm.openai import OpenAILLM, strict_schema
 from memlayer.types import Usage
-from pydantic import BaseModel, Field
-
 from tests.fake_openai import FakeOpenAI, Fault, count_tokens
 
 MSGS = [{"role": "system", "content": "You extract facts."}, {"role": "user", "content": "I am Ada, 36."}]
