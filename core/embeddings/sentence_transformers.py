@@ -32,6 +32,13 @@ def _load(model: str, device: str) -> Any:
                 from sentence_transformers import SentenceTransformer
             except ImportError as exc:
                 raise missing_extra("local", "sentence-transformers") from exc
+            os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+            try:  # no weight-loading progress bars on every start
+                from transformers.utils import logging as hf_logging
+
+                hf_logging.disable_progress_bar()
+            except Exception:  # pragma: no cover - optional nicety
+                pass
             path = model
             if model in (DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"):
                 path = bundled_model_path()
