@@ -186,6 +186,7 @@ _GRADUATED = rx(rf"I (?:have )?graduated from {VALUE}{TAIL}")
 _DURATION = re.compile(
     r"(?:\d+|a|an|one|two|three|four|five|six|several|many|a few|the past|the last|over)\b", re.I
 )
+_AS_ROLE = re.compile(r"(?P<org>.+?)\s+as\s+(?:an?\s+)?(?P<title>[\w -]+)$", re.I)
 _MEMBERSHIP = re.compile(
     r"^(?:a|an)\s|\b(?:club|gym|team|group|class|course|community|choir|band|league)\b", re.I
 )
@@ -233,6 +234,8 @@ def work_rule(c: Clause) -> list[Fact] | None:
     if m := _WORK_AT.match(text):
         if _DURATION.match(m.group("value")):
             return None  # "I have been working for 5 years"
+        if role := _AS_ROLE.match(m.group("value")):  # "I work at Acme as a designer"
+            return _job_facts(c, role.group("title"), role.group("org"))
         return [_employer(c, m.group("value"), m.group("prep").lower())]
     if m := _WORK_AS.match(text):
         return _job_facts(c, m.group("title"), m.group("value"))

@@ -53,6 +53,8 @@ CASES = [
     # work and studies
     ("I work at Google.", [("User works at Google", "employer")], [("user", "WORKS_AT", "Google")]),
     ("I work for the BBC", [("User works for the BBC", "employer")], [("user", "WORKS_AT", "BBC")]),
+    ("I work at Acme as a designer.", [("User is a designer", "job title"), ("User works at Acme", "employer")],
+     [("user", "WORKS_AT", "Acme")]),
     ("I joined Stripe in 2021.", [("User works at Stripe", "employer")], [("user", "WORKS_AT", "Stripe")]),
     (
         "I'm a software engineer at Google.",
