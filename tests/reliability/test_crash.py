@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from tests.reliability.crash_child import options as child_options
 from tests.reliability.helpers import (
     DENSE,
     GRAPHS,
@@ -60,20 +61,6 @@ class Model:
             self.deleted.add(args["id"])
 
 
-def _options(mode: str) -> dict[str, Any]:
-    if mode == "raw":
-        return {"graph": False}
-    kind, graph = mode.split("-")
-    opts: dict[str, Any] = {"graph": "memory" if graph == "memory" else True}
-    if kind == "double":
-        from tests.reliability.extractors import RelationExtractor
-
-        opts["extractor"] = RelationExtractor()
-    else:
-        opts["extractor"] = "pattern"
-    return opts
-
-
 def _resolve_in_flight(mem: Any, model: Model, op: str, args: dict[str, Any], infer: bool) -> bool:
     """Was the operation that was running at the kill committed? Fold it into the model if so."""
     if op == "add":
@@ -97,7 +84,7 @@ def _resolve_in_flight(mem: Any, model: Model, op: str, args: dict[str, Any], in
 
 
 def _check(directory: Path, mode: str, model: Model, recent: list[str], rng: random.Random) -> None:
-    with open_memory(directory, **_options(mode)) as mem:
+    with open_memory(directory, **child_options(mode)) as mem:
         audit(mem)
         current = {r[0]: (r[1], r[2]) for r in sql(mem, "SELECT id, user_id, text FROM memories WHERE valid_to IS NULL")}
         assert current == model.live, "current memories differ from what was acknowledged"
