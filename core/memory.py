@@ -222,17 +222,12 @@ class AsyncMemory:
         return {"id": memory_id, "memory": text.strip(), "event": "UPDATE"}
 
     def _update_sync(self, memory_id: str, text: str, meta: dict[str, Any] | None, vec: np.ndarray) -> dict[int, np.ndarray]:
-        import json
-
         now = utcnow().timestamp()
         with self.store.transaction() as tx:
             row = tx.current_row(memory_id)
             if row is None:
                 raise NotFoundError(f"no memory with id {memory_id!r}")
-            new_meta = json.dumps(meta) if meta is not None else row["metadata"]
-            tx.execute("UPDATE memories SET text = ?, hash = ?, embedding = ?, metadata = ?, updated_at = ? WHERE id = ?",
-                       (text, pipeline.text_hash(text), vec.tobytes(), new_meta, now, memory_id))
-            tx.execute("INSERT INTO vector_log (rid, op) VALUES (?, 'del'), (?, 'add')", (row["rid"], row["rid"]))
+            tx.rewrite(row, text, pipeline.text_hash(text), vec, now, metadata=meta)
             tx.history([(memory_id, "UPDATE", row["text"], text, now, row["user_id"], row["agent_id"], row["run_id"],
                          None, "[]")])
         return {int(row["rid"]): vec}

@@ -163,9 +163,7 @@ def commit(
                 continue
             if p.event == "UPDATE":
                 assert p.embedding is not None
-                tx.execute("UPDATE memories SET text = ?, hash = ?, embedding = ?, updated_at = ?, attribute = ? "
-                           "WHERE id = ?", (p.text, text_hash(p.text), p.embedding.tobytes(), when, p.attribute, p.target.id))
-                tx.execute("INSERT INTO vector_log (rid, op) VALUES (?, 'del'), (?, 'add')", (row["rid"], row["rid"]))
+                tx.rewrite(row, p.text, text_hash(p.text), p.embedding, when, attribute=p.attribute)
                 fresh[int(row["rid"])] = p.embedding
                 history.append((p.target.id, "UPDATE", row["text"], p.text, when, *scope.as_dict().values(), actor, ids_json))
                 p.result = {"id": p.target.id, "memory": p.text, "event": "UPDATE", "previous_memory": row["text"]}

@@ -300,6 +300,20 @@ class _Tx:
             rows,
         )
 
+    def rewrite(
+        self, row: sqlite3.Row, text: str, text_hash: str, embedding: np.ndarray, when: float, *,
+        metadata: dict[str, Any] | None = None, attribute: str | None = None,
+    ) -> None:
+        """Replace a memory's text and vector in place (metadata/attribute too, when given) and log the
+        re-embedding for the vector index. History is the caller's: its source differs per caller."""
+        self.conn.execute(
+            "UPDATE memories SET text = ?, hash = ?, embedding = ?, updated_at = ?, "
+            "metadata = COALESCE(?, metadata), attribute = COALESCE(?, attribute) WHERE rid = ?",
+            (text, text_hash, embedding.tobytes(), when, None if metadata is None else json.dumps(metadata),
+             attribute, row["rid"]),
+        )
+        self.conn.execute("INSERT INTO vector_log (rid, op) VALUES (?, 'del'), (?, 'add')", (row["rid"], row["rid"]))
+
     def current_row(self, memory_id: str) -> sqlite3.Row | None:
         return self.conn.execute(  # type: ignore[no-any-return]
             f"SELECT {_MEMORY_COLUMNS} FROM memories WHERE id = ?", (memory_id,)
