@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import logging
 import os
+import weakref
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from rdflib import plugin
+from rdflib import Literal, URIRef, plugin
 from rdflib.store import NO_STORE, VALID_STORE, Store
+from rdflib.term import Identifier, Node
 
 from ..errors import ConfigError, StoreError, missing_extra
 from .vocab import DATASET_ID
 
 logger = logging.getLogger("memlayer.graph")
+Triple = tuple[Node, Node, Node]
+#: writes one graph's (adds, removes) as one transaction; False when it cannot (then nothing was written)
+AtomicWrite = Callable[[Identifier, Sequence[Triple], Sequence[Triple]], bool]
+_ATOMIC: weakref.WeakKeyDictionary[Store, AtomicWrite] = weakref.WeakKeyDictionary()
 
 # Kinds whose reads are safe to run concurrently with each other (writes are always serialised).
 CONCURRENT_READS = frozenset({"oxigraph", "sparql"})
@@ -47,19 +54,68 @@ def _oxigraph(path: str | os.PathLike[str] | None) -> Store:
         raise missing_extra("graph", "oxrdflib") from exc
     if path is None:
         logger.info("graph store 'oxigraph' without a path is in memory only; pass path= to persist it")
-        return OxigraphStore(identifier=DATASET_ID, store=pyoxigraph.Store())
-    location = Path(path)
-    if location.exists() and not location.is_dir():
-        raise ConfigError(f"graph store path {location} is a file; the oxigraph store needs a directory")
-    location.mkdir(parents=True, exist_ok=True)
-    try:
-        inner = pyoxigraph.Store(str(location))
-    except OSError as exc:
-        raise StoreError(
-            f"cannot open the oxigraph graph store at {location}: {exc}. Is another process using it? "
-            "Close it there, or serve it with `oxigraph serve` and use store='sparql'."
-        ) from exc
-    return OxigraphStore(identifier=DATASET_ID, store=inner)
+        inner = pyoxigraph.Store()
+    else:
+        location = Path(path)
+        if location.exists() and not location.is_dir():
+            raise ConfigError(f"graph store path {location} is a file; the oxigraph store needs a directory")
+        location.mkdir(parents=True, exist_ok=True)
+        try:
+            inner = pyoxigraph.Store(str(location))
+        except OSError as exc:
+            raise StoreError(
+                f"cannot open the oxigraph graph store at {location}: {exc}. Is another process using it? "
+                "Close it there, or serve it with `oxigraph serve` and use store='sparql'."
+            ) from exc
+    store = OxigraphStore(identifier=DATASET_ID, store=inner)
+    _ATOMIC[store] = _oxigraph_writer(inner)
+    return store
+
+
+def atomic_writer(store: Store) -> AtomicWrite | None:
+    """The single-transaction writer of a store opened here, if it has one (Oxigraph)."""
+    return _ATOMIC.get(store)
+
+
+def release_writer(store: Store) -> None:
+    _ATOMIC.pop(store, None)
+
+
+def _oxigraph_writer(inner: Any) -> AtomicWrite:
+    """Applies one graph's removals and additions in a single Oxigraph transaction (one SPARQL update,
+    which Oxigraph applies entirely or not at all). Returns False, having done nothing, for terms it does
+    not write this way (blank nodes); the caller then writes those itself."""
+    import pyoxigraph as ox
+
+    def term(node: Node) -> Any:
+        if isinstance(node, URIRef):
+            return ox.NamedNode(str(node))
+        if isinstance(node, Literal):
+            kind = ox.NamedNode(str(node.datatype)) if node.datatype is not None else None
+            return ox.Literal(str(node), language=node.language, datatype=kind)
+        return None
+
+    def write(graph: Identifier, adds: Sequence[Triple], removes: Sequence[Triple]) -> bool:
+        name = ox.NamedNode(str(graph))
+        add = [[term(n) for n in t] for t in adds]
+        rem = [[term(n) for n in t] for t in removes]
+        if not isinstance(graph, URIRef) or any(x is None for t in (*add, *rem) for x in t):
+            return False
+        if not rem:
+            if add:
+                inner.extend([ox.Quad(t[0], t[1], t[2], name) for t in add])  # one transaction already
+            return True
+
+        def block(triples: list[list[Any]]) -> str:
+            return " .\n".join(" ".join(str(x) for x in t) for t in triples)  # N-Triples syntax of each term
+
+        parts = [f"DELETE DATA {{ GRAPH {name} {{\n{block(rem)} }} }}"]
+        if add:
+            parts.append(f"INSERT DATA {{ GRAPH {name} {{\n{block(add)} }} }}")
+        inner.update(" ;\n".join(parts))
+        return True
+
+    return write
 
 
 def _sparql(query_endpoint: str | None, update_endpoint: str | None, options: dict[str, Any]) -> Store:

@@ -10,11 +10,11 @@ from typing import Any
 
 from rdflib import Dataset, Graph, Literal, URIRef
 from rdflib.namespace import RDFS
-from rdflib.term import Identifier, Node
+from rdflib.term import Identifier
 
 from ..errors import ConfigError, ScopeError, StoreError
 from ..types import Scope
-from .backends import CONCURRENT_READS, open_store
+from .backends import CONCURRENT_READS, Triple, atomic_writer, open_store
 from .cache import EdgeCache
 from .resolve import EmbeddingResolver, EntityIndex
 from .traverse import Q_ALIASES, Q_EDGES, Q_LABELS, Q_SCOPE_GRAPHS, Edge, edges_from_rows
@@ -28,8 +28,6 @@ from .vocab import (
     scope_of,
     scope_triples,
 )
-
-Triple = tuple[Node, Node, Node]
 
 
 def covers(query: Scope, scope: Scope | None) -> bool:
@@ -65,6 +63,7 @@ class StoreCore:
             endpoint_options=endpoint_options,
         )
         self._ds = Dataset(store=self._store, default_union=True)
+        self._atomic = atomic_writer(self._store)
         for prefix, ns in NAMESPACES.items():
             self._ds.bind(prefix, ns)
         names = DEFAULT_FUNCTIONAL if functional is None else functional
@@ -96,7 +95,14 @@ class StoreCore:
         return ctx
 
     def _write(self, graph: URIRef, adds: list[Triple] = (), removes: list[Triple] = ()) -> None:  # type: ignore[assignment]
+        """Remove, then add. On Oxigraph the whole write is one transaction (a kill leaves it done or not
+        done, never half done); other stores apply it triple by triple (the memory store is rebuilt at
+        open; a SPARQL endpoint gets the queued writes in one request at commit)."""
         ctx = self._ctx(graph)
+        if self._atomic is not None:
+            concrete = [t for pattern in removes for t in (ctx.triples(pattern) if None in pattern else [pattern])]
+            if self._atomic(graph, adds, concrete):
+                return
         for triple in removes:
             self._store.remove(triple, context=ctx)  # type: ignore[arg-type]
         if adds:
