@@ -94,7 +94,11 @@ class AsyncMemory:
             raise MemlayerError("this memory is closed; create a new Memory to keep working")
 
     async def _embed(self, texts: list[str]) -> np.ndarray:
-        vecs = await asyncio.to_thread(self.embedder.embed, list(texts))
+        return await asyncio.to_thread(self.embed_now, texts)
+
+    def embed_now(self, texts: list[str]) -> np.ndarray:
+        """Unit-normalised float32 embeddings, computed on the calling thread (blocking)."""
+        vecs = self.embedder.embed(list(texts))
         mat = as_matrix(vecs, len(texts), self.dims)
         norms = np.linalg.norm(mat, axis=1, keepdims=True)
         return np.ascontiguousarray(mat / np.where(norms == 0, 1.0, norms), dtype=np.float32)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any, Literal
 
 from .errors import ConfigError
@@ -130,4 +131,9 @@ def to_utc(value: datetime | str | float | int | None) -> datetime | None:
 
 
 def iso(ts: float | None) -> str | None:
-    return None if ts is None else datetime.fromtimestamp(ts, tz=timezone.utc).isoformat()
+    return None if ts is None else _iso(ts)
+
+
+@lru_cache(maxsize=8192)  # a memory's created/updated/valid_from times are usually one and the same
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat()

@@ -42,7 +42,7 @@ class ScopeOrder:
     ) -> ScopeOrder:
         keys = [k for k in (context_key, speaker_key) if k is not None]
         cols = "".join(", json_extract(metadata, ?)" for _ in keys)
-        rows = store.query(
+        rows = store.query_tuples(
             f"SELECT rid, created_at{cols} FROM memories WHERE {where} ORDER BY rid",
             [*(json_path(k) for k in keys), *params],
         )

@@ -64,27 +64,33 @@ async def run_search(
     config: SearchConfig,
 ) -> dict[str, Any]:
     where, params = mem.store.where(scope, filters, as_of=as_of, include_expired=include_expired)
-    load = asyncio.to_thread(ScopeOrder.load, mem.store, where, params, config.context_key,
-                             config.speaker_key if config.uses_speakers else None)
-    if config.strip_speakers and config.uses_speakers:
-        order = await load  # the dense query leaves out the speakers it names
-        qvec = await mem._embed([strip_names(query, order.speakers_named(query))])
-    else:
-        order, qvec = await asyncio.gather(load, mem._embed([query]))
     relations_task = None
     if config.include_relations and mem.graph_sync is not None and config.relation_limit:
         relations_task = asyncio.create_task(mem.graph_sync.search(scope, query, as_of=as_of, config=config))
-    results: list[dict[str, Any]] = []
-    if len(order) and limit > 0:
-        results = await asyncio.to_thread(
-            _rank, mem, query, qvec[0], order, where, params, limit, threshold, config, scope, as_of
-        )
+    # one worker-thread call for the scope, the query embedding and the ranking: each hop between the
+    # event loop and a thread costs about as much as scoring a user's memories
+    results = await asyncio.to_thread(_search_now, mem, query, where, params, limit, threshold, config, scope, as_of)
     relations: list[dict[str, Any]] = []
     if relations_task is not None:
         relations = await relations_task
     if max_tokens is not None:
         results = trim_to_budget(results, max_tokens)
     return {"results": results, "relations": relations}
+
+
+def _search_now(
+    mem: AsyncMemory, query: str, where: str, params: list[Any], limit: int, threshold: float | None,
+    config: SearchConfig, scope: Scope, as_of: datetime | None,
+) -> list[dict[str, Any]]:
+    speakers = config.speaker_key if config.uses_speakers else None
+    order = ScopeOrder.load(mem.store, where, params, config.context_key, speakers)
+    if not len(order) or limit <= 0:
+        return []  # nothing to rank: the query is not even embedded
+    if config.strip_speakers and config.uses_speakers:  # the dense query leaves out the speakers it names
+        qvec = mem.embed_now([strip_names(query, order.speakers_named(query))])
+    else:
+        qvec = mem.embed_now([query])
+    return _rank(mem, query, qvec[0], order, where, params, limit, threshold, config, scope, as_of)
 
 
 def _dense(mem: AsyncMemory, qvec: np.ndarray, k: int, allowed: np.ndarray) -> tuple[list[int], dict[int, float]]:
@@ -104,7 +110,10 @@ def _rank(
     limit: int, threshold: float | None, config: SearchConfig, scope: Scope, as_of: datetime | None,
 ) -> list[dict[str, Any]]:
     allowed = order.rids
-    pool = max(limit, config.candidates)
+    graph = config.graph_weight > 0 and mem.graph_sync is not None
+    dense_only = not (config.lexical_weight > 0 or graph or config.uses_context or config.speaker_boost
+                      or config.length_prior)
+    pool = limit if dense_only else max(limit, config.candidates)  # dense alone: its top `limit` is the answer
     d_ranked, dense = _dense(mem, qvec, pool, allowed)
     lists: list[tuple[list[int], float]] = [(d_ranked, config.dense_weight)]
     others: list[tuple[dict[int, float], float]] = []
@@ -112,7 +121,8 @@ def _rank(
         lex = lexical_search(mem.store, query, where, params, pool)
         lists.append(([r for r, _ in lex], config.lexical_weight))
         others.append((dict(lex), config.lexical_weight))
-    if config.graph_weight > 0 and mem.graph_sync is not None:
+    if graph:
+        assert mem.graph_sync is not None
         graph_hits = mem.graph_sync.memory_rids(scope, query, as_of=as_of, allowed=allowed)
         lists.append((sorted(graph_hits, key=lambda r: -graph_hits[r]), config.graph_weight))
         others.append((graph_hits, config.graph_weight))

@@ -47,21 +47,22 @@ def validity_clause(as_of: datetime | None, include_expired: bool) -> tuple[str,
     return "valid_to IS NULL", []
 
 
-def row_to_dict(row: sqlite3.Row) -> dict[str, Any]:
+def row_to_dict(row: Sequence[Any]) -> dict[str, Any]:
+    """A memory as the API returns it, from a row of ``SELECT {_MEMORY_COLUMNS}`` (a tuple or a Row)."""
     return {
-        "id": row["id"],
-        "memory": row["text"],
-        "hash": row["hash"],
-        "metadata": json.loads(row["metadata"]),
-        "user_id": row["user_id"],
-        "agent_id": row["agent_id"],
-        "run_id": row["run_id"],
-        "attribute": row["attribute"],
-        "created_at": iso(row["created_at"]),
-        "updated_at": iso(row["updated_at"]),
-        "valid_from": iso(row["valid_from"]),
-        "valid_to": iso(row["valid_to"]),
-        "superseded_by": row["superseded_by"],
+        "id": row[1],
+        "memory": row[5],
+        "hash": row[6],
+        "metadata": json.loads(row[8]),
+        "user_id": row[2],
+        "agent_id": row[3],
+        "run_id": row[4],
+        "attribute": row[7],
+        "created_at": iso(row[9]),
+        "updated_at": iso(row[10]),
+        "valid_from": iso(row[11]),
+        "valid_to": iso(row[12]),
+        "superseded_by": row[13],
     }
 
 
@@ -123,6 +124,13 @@ class SQLiteStore:
         with self._lock, _store_errors("the memlayer database failed"):
             return self._conn.execute(sql, params).fetchall()
 
+    def query_tuples(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Like :meth:`query` with plain tuples (several times faster to build than Rows)."""
+        with self._lock, _store_errors("the memlayer database failed"):
+            cur = self._conn.cursor()
+            cur.row_factory = None
+            return cur.execute(sql, params).fetchall()
+
     def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
         rows = self.query(sql, params)
         return rows[0][0] if rows else None
@@ -146,8 +154,8 @@ class SQLiteStore:
         for start in range(0, len(rids), 900):
             chunk = [int(r) for r in rids[start:start + 900]]
             marks = ",".join("?" * len(chunk))
-            for row in self.query(f"SELECT {_MEMORY_COLUMNS} FROM memories WHERE rid IN ({marks})", chunk):
-                out[int(row["rid"])] = row_to_dict(row)
+            for row in self.query_tuples(f"SELECT {_MEMORY_COLUMNS} FROM memories WHERE rid IN ({marks})", chunk):
+                out[int(row[0])] = row_to_dict(row)
         return out
 
     def where(
@@ -160,10 +168,7 @@ class SQLiteStore:
         return f"{s_sql} AND {v_sql} AND {f_sql}", [*s_params, *v_params, *f_params]
 
     def candidate_rids(self, where: str, params: Sequence[Any]) -> np.ndarray:
-        with self._lock:  # plain tuples, not Rows: 3-4x faster for a scope of a million memories
-            cur = self._conn.cursor()
-            cur.row_factory = None
-            rows = cur.execute(f"SELECT rid FROM memories WHERE {where}", params).fetchall()
+        rows = self.query_tuples(f"SELECT rid FROM memories WHERE {where}", params)  # tuples: 3-4x faster than Rows
         return np.fromiter(itertools.chain.from_iterable(rows), dtype=np.int64, count=len(rows))
 
     def list_memories(self, where: str, params: Sequence[Any], limit: int) -> list[dict[str, Any]]:
