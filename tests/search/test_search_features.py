@@ -158,3 +158,45 @@ async def test_default_search_respects_limit_threshold_and_empty_scope(mem):
     assert (await mem.search("city", user_id="u", threshold=1.01))["results"] == []
     assert (await mem.search("city", user_id="nobody"))["results"] == []
     assert (await mem.search("city", user_id="u", limit=0))["results"] == []
+
+
+class _CountingEmbedder(HashingEmbedder):
+    def __init__(self) -> None:
+        super().__init__(64)
+        self.calls = 0
+
+    def embed(self, texts):  # type: ignore[no-untyped-def]
+        self.calls += 1
+        return super().embed(texts)
+
+
+async def test_search_of_an_empty_scope_embeds_nothing(tmp_path):
+    emb = _CountingEmbedder()
+    mem = AsyncMemory(str(tmp_path / "s"), embedder=emb, graph=False)
+    try:
+        await mem.add("I like green tea", user_id="alice", infer=False)
+        before = emb.calls
+        assert (await mem.search("tea", user_id="bob"))["results"] == []
+        assert emb.calls == before  # nothing to rank: the query was not embedded
+        assert (await mem.search("tea", user_id="alice"))["results"]
+        assert emb.calls == before + 1
+    finally:
+        await mem.close()
+
+
+@pytest.mark.parametrize("limit", [1, 3, 7])
+async def test_dense_only_search_returns_the_exact_top_k(tmp_path, limit):
+    """The vector preset scores only `limit` candidates; they must be the scope's exact best."""
+    mem = AsyncMemory(str(tmp_path / "s"), embedder=HashingEmbedder(64), graph=False)
+    try:
+        texts = [f"note {i} about topic{i % 5} and item{i}" for i in range(40)]
+        await mem.add(texts, user_id="u", infer=False)
+        await mem.add(["note about topic1 for someone else"], user_id="other", infer=False)
+        query = "topic1 item11"
+        got = (await mem.search(query, user_id="u", limit=limit, config="vector"))["results"]
+        q = mem.embed_now([query])[0]
+        vecs = mem.embed_now(texts)
+        best = sorted(range(len(texts)), key=lambda i: -float(vecs[i] @ q))[:limit]
+        assert [r["memory"] for r in got] == [texts[i] for i in best]
+    finally:
+        await mem.close()
