@@ -266,13 +266,20 @@ class _Tx:
             self.conn.execute(stmt)
 
     def insert_messages(self, scope: Scope, messages: Sequence[tuple[str, str, str | None]], now: float) -> list[int]:
-        ids = []
-        for role, content, name in messages:
-            cur = self.conn.execute(
-                "INSERT INTO messages (user_id, agent_id, run_id, role, name, content, created_at) VALUES (?,?,?,?,?,?,?)",
-                (scope.user_id, scope.agent_id, scope.run_id, role, name, content, now),
+        """One multi-row INSERT per chunk; AUTOINCREMENT ids of one statement are consecutive under this
+        transaction's write lock (as for memories below)."""
+        ids: list[int] = []
+        per = max(1, min(500, _variable_limit(self.conn) // 7))
+        for start in range(0, len(messages), per):
+            chunk = messages[start:start + per]
+            values = [v for role, content, name in chunk
+                      for v in (scope.user_id, scope.agent_id, scope.run_id, role, name, content, now)]
+            self.conn.execute(
+                "INSERT INTO messages (user_id, agent_id, run_id, role, name, content, created_at) VALUES "
+                + ",".join(["(?,?,?,?,?,?,?)"] * len(chunk)), values,
             )
-            ids.append(int(cur.lastrowid or 0))
+            last = int(self.conn.execute("SELECT last_insert_rowid()").fetchone()[0])
+            ids.extend(range(last - len(chunk) + 1, last + 1))
         return ids
 
     def insert_memories(self, rows: Sequence[dict[str, Any]]) -> list[int]:
