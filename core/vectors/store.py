@@ -10,6 +10,7 @@ first segment; new rows go to in-memory chunks after it.
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,15 +45,21 @@ def topk(scores: np.ndarray, ids: np.ndarray, k: int) -> tuple[np.ndarray, np.nd
 
 
 def gather_rows(segs: list[np.ndarray], starts: list[int], slots: np.ndarray, dims: int) -> np.ndarray:
-    """The rows at ``slots`` of a segment list, in order."""
+    """The rows at ``slots`` of a segment list (contiguous: segment i covers ``starts[i]`` onwards), in order."""
     slots = np.asarray(slots, dtype=np.int64)
-    if len(segs) == 1:
-        return np.asarray(segs[0][slots], dtype=np.float32)
+    if len(segs) == 1 or not len(slots):
+        return np.asarray(segs[0][slots] if segs else np.empty((0, dims)), dtype=np.float32)
+    lo, hi = int(slots.min()), int(slots.max())
+    first = bisect.bisect_right(starts, lo) - 1
+    if hi < starts[first] + len(segs[first]):  # all in one segment (a user's rows usually are)
+        return np.asarray(segs[first][slots - starts[first]], dtype=np.float32)
     out = np.empty((len(slots), dims), dtype=np.float32)
-    seg_of = np.searchsorted(np.asarray(starts), slots, side="right") - 1
-    for i in np.unique(seg_of):
-        mask = seg_of == i
-        out[mask] = segs[i][slots[mask] - starts[i]]
+    for i in range(first, len(segs)):
+        start = starts[i]
+        if start > hi:
+            break
+        mask = (slots >= start) & (slots < start + len(segs[i]))
+        out[mask] = segs[i][slots[mask] - start]
     return out
 
 
