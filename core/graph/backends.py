@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import weakref
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,6 @@ logger = logging.getLogger("memlayer.graph")
 Triple = tuple[Node, Node, Node]
 #: writes one graph's (adds, removes) as one transaction; False when it cannot (then nothing was written)
 AtomicWrite = Callable[[Identifier, Sequence[Triple], Sequence[Triple]], bool]
-_ATOMIC: weakref.WeakKeyDictionary[Store, AtomicWrite] = weakref.WeakKeyDictionary()
 
 # Kinds whose reads are safe to run concurrently with each other (writes are always serialised).
 CONCURRENT_READS = frozenset({"oxigraph", "sparql"})
@@ -33,20 +31,21 @@ def open_store(
     query_endpoint: str | None = None,
     update_endpoint: str | None = None,
     endpoint_options: dict[str, Any] | None = None,
-) -> Store:
-    """An opened rdflib Store of the given kind, with the fixed dataset identifier."""
+) -> tuple[Store, AtomicWrite | None]:
+    """An opened rdflib Store of the given kind, with the fixed dataset identifier, and its
+    single-transaction writer when it has one (Oxigraph; it holds the store open until dropped)."""
     if kind == "oxigraph":
         return _oxigraph(path)
     if kind == "memory":
         if path is not None:
             logger.info("graph store 'memory' keeps nothing on disk; path %s is ignored", path)
-        return plugin.get("Memory", Store)(identifier=DATASET_ID)
+        return plugin.get("Memory", Store)(identifier=DATASET_ID), None
     if kind == "sparql":
-        return _sparql(query_endpoint, update_endpoint, endpoint_options or {})
-    return _plugin(kind, path)
+        return _sparql(query_endpoint, update_endpoint, endpoint_options or {}), None
+    return _plugin(kind, path), None
 
 
-def _oxigraph(path: str | os.PathLike[str] | None) -> Store:
+def _oxigraph(path: str | os.PathLike[str] | None) -> tuple[Store, AtomicWrite]:
     try:
         import pyoxigraph
         from oxrdflib import OxigraphStore
@@ -67,18 +66,7 @@ def _oxigraph(path: str | os.PathLike[str] | None) -> Store:
                 f"cannot open the oxigraph graph store at {location}: {exc}. Is another process using it? "
                 "Close it there, or serve it with `oxigraph serve` and use store='sparql'."
             ) from exc
-    store = OxigraphStore(identifier=DATASET_ID, store=inner)
-    _ATOMIC[store] = _oxigraph_writer(inner)
-    return store
-
-
-def atomic_writer(store: Store) -> AtomicWrite | None:
-    """The single-transaction writer of a store opened here, if it has one (Oxigraph)."""
-    return _ATOMIC.get(store)
-
-
-def release_writer(store: Store) -> None:
-    _ATOMIC.pop(store, None)
+    return OxigraphStore(identifier=DATASET_ID, store=inner), _oxigraph_writer(inner)
 
 
 def _oxigraph_writer(inner: Any) -> AtomicWrite:

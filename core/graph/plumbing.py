@@ -14,7 +14,7 @@ from rdflib.term import Identifier
 
 from ..errors import ConfigError, ScopeError, StoreError
 from ..types import Scope
-from .backends import CONCURRENT_READS, Triple, atomic_writer, open_store
+from .backends import CONCURRENT_READS, Triple, open_store
 from .cache import EdgeCache
 from .resolve import EmbeddingResolver, EntityIndex
 from .traverse import Q_ALIASES, Q_EDGES, Q_LABELS, Q_SCOPE_GRAPHS, Edge, edges_from_rows
@@ -58,12 +58,11 @@ class StoreCore:
         self.kind = store
         #: whether the data outlives this object (the core rebuilds non-persistent stores from its outbox)
         self.persistent = store == "sparql" or (path is not None and store != "memory")
-        self._store = open_store(
+        self._store, self._atomic = open_store(
             store, path, query_endpoint=query_endpoint, update_endpoint=update_endpoint,
             endpoint_options=endpoint_options,
         )
         self._ds = Dataset(store=self._store, default_union=True)
-        self._atomic = atomic_writer(self._store)
         for prefix, ns in NAMESPACES.items():
             self._ds.bind(prefix, ns)
         names = DEFAULT_FUNCTIONAL if functional is None else functional

@@ -25,7 +25,6 @@ from typing import Any
 
 from ..types import Scope, to_utc
 from .access import Access
-from .backends import release_writer
 from .maintain import Maintenance
 from .resolve import entity_key, tokens
 from .traverse import neighbourhood, relation_dict
@@ -101,8 +100,7 @@ class RDFGraphStore(Writer, Maintenance, Access):
             inner = getattr(self._store, "_store", None)
             if inner is not None and hasattr(inner, "flush"):
                 inner.flush()
-            self._atomic = None
-            release_writer(self._store)  # the writer holds the store open (Oxigraph's lock file)
+            self._atomic = None  # the writer holds the store open (Oxigraph's lock file)
             self._store.close()
             self._contexts.clear()
             self._forget_caches()
