@@ -47,22 +47,25 @@ def validity_clause(as_of: datetime | None, include_expired: bool) -> tuple[str,
     return "valid_to IS NULL", []
 
 
+_AT = {name: i for i, name in enumerate(_MEMORY_COLUMNS.split(", "))}  # column positions in those rows
+
+
 def row_to_dict(row: Sequence[Any]) -> dict[str, Any]:
     """A memory as the API returns it, from a row of ``SELECT {_MEMORY_COLUMNS}`` (a tuple or a Row)."""
     return {
-        "id": row[1],
-        "memory": row[5],
-        "hash": row[6],
-        "metadata": json.loads(row[8]),
-        "user_id": row[2],
-        "agent_id": row[3],
-        "run_id": row[4],
-        "attribute": row[7],
-        "created_at": iso(row[9]),
-        "updated_at": iso(row[10]),
-        "valid_from": iso(row[11]),
-        "valid_to": iso(row[12]),
-        "superseded_by": row[13],
+        "id": row[_AT["id"]],
+        "memory": row[_AT["text"]],
+        "hash": row[_AT["hash"]],
+        "metadata": json.loads(row[_AT["metadata"]]),
+        "user_id": row[_AT["user_id"]],
+        "agent_id": row[_AT["agent_id"]],
+        "run_id": row[_AT["run_id"]],
+        "attribute": row[_AT["attribute"]],
+        "created_at": iso(row[_AT["created_at"]]),
+        "updated_at": iso(row[_AT["updated_at"]]),
+        "valid_from": iso(row[_AT["valid_from"]]),
+        "valid_to": iso(row[_AT["valid_to"]]),
+        "superseded_by": row[_AT["superseded_by"]],
     }
 
 
@@ -156,7 +159,7 @@ class SQLiteStore:
             chunk = [int(r) for r in rids[start:start + 900]]
             marks = ",".join("?" * len(chunk))
             for row in self.query_tuples(f"SELECT {_MEMORY_COLUMNS} FROM memories WHERE rid IN ({marks})", chunk):
-                out[int(row[0])] = row_to_dict(row)
+                out[int(row[_AT["rid"]])] = row_to_dict(row)
         return out
 
     def where(
@@ -266,42 +269,37 @@ class _Tx:
         for stmt in _split_sql(script):
             self.conn.execute(stmt)
 
-    def insert_messages(self, scope: Scope, messages: Sequence[tuple[str, str, str | None]], now: float) -> list[int]:
-        """One multi-row INSERT per chunk; AUTOINCREMENT ids of one statement are consecutive under this
-        transaction's write lock (as for memories below)."""
-        ids: list[int] = []
-        per = max(1, min(500, _variable_limit(self.conn) // 7))
-        for start in range(0, len(messages), per):
-            chunk = messages[start:start + per]
-            values = [v for role, content, name in chunk
-                      for v in (scope.user_id, scope.agent_id, scope.run_id, role, name, content, now)]
-            self.conn.execute(
-                "INSERT INTO messages (user_id, agent_id, run_id, role, name, content, created_at) VALUES "
-                + ",".join(["(?,?,?,?,?,?,?)"] * len(chunk)), values,
-            )
-            last = int(self.conn.execute("SELECT last_insert_rowid()").fetchone()[0])
-            ids.extend(range(last - len(chunk) + 1, last + 1))
-        return ids
+    def _insert_rows(self, head: str, placeholders: str, rows: list[tuple[Any, ...]]) -> list[int]:
+        """``head VALUES placeholders, placeholders, ...`` in multi-row statements; returns the new rowids.
 
-    def insert_memories(self, rows: Sequence[dict[str, Any]]) -> list[int]:
-        # Multi-row INSERTs: FTS5 (fed by the insert trigger) flushes its pending terms at the end of each
-        # statement, so one statement per row costs ~2.5x as much (benchmarks/ingest_bench.py). The rowids
-        # of one statement are consecutive: AUTOINCREMENT under this transaction's write lock.
+        FTS5 (fed by the memories insert trigger) flushes its pending terms at the end of each statement,
+        so one statement per row costs ~2.5x as much (benchmarks/ingest_bench.py). The rowids of one
+        statement are consecutive: AUTOINCREMENT under this transaction's write lock."""
         rids: list[int] = []
-        per = max(1, min(500, _variable_limit(self.conn) // 12))
+        if not rows:
+            return rids
+        per = max(1, min(500, _variable_limit(self.conn) // len(rows[0])))
         for start in range(0, len(rows), per):
             chunk = rows[start:start + per]
-            values = [v for r in chunk for v in (
-                r["id"], r["user_id"], r["agent_id"], r["run_id"], r["text"], r["hash"], r.get("attribute"),
-                json.dumps(r.get("metadata") or {}), r["created_at"], r["created_at"], r["created_at"],
-                r["embedding"].tobytes())]
-            self.conn.execute(
-                "INSERT INTO memories (id, user_id, agent_id, run_id, text, hash, attribute, metadata, created_at, "
-                "updated_at, valid_from, valid_to, embedding) VALUES "
-                + ",".join(["(?,?,?,?,?,?,?,?,?,?,?,NULL,?)"] * len(chunk)), values,
-            )
+            self.conn.execute(f"{head} VALUES " + ",".join([placeholders] * len(chunk)), [v for r in chunk for v in r])
             last = int(self.conn.execute("SELECT last_insert_rowid()").fetchone()[0])
             rids.extend(range(last - len(chunk) + 1, last + 1))
+        return rids
+
+    def insert_messages(self, scope: Scope, messages: Sequence[tuple[str, str, str | None]], now: float) -> list[int]:
+        return self._insert_rows(
+            "INSERT INTO messages (user_id, agent_id, run_id, role, name, content, created_at)", "(?,?,?,?,?,?,?)",
+            [(scope.user_id, scope.agent_id, scope.run_id, role, name, content, now) for role, content, name in messages],
+        )
+
+    def insert_memories(self, rows: Sequence[dict[str, Any]]) -> list[int]:
+        rids = self._insert_rows(
+            "INSERT INTO memories (id, user_id, agent_id, run_id, text, hash, attribute, metadata, created_at, "
+            "updated_at, valid_from, valid_to, embedding)", "(?,?,?,?,?,?,?,?,?,?,?,NULL,?)",
+            [(r["id"], r["user_id"], r["agent_id"], r["run_id"], r["text"], r["hash"], r.get("attribute"),
+              json.dumps(r.get("metadata") or {}), r["created_at"], r["created_at"], r["created_at"],
+              r["embedding"].tobytes()) for r in rows],
+        )
         self.conn.executemany("INSERT INTO vector_log (rid, op) VALUES (?, 'add')", [(rid,) for rid in rids])
         return rids
 
