@@ -22,7 +22,17 @@ def __getattr__(name: str) -> object:  # lazy: keep `import memlayer` cheap
         from .search.config import SearchConfig
 
         return SearchConfig
+    if name == "Scope":
+        from .types import Scope
+
+        return Scope
+    if name in _RECORDS:
+        from . import records
+
+        return getattr(records, name)
     raise AttributeError(f"module 'memlayer' has no attribute {name!r}")
 
 
-__all__ = ["AsyncMemory", "Memory", "MemoryConfig", "MemlayerError", "SearchConfig", "__version__"]
+_RECORDS = ("MemoryRecord", "SearchHit", "SearchAnswer", "RelationRecord", "AddAnswer", "ChangeRecord", "HistoryEvent")
+
+__all__ = ["AsyncMemory", "Memory", "MemoryConfig", "MemlayerError", "Scope", "SearchConfig", "__version__", *_RECORDS]
