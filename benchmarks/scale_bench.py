@@ -151,26 +151,27 @@ def search(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def parts(m: Memory, synth: Synth, emb: SynthEmbedder, qs: list[tuple[int, int]]) -> dict[str, Any]:
-    """Where a vector-preset search spends its time (the same calls run_search/_rank make)."""
+    """Where a vector-preset search spends its time (the same calls memlayer.ops.search makes)."""
     from memlayer.search.context import ScopeOrder
-    from memlayer.search.lexical import lexical_search
+    from memlayer.search.lexical import terms
+    from memlayer.storage import Selection
     from memlayer.types import Scope
 
     am = m.async_memory
     t_scope, t_dense, t_lex, t_rows = [], [], [], []
     for qid, u in qs:
-        where, params = am.store.where(Scope(user_id=f"user-{u}"), None)
+        selection = Selection(Scope(user_id=f"user-{u}"))
         t = time.perf_counter()
-        order = ScopeOrder.load(am.store, where, params, None)
+        order = ScopeOrder.from_rows(am.store.scope_rows(selection, []))
         t_scope.append(time.perf_counter() - t)
         t = time.perf_counter()
         _, ids = am.vectors.search(emb.pinned[qid], 100, order.rids)
         t_dense.append(time.perf_counter() - t)
         t = time.perf_counter()
-        lexical_search(am.store, synth.query(qid), where, params, 100)
+        am.store.lexical(selection, terms(synth.query(qid)), 100)
         t_lex.append(time.perf_counter() - t)
         t = time.perf_counter()
-        am.store.get_by_rids([int(i) for i in ids[:10]])
+        am.store.rows([int(i) for i in ids[:10]])
         t_rows.append(time.perf_counter() - t)
     return {"scope_rows": ms(t_scope), "dense": ms(t_dense), "lexical": ms(t_lex), "fetch_rows": ms(t_rows)}
 

@@ -27,6 +27,8 @@ class MemoryConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
 
     path: str | None = Field(None, description="store directory; ':memory:' keeps everything in RAM")
+    store: Any = Field(None, description="the system of record: default SQLite in `path`; a registered store "
+                                         "name or URL, or a Store object")
     embedder: Any = Field(None, description="default: sentence-transformers (local extra), else openai")
     llm: Any = Field(None, description="default: openai when OPENAI_API_KEY/OPENAI_BASE_URL is set, else none")
     extractor: Any = Field(None, description="default: 'llm' with an LLM, else the offline 'pattern' extractor")

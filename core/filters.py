@@ -1,4 +1,4 @@
-"""Metadata and scope filters, compiled to a parameterised SQL WHERE clause.
+"""Metadata and scope filters: parsed and checked here into a small typed tree that each store compiles.
 
 Grammar (JSON-friendly)::
 
@@ -15,38 +15,134 @@ address columns. Comparisons are JSON-typed: ``5`` never equals ``"5"`` nor ``tr
 ``> 3``; ``{"key": None}`` matches a stored ``null`` (not a missing key). ``in`` means "equals one of",
 ``contains`` an element of a list (typed like equality) or a substring of a string (string argument).
 ``ne``/``nin`` are the exact negations of ``eq``/``in``, so they match rows where the key is missing.
-Keys and values are always bound parameters; nothing from a filter is formatted into SQL text.
+A store binds keys and values as parameters; nothing from a filter is ever formatted into query text.
 """
 
 from __future__ import annotations
 
 import json
+import math
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from .errors import FilterError, MemlayerError
 from .types import to_utc
 
 OPERATORS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "nin", "contains")
-_COMPARE = {"eq": "=", "ne": "!=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 SCOPE_FIELDS = ("user_id", "agent_id", "run_id")
 TIME_FIELDS = ("created_at", "updated_at")
+MAX_DEPTH = 32  # nesting of AND/OR/NOT
+MAX_TERMS = 1_000  # conditions in one filter
+INT_RANGE = (-(2**63), 2**63 - 1)  # what every store's JSON numbers hold exactly
+
+Op = Literal["eq", "ne", "gt", "gte", "lt", "lte", "contains"]
+Kind = Literal["scope", "time", "meta"]
+
+
+@dataclass(frozen=True, slots=True)
+class Cond:
+    """``key op value``: a scope column, a time column (value in epoch seconds) or a metadata key."""
+
+    key: str
+    op: Op
+    value: Any
+    kind: Kind
+
+
+@dataclass(frozen=True, slots=True)
+class And:
+    items: tuple[Filter, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Or:
+    items: tuple[Filter, ...]  # empty: matches nothing
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    item: Filter  # a condition that is unknown (e.g. a missing key) counts as false before negation
+
+
+Filter = Cond | And | Or | Not
+
+
+def parse_filters(filters: Any) -> Filter | None:
+    """The checked tree of a filter mapping (None for no filter); a FilterError says what is wrong."""
+    if filters is None or filters == {}:
+        return None
+    parser = _Parser()
+    return parser.node(filters, 0)
+
+
+class _Parser:
+    def __init__(self) -> None:
+        self.terms = 0
+
+    def node(self, node: Any, depth: int) -> Filter:
+        if depth > MAX_DEPTH:
+            raise FilterError(f"filters nest more than {MAX_DEPTH} levels deep; flatten them")
+        if not isinstance(node, dict) or not node:
+            raise FilterError(f"a filter must be a non-empty mapping, got {_short(node)}")
+        parts = [self._entry(k, v, depth) for k, v in node.items()]
+        return parts[0] if len(parts) == 1 else And(tuple(parts))
+
+    def _entry(self, key: Any, value: Any, depth: int) -> Filter:
+        if key in ("AND", "OR"):
+            if not isinstance(value, list) or not value:
+                raise FilterError(f"{key} takes a non-empty list of filters, got {_short(value)}")
+            items = tuple(self.node(v, depth + 1) for v in value)
+            return And(items) if key == "AND" else Or(items)
+        if key == "NOT":
+            return Not(self.node(value, depth + 1))
+        key = _check_key(key)
+        if isinstance(value, dict):
+            if not value:
+                raise FilterError(f"empty operator mapping for key {key!r}")
+            parts = [self._op(key, op, arg) for op, arg in value.items()]
+            return parts[0] if len(parts) == 1 else And(tuple(parts))
+        return self._op(key, "eq", value)
+
+    def _op(self, key: str, op: Any, arg: Any) -> Filter:
+        if op not in OPERATORS:
+            raise FilterError(f"unknown filter operator {op!r} for key {key!r}; use one of {', '.join(OPERATORS)}")
+        if op in ("in", "nin"):  # "eq one of" (same typing as eq), and its negation
+            if not isinstance(arg, (list, tuple, set)):
+                raise FilterError(f"{op!r} for key {key!r} takes a list, got {_short(arg)}")
+            any_eq = Or(tuple(self._op(key, "eq", v) for v in arg))
+            return any_eq if op == "in" else Not(any_eq)
+        self.terms += 1
+        if self.terms > MAX_TERMS:
+            raise FilterError(f"a filter may hold at most {MAX_TERMS} conditions")
+        kind: Kind = "scope" if key in SCOPE_FIELDS else "time" if key in TIME_FIELDS else "meta"
+        if op == "contains" and (kind == "time" or (kind == "scope" and not isinstance(arg, str))):
+            raise FilterError(f"'contains' on {key} takes a string, got {_short(arg)}")
+        value = self._value(key, kind, arg)
+        if value is None and op not in ("eq", "ne", "contains"):
+            raise FilterError(f"{op!r} for key {key!r} cannot compare with None")
+        return Cond(key, op, value, kind)
+
+    def _value(self, key: str, kind: Kind, value: Any) -> Any:
+        if kind == "time":
+            try:
+                ts = to_utc(value)
+            except (MemlayerError, ValueError, TypeError) as exc:
+                raise FilterError(f"{key} filter needs a time, got {_short(value)}: {exc}") from None
+            if ts is None:
+                raise FilterError(f"{key} filter needs a time, got None")
+            return ts.timestamp()
+        if kind == "scope" and value is not None and not isinstance(value, str):
+            raise FilterError(f"{key} filter values must be strings (or None), got {_short(value)}")
+        return _scalar(value, key)
 
 
 def _check_key(key: Any) -> str:
     if not isinstance(key, str) or not key:
-        raise FilterError(f"filter keys must be non-empty strings, got {key!r}")
+        raise FilterError(f"filter keys must be non-empty strings, got {_short(key)}")
+    if not _encodable(key):
+        raise FilterError(f"filter keys must be valid Unicode (no lone surrogates), got {key!r}")
     return key
-
-
-def _json_path(key: str) -> str:
-    return '$."' + _check_key(key) + '"'
-
-
-def _simple_key(key: str) -> bool:
-    """Keys SQLite's JSON path can address verbatim: printable ASCII without quotes or backslashes
-    (stored JSON escapes nothing else, and SQLite matches path labels against the raw JSON text)."""
-    return all(" " <= ch <= "~" and ch not in '"\\' for ch in key)
 
 
 def _scalar(value: Any, where: str) -> Any:
@@ -54,140 +150,22 @@ def _scalar(value: Any, where: str) -> Any:
         return value.isoformat()
     if isinstance(value, str) and not _encodable(value):
         raise FilterError(f"{where}: filter strings must be valid Unicode (no lone surrogates), got {value!r}")
-    if value is None or isinstance(value, (str, int, float, bool)):
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        if not INT_RANGE[0] <= value <= INT_RANGE[1]:
+            raise FilterError(f"{where}: integers in filters must fit in 64 bits, got {_short(value)}")
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise FilterError(f"{where}: filter numbers must be finite, got {value!r}")
         return value
     raise FilterError(f"{where}: filter values must be str, int, float, bool or None, got {type(value).__name__}")
 
 
-class _Compiler:
-    def __init__(self, column: str) -> None:
-        self.column = column
-        self.params: list[Any] = []
-
-    def compile(self, node: Any) -> str:
-        if not isinstance(node, dict) or not node:
-            raise FilterError(f"a filter must be a non-empty mapping, got {node!r}")
-        parts = [self._entry(k, v) for k, v in node.items()]
-        return parts[0] if len(parts) == 1 else "(" + " AND ".join(parts) + ")"
-
-    def _entry(self, key: str, value: Any) -> str:
-        if key in ("AND", "OR"):
-            if not isinstance(value, list) or not value:
-                raise FilterError(f"{key} takes a non-empty list of filters, got {value!r}")
-            return "(" + f" {key} ".join(self.compile(v) for v in value) + ")"
-        if key == "NOT":
-            return f"(NOT COALESCE({self.compile(value)}, 0))"
-        if isinstance(value, dict):
-            if not value:
-                raise FilterError(f"empty operator mapping for key {key!r}")
-            parts = [self._op(key, op, arg) for op, arg in value.items()]
-            return parts[0] if len(parts) == 1 else "(" + " AND ".join(parts) + ")"
-        return self._op(key, "eq", value)
-
-    def _value(self, key: str, value: Any) -> Any:
-        if key in TIME_FIELDS:
-            try:
-                ts = to_utc(value)
-            except (MemlayerError, ValueError, TypeError) as exc:
-                raise FilterError(f"{key} filter needs a time, got {value!r}: {exc}") from None
-            if ts is None:
-                raise FilterError(f"{key} filter needs a time, got None")
-            return ts.timestamp()
-        if key in SCOPE_FIELDS and value is not None and not isinstance(value, str):
-            raise FilterError(f"{key} filter values must be strings (or None), got {value!r}")
-        return _scalar(value, key)
-
-    def _op(self, key: str, op: str, arg: Any) -> str:
-        if op not in OPERATORS:
-            raise FilterError(f"unknown filter operator {op!r} for key {key!r}; use one of {', '.join(OPERATORS)}")
-        _check_key(key)
-        if op in ("in", "nin"):  # "eq one of" (same typing as eq), and its negation
-            if not isinstance(arg, (list, tuple, set)):
-                raise FilterError(f"{op!r} for key {key!r} takes a list, got {arg!r}")
-            any_eq = " OR ".join(self._op(key, "eq", v) for v in arg) or "0"
-            return f"({any_eq})" if op == "in" else f"(NOT COALESCE(({any_eq}), 0))"
-        if key in SCOPE_FIELDS or key in TIME_FIELDS:
-            return self._column_op(key, op, arg)
-        return self._json_op(key, op, arg)
-
-    def _column_op(self, col: str, op: str, arg: Any) -> str:
-        if op == "contains":
-            if col in TIME_FIELDS or not isinstance(arg, str):
-                raise FilterError(f"'contains' on {col} takes a string, got {arg!r}")
-            self.params.append(arg)
-            return f"(instr({col}, ?) > 0)"
-        value = self._value(col, arg)
-        if value is None:
-            if op not in ("eq", "ne"):
-                raise FilterError(f"{op!r} for key {col!r} cannot compare with None")
-            return f"({col} IS {'NOT ' if op == 'ne' else ''}NULL)"
-        self.params.append(value)
-        if op == "ne":
-            return f"({col} IS NULL OR {col} != ?)"
-        return f"({col} {_COMPARE[op]} ?)"
-
-    def _type(self, key: str) -> str:
-        """SQL for the JSON type of metadata[key] (NULL when the key is missing)."""
-        if _simple_key(key):
-            self.params.append(_json_path(key))
-            return f"json_type({self.column}, ?)"
-        self.params.append(key)
-        return f"(SELECT type FROM json_each({self.column}) WHERE key = ?)"
-
-    def _val(self, key: str) -> str:
-        """SQL for the value of metadata[key] (arrays and objects as JSON text)."""
-        if _simple_key(key):
-            self.params.append(_json_path(key))
-            return f"json_extract({self.column}, ?)"
-        self.params.append(key)
-        return f"(SELECT value FROM json_each({self.column}) WHERE key = ?)"
-
-    def _json_op(self, key: str, op: str, arg: Any) -> str:
-        value = self._value(key, arg)
-        if op == "contains":  # an element of an array (same typing as eq), or a substring of a string
-            t = self._type(key)
-            v = self._val(key)
-            if value is None:
-                element = "el.type = 'null'"
-            else:
-                element = f"el.type IN ({_json_types(value)}) AND el.value = ?"
-                self.params.append(value)
-            sql = f"EXISTS (SELECT 1 FROM json_each(CASE WHEN {t} = 'array' THEN {v} ELSE '[]' END) AS el WHERE {element})"
-            if isinstance(value, str):
-                t, v = self._type(key), self._val(key)
-                self.params.append(value)
-                sql = f"{sql} OR ({t} = 'text' AND instr({v}, ?) > 0)"
-            return f"({sql})"
-        if value is None:
-            if op not in ("eq", "ne"):
-                raise FilterError(f"{op!r} for key {key!r} cannot compare with None")
-            same = f"{self._type(key)} = 'null'"
-        else:
-            # Compare only values of the same JSON type: 5 never equals "5" and "abc" is not > 3.
-            t = self._type(key)
-            v = self._val(key)
-            self.params.append(value)
-            same = f"{t} IN ({_json_types(value)}) AND {v} {_COMPARE['eq' if op == 'ne' else op]} ?"
-        if op == "ne":
-            return f"(NOT COALESCE({same}, 0))"
-        return f"({same})"
-
-
-def _json_types(value: Any) -> str:
-    if isinstance(value, bool):
-        return "'true','false'"
-    if isinstance(value, (int, float)):
-        return "'integer','real'"
-    return "'text'"
-
-
-def compile_filters(filters: dict[str, Any] | None, column: str = "metadata") -> tuple[str, list[Any]]:
-    """Compile a filter mapping to (sql, params). An empty/None filter is ``("1=1", [])``."""
-    if not filters:
-        return "1=1", []
-    comp = _Compiler(column)
-    sql = comp.compile(filters)
-    return sql, comp.params
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def validate_metadata(metadata: Any) -> dict[str, Any]:

@@ -8,10 +8,15 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from .errors import MemlayerError
+from .errors import ConfigError, MemlayerError
+from .filters import validate_metadata
 from .types import Message, Scope
 
 MAX_MESSAGE_CHARS = 2_000_000
+MAX_QUERY_CHARS = 100_000  # a search query (a long one costs seconds in the lexical step and the embedder)
+MAX_SEARCH_LIMIT = 10_000
+MAX_TOKENS = 10**9
+RESERVED_METADATA = ("user_id", "agent_id", "run_id")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -22,11 +27,14 @@ def clean_text(text: str) -> str:
     return _SURROGATE.sub("\ufffd", text)
 
 
-def _count(name: str, value: Any) -> int:
+def limit_arg(name: str, value: Any, maximum: int) -> int:
+    """A count argument: a non-negative integer (an integral float is accepted) of at most ``maximum``."""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or int(value) < 0:
         raise MemlayerError(f"{name} must be a non-negative integer, got {value!r}")
+    if int(value) > maximum:
+        raise MemlayerError(f"{name} may be at most {maximum:,}, got {value:,}")
     return int(value)
 
 
@@ -35,8 +43,19 @@ def search_args(limit: Any, threshold: Any, max_tokens: Any) -> tuple[int, float
     if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, numbers.Real)
                                   or math.isnan(float(threshold))):
         raise MemlayerError(f"threshold must be a number or None, got {threshold!r}")
-    return (_count("limit", limit), None if threshold is None else float(threshold),
-            None if max_tokens is None else _count("max_tokens", max_tokens))
+    return (limit_arg("limit", limit, MAX_SEARCH_LIMIT), None if threshold is None else float(threshold),
+            None if max_tokens is None else limit_arg("max_tokens", max_tokens, MAX_TOKENS))
+
+
+def check_query(query: Any) -> str:
+    if not isinstance(query, str):
+        raise MemlayerError(f"query must be a string, got {type(query).__name__}")
+    if len(query) > MAX_QUERY_CHARS:
+        raise MemlayerError(
+            f"the query is {len(query):,} characters; the limit is {MAX_QUERY_CHARS:,}. Search with a shorter "
+            "question (its key words), not a whole document."
+        )
+    return query
 
 
 def _content(value: Any) -> str:
@@ -109,3 +128,14 @@ def make_scope(user_id: Any = None, agent_id: Any = None, run_id: Any = None, *,
             "(memories are always stored and searched per user, agent or run)"
         )
     return scope
+
+
+def check_metadata(metadata: Any) -> dict[str, Any]:
+    """Metadata as stored: JSON-serialisable, string keys, none of the scope fields (a copy)."""
+    meta = validate_metadata(metadata)
+    clash = [k for k in RESERVED_METADATA if k in meta]
+    if clash:
+        raise ConfigError(
+            f"metadata may not use the reserved key(s) {clash}: scope is given by the user_id/agent_id/run_id arguments"
+        )
+    return meta

@@ -5,13 +5,14 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
-from typing import Any
+from typing import Any, Literal
 
 from . import registry
 from .embeddings.base import Embedder
 from .errors import ConfigError, missing_extra
 
 log = logging.getLogger("memlayer")
+GraphMode = Literal["local", "ephemeral", "shared"]
 
 
 def resolve_embedder(spec: Any) -> Embedder:
@@ -56,10 +57,11 @@ def resolve_extractor(spec: Any, llm: Any, related: int = 10) -> Any:
     return registry.create("extractors", spec)
 
 
-def resolve_graph(spec: Any, directory: str | None, embedder: Any) -> tuple[Any, bool]:
-    """The graph store and whether it persists by itself (else it is rebuilt from the outbox)."""
+def resolve_graph(spec: Any, directory: str | None, embedder: Any) -> tuple[Any, GraphMode]:
+    """The graph store and who owns its data: "local" (persisted by this process alone), "ephemeral" (in
+    memory, rebuilt from the store's outbox) or "shared" (a store several processes or hosts write)."""
     if spec is False or spec is None:
-        return None, False
+        return None, "ephemeral"
     if spec is True:
         has_oxigraph = importlib.util.find_spec("oxrdflib") is not None
         if directory is not None and has_oxigraph:
@@ -74,7 +76,8 @@ def resolve_graph(spec: Any, directory: str | None, embedder: Any) -> tuple[Any,
             config["path"] = os.path.join(directory, "graph")
         spec = {"provider": "rdf", "config": config}
     graph = registry.create("graph_stores", spec, embedder=embedder) if isinstance(spec, (str, dict)) else spec
-    persistent = bool(getattr(graph, "persistent", False))
-    return graph, persistent
+    if bool(getattr(graph, "shared", getattr(graph, "kind", None) == "sparql")):
+        return graph, "shared"
+    return graph, "local" if getattr(graph, "persistent", False) else "ephemeral"
 
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-_MEMORY_KEYS = (
+MEMORY_FIELDS = _MEMORY_KEYS = (
     "id", "memory", "metadata", "user_id", "agent_id", "run_id", "attribute", "created_at", "updated_at",
     "valid_from", "valid_to", "superseded_by",
 )
@@ -47,7 +47,7 @@ class MemoryRecord:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> MemoryRecord:
-        fields = {k: data.get(k) for k in _MEMORY_KEYS}
+        fields: dict[str, Any] = {k: data.get(k) for k in _MEMORY_KEYS}
         fields["metadata"] = dict(fields["metadata"] or {})
         return cls(**fields)
 
@@ -65,6 +65,10 @@ class SearchHit(MemoryRecord):
         out["score"] = self.score
         out["similarity"] = self.similarity
         return out
+
+    @classmethod
+    def of(cls, memory: MemoryRecord, score: float, similarity: float) -> SearchHit:
+        return cls(**{k: getattr(memory, k) for k in _MEMORY_KEYS}, score=score, similarity=similarity)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SearchHit:

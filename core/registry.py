@@ -10,6 +10,7 @@ Kinds and their entry-point groups::
     vector_indexes  memlayer.vector_indexes
     graph_stores    memlayer.graph_stores
     extractors      memlayer.extractors
+    stores          memlayer.stores
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 
 from .errors import ConfigError
 
-KINDS = ("llms", "embedders", "vector_indexes", "graph_stores", "extractors")
+KINDS = ("llms", "embedders", "vector_indexes", "graph_stores", "extractors", "stores")
 
 # Built-ins, also declared as entry points; listed here too so a source checkout that was never
 # installed (no entry-point metadata) still finds them.
@@ -36,6 +37,7 @@ _BUILTINS: dict[tuple[str, str], str] = {
     ("extractors", "pattern"): "memlayer.extract.patterns:PatternExtractor",
     ("extractors", "llm"): "memlayer.extract.llm:LLMExtractor",
     ("graph_stores", "rdf"): "memlayer.graph.rdf:RDFGraphStore",
+    ("stores", "sqlite"): "memlayer.storage.sqlite:SQLiteStore.from_url",
 }
 
 _lock = threading.Lock()

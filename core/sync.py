@@ -81,6 +81,7 @@ class Memory:
     delete_all = _sync(AsyncMemory.delete_all)
     history = _sync(AsyncMemory.history)
     reset = _sync(AsyncMemory.reset)
+    health = _sync(AsyncMemory.health)
 
     def close(self) -> None:
         if self._closed:

@@ -16,8 +16,8 @@ from typing import Any
 
 from ..errors import ConfigError, MemlayerError
 from ..messages import make_scope
+from ..progress import Progress
 from .base import command, emit, open_memory, scope_arguments, scope_of, warn
-from .progress import Progress
 
 FILE_FORMAT = """\
 file format: one JSON object per line (.jsonl), or a JSON array of them (.json):

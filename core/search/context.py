@@ -17,13 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from ..storage.sqlite import SQLiteStore
+from ..storage.base import ScopeRows
 
 Links = dict[int, tuple[int | None, int | None]]
-
-
-def json_path(key: str) -> str:
-    return '$."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 @dataclass(frozen=True)
@@ -36,21 +32,10 @@ class ScopeOrder:
     speakers: list[Any] | None  # the speaker_key metadata value of each, aligned with rids
 
     @classmethod
-    def load(
-        cls, store: SQLiteStore, where: str, params: list[Any], context_key: str | None = None,
-        speaker_key: str | None = None,
-    ) -> ScopeOrder:
-        keys = [k for k in (context_key, speaker_key) if k is not None]
-        cols = "".join(", json_extract(metadata, ?)" for _ in keys)
-        rows = store.query_tuples(
-            f"SELECT rid, created_at{cols} FROM memories WHERE {where} ORDER BY rid",
-            [*(json_path(k) for k in keys), *params],
-        )
-        rids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        times = np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows))
-        groups = None if context_key is None else [r[2] for r in rows]
-        speakers = None if speaker_key is None else [r[-1] for r in rows]
-        return cls(rids, times, groups, speakers)
+    def from_rows(cls, rows: ScopeRows, context_key: str | None = None, speaker_key: str | None = None) -> ScopeOrder:
+        """From a store's ``scope_rows(selection, keys)`` read with the keys given here."""
+        return cls(rows.rids, rows.times, None if context_key is None else rows.values[context_key],
+                   None if speaker_key is None else rows.values[speaker_key])
 
     def __len__(self) -> int:
         return len(self.rids)

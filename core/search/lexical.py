@@ -1,17 +1,14 @@
-"""Lexical retrieval with SQLite FTS5 (BM25, porter-stemmed), restricted to the caller's scope and filters.
+"""Lexical retrieval (BM25 over the store's full-text index), restricted to the caller's scope and filters.
 
 The query is reduced to its content words: stop words and question words are dropped (an English
-list in the spirit of the classic SMART/Lucene ones, plus the wording questions are asked in),
-and what remains is OR-ed, each term quoted so no FTS5 syntax reaches SQLite from users.
+list in the spirit of the classic SMART/Lucene ones, plus the wording questions are asked in); the store
+matches any of what remains in its full-text index (``Store.lexical``), each term as a plain word so no
+query syntax ever reaches it from users.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from typing import Any
-
-from ..storage.sqlite import SQLiteStore
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 _STOPWORD_TEXT = (
@@ -35,27 +32,3 @@ def terms(text: str, stopwords: frozenset[str] = STOPWORDS) -> list[str]:
     words = [w.lower() for w in _TOKEN.findall(text)]
     content = [w for w in words if w not in stopwords and (len(w) > 1 or w.isdigit())] or words
     return list(dict.fromkeys(content))
-
-
-def fts_query(text: str, stopwords: frozenset[str] = STOPWORDS) -> str | None:
-    """An FTS5 query OR-ing the query's content words, each quoted (no FTS syntax from users)."""
-    found = terms(text, stopwords)
-    if not found:
-        return None
-    return " OR ".join('"' + t.replace('"', '""') + '"' for t in found)
-
-
-def lexical_search(
-    store: SQLiteStore, query: str, where: str, params: Sequence[Any], limit: int,
-    stopwords: frozenset[str] = STOPWORDS,
-) -> list[tuple[int, float]]:
-    """(rid, bm25 relevance) best first; the scope/filter clause restricts the rows."""
-    match = fts_query(query, stopwords)
-    if match is None:
-        return []
-    rows = store.query(
-        "SELECT f.rowid, bm25(memories_fts) AS s FROM memories_fts f JOIN memories m ON m.rid = f.rowid "
-        f"WHERE memories_fts MATCH ? AND {where} ORDER BY s LIMIT ?",
-        [match, *params, int(limit)],
-    )
-    return [(int(r[0]), -float(r[1])) for r in rows]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import rdflib
 
-from memlayer.cli.progress import Progress
+from memlayer.progress import Progress
 
 from .conftest import Cli
 

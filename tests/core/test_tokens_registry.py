@@ -80,4 +80,4 @@ def test_wheel_installs_memlayer_not_core(tmp_path):
     tops = {n.split("/")[0] for n in names}
     assert tops == {"memlayer", "langchain_memlayer", "llamaindex_memlayer", wheel.name.split("-py")[0] + ".dist-info"}
     assert "memlayer/py.typed" in names and "memlayer/data/cl100k_base.tiktoken" in names
-    assert "memlayer/graph/sync.py" in names and "memlayer/vectors/faiss.py" in names
+    assert "memlayer/projections/graph.py" in names and "memlayer/vectors/faiss.py" in names

@@ -175,18 +175,18 @@ def test_kill9_infer_with_memory_graph(tmp_path: Path) -> None:
 
 FORGET_CHILD = """
 import os, sys
-from memlayer import forget
-from memlayer.graph.sync import GraphSync
-from memlayer.vectors.derived import DerivedIndex
+from memlayer.ops import forget
+from memlayer.projections.graph import GraphProjection
+from memlayer.projections.vectors import VectorProjection
 from tests.reliability.extractors import RelationExtractor
 from tests.reliability.helpers import open_memory
 
 die = lambda *a, **k: os._exit(9)
 mem = open_memory(sys.argv[1], graph=sys.argv[3] == "oxigraph" or "memory", extractor=RelationExtractor())
 if sys.argv[2] == "graph":
-    GraphSync.forgotten = die
+    GraphProjection.forgotten = die
 elif sys.argv[2] == "snapshot":
-    DerivedIndex.snapshot = die
+    VectorProjection.snapshot = die
 else:
     forget._checkpoint = die
 mem.delete_all(user_id="victim")

@@ -11,7 +11,8 @@ from memlayer.errors import ConfigError
 from memlayer.search.config import PRESETS, SearchConfig
 from memlayer.search.context import ScopeOrder, expand, length_bonus, propagate
 from memlayer.search.expand import strip_names
-from memlayer.search.lexical import fts_query, terms
+from memlayer.search.lexical import terms
+from memlayer.storage.sqlite.sql import fts_match
 
 
 def _order(times: list[float], groups: list | None = None, speakers: list | None = None) -> ScopeOrder:
@@ -62,8 +63,8 @@ def test_length_bonus_grows_with_length():
 def test_lexical_terms_drop_question_words():
     assert terms("What kind of books does Tim like to read?") == ["books", "tim", "like", "read"]
     assert terms("what is it?") == ["what", "is", "it"]  # nothing left: keep everything
-    assert fts_query('say "hi" OR NEAR(xy)') == '"hi" OR "near" OR "xy"'
-    assert fts_query("?!") is None
+    assert fts_match(terms('say "hi" OR NEAR(xy)')) == '"hi" OR "near" OR "xy"'
+    assert fts_match(terms("?!")) is None
 
 
 def test_presets_and_coerce():

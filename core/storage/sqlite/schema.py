@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+# Steps from each older version to the next, run in order inside the opening transaction.
+MIGRATIONS: dict[int, list[str]] = {
+    1: ["ALTER TABLE history ADD COLUMN reason TEXT"],  # why a memory went (expiry, budget, forget...)
+}
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -55,7 +60,8 @@ CREATE TABLE IF NOT EXISTS history (
     created_at REAL NOT NULL,
     user_id TEXT, agent_id TEXT, run_id TEXT,
     actor TEXT,
-    message_ids TEXT NOT NULL DEFAULT '[]'
+    message_ids TEXT NOT NULL DEFAULT '[]',
+    reason TEXT
 );
 CREATE INDEX IF NOT EXISTS history_memory ON history(memory_id);
 CREATE INDEX IF NOT EXISTS history_user ON history(user_id);
@@ -86,3 +92,18 @@ CREATE TABLE IF NOT EXISTS graph_log (
 );
 CREATE INDEX IF NOT EXISTS graph_log_user ON graph_log(user_id);
 """
+
+
+def split_sql(script: str) -> list[str]:
+    """Split the schema into statements (triggers contain ';' inside BEGIN ... END)."""
+    out, buf = [], []
+    for line in script.splitlines():
+        stripped = line.split("--", 1)[0].rstrip()
+        if not stripped:
+            continue
+        buf.append(stripped)
+        text = "\n".join(buf)
+        if stripped.endswith(";") and (not text.lstrip().upper().startswith("CREATE TRIGGER") or stripped.upper() == "END;"):
+            out.append(text)
+            buf = []
+    return out

@@ -1,0 +1,161 @@
+"""The engine: everything an operation needs, opened once per store — the system of record, the two
+projections derived from it (vector index, graph), the providers (embedder, LLM, extractor) and the
+settings. ``AsyncMemory`` is a thin facade over it; the operations in ``memlayer.ops`` take it as their
+first argument and never reach into the facade.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import numpy as np
+
+from . import registry
+from .config import IN_MEMORY, MemoryConfig
+from .embeddings.base import as_matrix
+from .errors import StoreError
+from .projections.graph import GraphProjection
+from .projections.vectors import VectorProjection
+from .providers import resolve_embedder, resolve_extractor, resolve_graph, resolve_llm
+from .search.config import SearchConfig
+from .storage import Selection, Store, StoredMemory, open_store
+from .types import Scope, Usage
+
+log = logging.getLogger("memlayer")
+T = TypeVar("T")
+
+
+class Engine:
+    """One open store with its projections and providers."""
+
+    def __init__(self, config: MemoryConfig) -> None:
+        self.config = config
+        location = config.resolved_path()
+        self.directory = None if location == IN_MEMORY else location
+        self.embedder = resolve_embedder(config.embedder)
+        self.llm = resolve_llm(config.llm)
+        self.dims = int(self.embedder.dims)
+        self.store: Store = open_store(config.store, self.directory)
+        self.graph: GraphProjection | None = None
+        try:
+            self._check_dims()
+            self.vectors = VectorProjection(
+                self.store, lambda: registry.create("vector_indexes", config.vector_index, dims=self.dims),
+                self.directory, snapshot_min=config.snapshot_min,
+            )
+            self.vectors.open()
+            graph, mode = resolve_graph(config.graph, self.directory, self.embedder)
+            if graph is not None:
+                self.graph = GraphProjection(self.store, graph, self.directory, mode=mode)
+                self.graph.open()
+        except BaseException:
+            self.store.close()
+            raise
+        self.search_config = SearchConfig.coerce(config.search)
+        self.usage = Usage()
+        self._extractor: Any = None
+        self._pool: ThreadPoolExecutor | None = None
+
+    def background(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> Future[T]:
+        """Run ``fn`` on the engine's helper threads (e.g. a graph traversal beside a search's ranking);
+        the future can be waited for from a worker thread or awaited with ``asyncio.wrap_future``."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="memlayer-engine")
+        return self._pool.submit(fn, *args, **kwargs)
+
+    def _check_dims(self) -> None:
+        stored = self.store.get_meta("dims")
+        if stored is None:
+            self.store.set_meta("dims", str(self.dims))
+        elif int(stored) != self.dims:
+            raise StoreError(
+                f"this store was built with a {stored}-dimensional embedder but the configured one has {self.dims} "
+                "dimensions; use the original embedder or a new store path"
+            )
+
+    @property
+    def extractor(self) -> Any:
+        """The extractor used by add(infer=True), built on first use."""
+        if self._extractor is None:
+            self._extractor = resolve_extractor(self.config.extractor, self.llm, self.config.related_memories)
+        return self._extractor
+
+    # -- embeddings -----------------------------------------------------------------------------
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """Unit-normalised float32 embeddings, computed on the calling thread (blocking)."""
+        mat = as_matrix(self.embedder.embed(list(texts)), len(texts), self.dims)
+        norms = np.linalg.norm(mat, axis=1, keepdims=True)
+        return np.ascontiguousarray(mat / np.where(norms == 0, 1.0, norms), dtype=np.float32)
+
+    async def aembed(self, texts: list[str]) -> np.ndarray:
+        return await asyncio.to_thread(self.embed, texts)
+
+    # -- the memories an extractor decides against ----------------------------------------------
+    def related(self, scope: Scope, texts: list[str], attributes: set[str]) -> list[StoredMemory]:
+        """Current memories of exactly ``scope`` near any of ``texts``, plus those holding ``attributes``
+        (blocking). Never a memory of another scope: decisions may only touch the scope given."""
+        allowed = self.store.select_rids(Selection(scope, exact=True))
+        rids: list[int] = []
+        if len(allowed) and texts:
+            for v in self.embed(texts):
+                _, ids = self.vectors.search(v, self.config.related_memories, allowed)
+                rids.extend(int(i) for i in ids if int(i) not in rids)
+        rows = self.store.rows(rids)
+        out = [rows[r] for r in rids if r in rows]
+        seen = {m.id for m in out}
+        extra = self.store.current_by_attribute(scope, sorted(attributes)) if attributes else []
+        return out + [m for m in extra if m.id not in seen]
+
+    # -- projections ----------------------------------------------------------------------------
+    async def project(self, fresh: dict[int, np.ndarray], graph_seqs: list[int]) -> list[dict[str, Any]]:
+        """The vector index and the graph catch up concurrently after a commit; returns the graph events of
+        the given outbox entries."""
+        tasks: list[Any] = [asyncio.to_thread(self.vectors.catch_up, fresh)]
+        if self.graph is not None:
+            tasks.append(asyncio.to_thread(self.graph.catch_up))
+        done = await asyncio.gather(*tasks)
+        if self.graph is None:
+            return []
+        applied: dict[int, Any] = done[1]
+        return [r for seq in graph_seqs for r in (applied.get(seq) or [])]
+
+    def health(self) -> dict[str, Any]:
+        """Whether the store answers and each projection is caught up (and why not)."""
+        out: dict[str, Any] = {"store": self.store.location}
+        try:
+            out["memories"] = self.store.count()
+            out["vectors"] = self.vectors.health()
+            out["graph"] = None if self.graph is None else self.graph.health()
+        except StoreError as exc:
+            out.update(ok=False, error=str(exc))
+            return out
+        out["ok"] = out["vectors"]["ok"] and (out["graph"] is None or out["graph"]["ok"])
+        return out
+
+    # -- closing --------------------------------------------------------------------------------
+    async def aclose(self) -> None:
+        try:
+            await asyncio.to_thread(self.close)
+        finally:
+            for provider in (self.llm, self.embedder):
+                closer = getattr(provider, "aclose", None)
+                if callable(closer):
+                    with contextlib.suppress(Exception):
+                        await closer()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+        try:
+            self.vectors.close()
+        finally:
+            try:
+                if self.graph is not None:
+                    self.graph.close()  # releases the on-disk graph's lock even if the snapshot failed
+            finally:
+                self.store.close()

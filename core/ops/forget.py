@@ -1,0 +1,75 @@
+"""Changing and forgetting by id or by scope: update one memory, delete one, forget a scope, reset."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..engine import Engine
+from ..errors import NotFoundError
+from ..records import ChangeRecord
+from ..storage.base import GRAPH_EPOCH_KEY, HistoryEntry, StoredMemory
+from ..types import Scope, utcnow
+from .plan import text_hash
+
+
+def owned(memory: StoredMemory | None, memory_id: str, scope: Scope | None) -> StoredMemory:
+    """The memory, if it exists and lies in ``scope`` (each field given must match); otherwise the same
+    NotFoundError as for a missing id, so an id of another scope reveals nothing."""
+    if memory is None or (scope is not None and any(
+            v is not None and getattr(memory, k) != v for k, v in scope.as_dict().items())):
+        raise NotFoundError(f"no memory with id {memory_id!r}" + ("" if scope is None else " in this scope"))
+    return memory
+
+
+def update_one(
+    engine: Engine, memory_id: str, text: str, metadata: dict[str, Any] | None, vector: np.ndarray,
+    scope: Scope | None,
+) -> ChangeRecord:
+    now = utcnow().timestamp()
+    with engine.store.transaction() as tx:
+        row = owned(tx.current(memory_id), memory_id, scope)
+        tx.rewrite(row.rid, text, text_hash(text), vector, now, metadata=metadata)
+        tx.add_history([HistoryEntry(memory_id, "UPDATE", row.memory, text, now, _scope_of(row))])
+    engine.vectors.catch_up({row.rid: vector})
+    return ChangeRecord(memory_id, "UPDATE", text, previous_memory=row.memory)
+
+
+def delete_one(engine: Engine, memory_id: str, scope: Scope | None) -> None:
+    """Remove a memory and its vector now; its history records the deletion."""
+    now = utcnow().timestamp()
+    with engine.store.transaction() as tx:
+        row = owned(tx.current(memory_id), memory_id, scope)
+        tx.delete(memory_id)
+        tx.add_history([HistoryEntry(memory_id, "DELETE", row.memory, None, now, _scope_of(row))])
+        if engine.graph is not None:
+            tx.log_graph(_scope_of(row), "forget_memory", {"memory_id": memory_id})
+    engine.vectors.catch_up()
+
+
+def forget(engine: Engine, scope: Scope | None) -> int:
+    """Remove every trace of a scope (None: of everything) from the store, the vector index and the graph;
+    returns the number of memories removed."""
+    if engine.graph is not None:
+        engine.graph.before_forget(scope)
+    with engine.store.transaction() as tx:
+        count = tx.reset() if scope is None else tx.forget_scope(scope)
+        epoch = tx.get_meta(GRAPH_EPOCH_KEY)
+    if engine.graph is not None:
+        engine.graph.forgotten(scope, epoch)
+    engine.vectors.catch_up()
+    engine.vectors.snapshot()  # the old snapshot file still held the forgotten vectors
+    _checkpoint(engine)
+    return count
+
+
+def _checkpoint(engine: Engine) -> None:
+    """Make the forgotten bytes unrecoverable from the store's and the graph's files."""
+    engine.store.compact()
+    if engine.graph is not None:
+        engine.graph.compact()
+
+
+def _scope_of(memory: StoredMemory) -> Scope:
+    return Scope(memory.user_id, memory.agent_id, memory.run_id)

@@ -1,0 +1,164 @@
+"""The one write path: ``add()`` (inferred or verbatim) and ``bulk_add`` commit through ``commit``.
+
+Everything one call writes — raw messages, new and changed memories, history, the vector log and the graph
+outbox — goes in ONE store transaction. Plans were made without holding anything (an LLM call can take
+seconds), so the transaction checks them again first, and only its own view decides:
+
+* an ADD whose text and metadata are already a current memory of the scope becomes NONE (atomic across
+  processes: the check runs inside the transaction, under the store's scope lock);
+* an UPDATE/DELETE/NONE only touches a memory that is still current, of exactly the add's scope, and
+  unchanged since the extractor was shown it; otherwise that step is skipped (and logged);
+* an extracted fact filling a single-valued slot (its ``attribute``: residence, employer…) closes the
+  slot's other current holders that the extractor never saw — a concurrent add put them there.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..records import ChangeRecord
+from ..storage.base import HistoryEntry, NewMemory, NewMessage, Store, StoredMemory, Tx
+from ..types import Scope
+from .plan import Planned, WriteItem, dedupe
+
+log = logging.getLogger("memlayer.add")
+CONCURRENT = "superseded by a fact added at the same time"
+
+
+@dataclass
+class Committed:
+    fresh: dict[int, np.ndarray] = field(default_factory=dict)  # row id -> vector, for the vector index
+    graph_seqs: list[list[int]] = field(default_factory=list)  # per item: its graph outbox entries
+
+
+def precheck(store: Store, items: list[WriteItem]) -> int:
+    """Turn ADDs that repeat a current memory into NONE before anything is embedded; returns the vectors
+    log head the check saw (a commit that sees the same head need not look again)."""
+    head = store.log_head("vectors")
+    existing = store.current_by_hash(sorted({i.scope for i in items}, key=_order),
+                                     [p.hash for i in items for p in i.plans if p.event == "ADD"])
+    for item in items:
+        dedupe(item.plans, existing.get(item.scope, {}))
+    return head
+
+
+def commit(store: Store, items: list[WriteItem], *, graph: bool, checked_at: int | None) -> Committed:
+    """One transaction for ``items`` (see the module docstring); fills each plan's ``result``."""
+    out = Committed()
+    with store.transaction() as tx:
+        scopes = sorted({i.scope for i in items}, key=_order)
+        for scope in scopes:  # one global order: concurrent writers of several scopes cannot deadlock
+            tx.lock_scope(scope)
+        if checked_at is None or tx.log_head("vectors") != checked_at:
+            existing = tx.current_by_hash(scopes, [p.hash for i in items for p in i.plans if p.event == "ADD"])
+            for item in items:
+                dedupe([p for p in item.plans if p.event == "ADD"], existing.get(item.scope, {}))
+        msg_ids = tx.insert_messages([NewMessage(i.scope, m.role, m.content, i.when, m.name)
+                                      for i in items for m in i.messages])
+        history: list[HistoryEntry] = []
+        adds: list[tuple[WriteItem, Planned]] = [(i, p) for i in items for p in i.plans if p.event == "ADD"]
+        rows = []
+        for item, p in adds:
+            p.new_id = p.new_id or str(uuid.uuid4())
+            assert p.embedding is not None
+            rows.append(NewMemory(p.new_id, item.scope, p.text, p.hash, p.embedding, item.when, p.metadata, p.attribute))
+        new_rids = tx.insert_memories(rows)
+        start = 0
+        sources: dict[int, tuple[int, ...]] = {}
+        for item in items:
+            sources[id(item)] = tuple(msg_ids[start:start + len(item.messages)])
+            start += len(item.messages)
+        for (item, p), rid in zip(adds, new_rids, strict=True):
+            out.fresh[rid] = p.embedding  # type: ignore[assignment]
+            src = sources[id(item)]
+            history.append(HistoryEntry(p.new_id, "ADD", None, p.text, item.when, item.scope, item.actor,  # type: ignore[arg-type]
+                                        src if p.message_index is None else (src[p.message_index],)))
+            p.result = ChangeRecord(p.new_id, "ADD", p.text)  # type: ignore[arg-type]
+        for item in items:
+            history += _changes(tx, item, sources[id(item)], out.fresh)
+        tx.add_history(history)
+        for item in items:
+            out.graph_seqs.append(_outbox(tx, item, sources[id(item)]) if graph and item.relations else [])
+    return out
+
+
+def _changes(tx: Tx, item: WriteItem, source: tuple[int, ...], fresh: dict[int, np.ndarray]) -> list[HistoryEntry]:
+    """The UPDATE/DELETE/NONE steps of one item, each re-checked against the transaction's view."""
+    entries: list[HistoryEntry] = []
+    for p in item.plans:
+        if p.event not in ("UPDATE", "DELETE", "NONE") or p.target is None or p.result is not None:
+            continue
+        row = tx.current(p.target.id)
+        stale = _stale(row, item)
+        if stale:
+            log.warning("memory %s %s since this add was planned; skipping its %s", p.target.id, stale, p.event)
+            continue
+        assert row is not None
+        if p.event == "UPDATE":
+            assert p.embedding is not None
+            tx.rewrite(row.rid, p.text, p.hash, p.embedding, item.when, attribute=p.attribute)
+            fresh[row.rid] = p.embedding
+            entries.append(HistoryEntry(row.id, "UPDATE", row.memory, p.text, item.when, item.scope, item.actor, source))
+            p.result = ChangeRecord(row.id, "UPDATE", p.text, previous_memory=row.memory)
+        elif p.event == "DELETE":
+            tx.close(row.id, item.when, p.superseded_by)
+            entries.append(HistoryEntry(row.id, "DELETE", row.memory, None, item.when, item.scope, item.actor, source))
+            p.result = ChangeRecord(row.id, "DELETE", row.memory, superseded_by=p.superseded_by)
+        else:
+            p.result = ChangeRecord(row.id, "NONE", row.memory)
+    entries += _close_unseen_holders(tx, item, source)
+    return entries
+
+
+def _stale(row: StoredMemory | None, item: WriteItem) -> str | None:
+    if row is None:
+        return "was deleted"
+    if row.valid_to is not None:
+        return "was closed"
+    if not row.shows(item.scope):
+        return "belongs to another scope"
+    shown = item.seen.get(row.id)
+    if shown is not None and shown != row.updated_ts:
+        return "changed"
+    return None
+
+
+def _close_unseen_holders(tx: Tx, item: WriteItem, source: tuple[int, ...]) -> list[HistoryEntry]:
+    fills = {p.attribute: p for p in item.plans if p.event == "ADD" and p.attribute} if item.inferred else {}
+    if not fills:
+        return []
+    created = {p.new_id for p in item.plans}
+    entries = []
+    for holder in tx.current_by_attribute(item.scope, sorted(fills)):  # type: ignore[arg-type]
+        if holder.id in item.seen or holder.id in created:
+            continue
+        new = fills[holder.attribute or ""]
+        tx.close(holder.id, item.when, new.new_id)
+        entries.append(HistoryEntry(holder.id, "DELETE", holder.memory, None, item.when, item.scope, item.actor,
+                                    source, reason=CONCURRENT))
+    return entries
+
+
+def _outbox(tx: Tx, item: WriteItem, source: tuple[int, ...]) -> list[int]:
+    """Each relation, credited to the memory of this add that mentions it (else the first one)."""
+    written = [p for p in item.plans if p.result and p.event in ("ADD", "UPDATE", "NONE")]
+    text = "\n".join(f"{m.role}: {m.content}" for m in item.messages)
+    seqs = []
+    for rel in item.relations:
+        best = next((p for p in written if rel.destination.lower() in p.text.lower()), None)
+        best = best or next((p for p in written if rel.source.lower() in p.text.lower()), None)
+        best = best or (written[0] if written else None)
+        memory_id = best.result.id if best and best.result else ""
+        seqs.append(tx.log_graph(item.scope, "add", {
+            "relation": rel.__dict__, "memory_id": memory_id, "source_text": text,
+            "message_ids": [str(i) for i in source], "at": item.when,
+        }))
+    return seqs
+
+
+def _order(scope: Scope) -> tuple[str, ...]:
+    return tuple(v or "" for v in scope.as_dict().values())

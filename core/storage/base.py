@@ -1,0 +1,256 @@
+"""The system of record: the ``Store`` protocol every backend implements, and the shapes it speaks in.
+
+``storage/`` is the only part of memlayer that speaks a query language. The core asks a store for typed
+things — the rows a ``Selection`` covers, a memory by id, a history, the entries of a change log — and
+writes through one transaction object (``Tx``). SQLite (``storage/sqlite``) is the first implementation,
+PostgreSQL the second; both pass the same conformance suite (``tests/storage``).
+
+Change logs: every write that a derived projection must see appends to a named log inside the same
+transaction: ``"vectors"`` (a memory row added, re-embedded or removed: entries carry the row id) and
+``"graph"`` (the graph outbox: entries carry an operation and its JSON payload). Projections read a log
+after their watermark (``read_log``), never skipping an entry that became visible late.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal, Protocol, runtime_checkable
+
+import numpy as np
+
+from ..filters import Filter
+from ..records import HistoryEvent, MemoryRecord
+from ..types import Scope
+
+LogName = Literal["vectors", "graph"]
+#: meta key bumped by every forget: graphs rebuilt per process notice it and rebuild (see projections.graph)
+GRAPH_EPOCH_KEY = "graph_epoch"
+LOGS: tuple[LogName, ...] = ("vectors", "graph")
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """Which memories an operation may see: a scope, filters and a point in time.
+
+    ``exact``: fields of ``scope`` that are None must be NULL (the memories of exactly that scope);
+    otherwise a partial scope covers every memory whose given fields match (``user_id="u"`` covers u's
+    per-agent and per-run memories). ``as_of``: the memories valid at that time; ``include_expired``: all,
+    current or closed; by default only current memories.
+    """
+
+    scope: Scope
+    filters: Filter | None = None
+    as_of: datetime | None = None
+    include_expired: bool = False
+    exact: bool = False
+
+
+@dataclass(slots=True)
+class StoredMemory(MemoryRecord):
+    """A memory as the store holds it: the public record plus its row id (the vector id) and text hash."""
+
+    rid: int = -1
+    hash: str = ""
+    updated_ts: float = 0.0  # updated_at as epoch seconds (optimistic re-checks compare it)
+
+    def record(self) -> MemoryRecord:
+        return MemoryRecord(**{k: getattr(self, k) for k in MemoryRecord.__slots__})  # type: ignore[attr-defined]
+
+    def shows(self, scope: Scope) -> bool:
+        """Whether this memory belongs to exactly ``scope``."""
+        return (self.user_id, self.agent_id, self.run_id) == (scope.user_id, scope.agent_id, scope.run_id)
+
+
+@dataclass(frozen=True, slots=True)
+class NewMemory:
+    """A memory to insert."""
+
+    id: str
+    scope: Scope
+    text: str
+    hash: str
+    embedding: np.ndarray
+    created_at: float
+    metadata: dict[str, Any] = field(default_factory=dict)
+    attribute: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    """A raw message to keep (the source of memories, shown in their history)."""
+
+    scope: Scope
+    role: str
+    content: str
+    at: float
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """One change of one memory, written with the change (``message_ids``: the source messages)."""
+
+    memory_id: str
+    event: str
+    old: str | None
+    new: str | None
+    at: float
+    scope: Scope
+    actor: str | None = None
+    message_ids: tuple[int, ...] = ()
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """One entry of a change log. ``rid`` for the vectors log; ``op``/``payload``/``scope`` for the graph."""
+
+    seq: int
+    rid: int = 0
+    op: str = ""
+    payload: dict[str, Any] | None = None
+    scope: Scope | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ScopeRows:
+    """The memories a selection covers in insertion order, with metadata values the search asks for."""
+
+    rids: np.ndarray  # int64, ascending
+    times: np.ndarray  # created_at, epoch seconds
+    values: dict[str, list[Any]]  # metadata key -> value per row (None where missing)
+
+
+@runtime_checkable
+class Tx(Protocol):
+    """One write transaction: everything written through it commits together or not at all."""
+
+    def lock_scope(self, scope: Scope) -> None:
+        """Serialise this transaction with every other one that locks the same scope (across processes)."""
+
+    def get_meta(self, key: str) -> str | None: ...
+
+    def set_meta(self, key: str, value: str) -> None: ...
+
+    def delete_meta(self, key: str) -> None: ...
+
+    def current(self, memory_id: str) -> StoredMemory | None:
+        """The memory (current or closed) as this transaction sees it."""
+
+    def log_head(self, log: LogName) -> int:
+        """The change log's head as this transaction sees it."""
+
+    def current_by_hash(self, scopes: Sequence[Scope], hashes: Sequence[str]) -> dict[Scope, dict[str, list[StoredMemory]]]:
+        """Current memories of exactly each scope whose text hash is one of ``hashes``."""
+
+    def current_by_attribute(self, scope: Scope, attributes: Sequence[str]) -> list[StoredMemory]:
+        """Current memories of exactly ``scope`` holding one of ``attributes``."""
+
+    def insert_messages(self, messages: Sequence[NewMessage]) -> list[int]:
+        """Insert raw messages; returns their ids, in order."""
+
+    def insert_memories(self, memories: Sequence[NewMemory]) -> list[int]:
+        """Insert memories (logged for the vector index); returns their row ids, in order."""
+
+    def rewrite(
+        self, rid: int, text: str, text_hash: str, embedding: np.ndarray, at: float, *,
+        metadata: dict[str, Any] | None = None, attribute: str | None = None,
+    ) -> None:
+        """Replace a memory's text and vector in place (metadata/attribute too when given); logged."""
+
+    def close(self, memory_id: str, at: float, superseded_by: str | None) -> None:
+        """End a memory's validity (it stays, closed, for history and ``as_of``)."""
+
+    def delete(self, memory_id: str) -> StoredMemory | None:
+        """Remove a memory row (logged for the vector index); its history stays. None when absent."""
+
+    def add_history(self, entries: Sequence[HistoryEntry]) -> None: ...
+
+    def log_graph(self, scope: Scope, op: str, payload: dict[str, Any]) -> int:
+        """Append to the graph outbox; returns the entry's sequence number."""
+
+    def forget_scope(self, scope: Scope) -> int:
+        """Remove every trace of a (partial) scope: memories, history, messages, graph outbox entries.
+        Returns the number of memories removed; bumps the graph epoch."""
+
+    def reset(self) -> int:
+        """Remove every memory, history entry, message and outbox entry; bumps the graph epoch. Returns the
+        number of memories removed."""
+
+
+@runtime_checkable
+class Store(Protocol):
+    """A memlayer system of record."""
+
+    #: whether several processes (or hosts) may share this store's data
+    shared: bool
+    #: a short description of where the data lives, for messages ("sqlite:/path/memlayer.db")
+    location: str
+
+    def transaction(self) -> AbstractContextManager[Tx]: ...
+
+    # -- memories -------------------------------------------------------------------------------
+    def get(self, memory_id: str) -> StoredMemory | None: ...
+
+    def rows(self, rids: Sequence[int]) -> dict[int, StoredMemory]: ...
+
+    def select_rids(self, selection: Selection) -> np.ndarray:
+        """Row ids of the memories a selection covers (int64)."""
+
+    def list_memories(self, selection: Selection, limit: int) -> list[StoredMemory]:
+        """The memories a selection covers, most recently updated first."""
+
+    def scope_rows(self, selection: Selection, keys: Sequence[str]) -> ScopeRows: ...
+
+    def current_by_attribute(self, scope: Scope, attributes: Sequence[str]) -> list[StoredMemory]: ...
+
+    def current_by_hash(self, scopes: Sequence[Scope], hashes: Sequence[str]) -> dict[Scope, dict[str, list[StoredMemory]]]:
+        """Current memories of exactly each scope whose hash is one of ``hashes``."""
+
+    def rids_of(self, memory_ids: Sequence[str]) -> dict[str, int]: ...
+
+    def text_lengths(self, rids: Sequence[int]) -> dict[int, int]: ...
+
+    def lexical(self, selection: Selection, terms: Sequence[str], limit: int) -> list[tuple[int, float]]:
+        """(rid, relevance) of the memories a selection covers that contain any of ``terms`` (full-text,
+        stemmed), best first."""
+
+    def embeddings(self, rids: Sequence[int]) -> dict[int, np.ndarray]: ...
+
+    def scan_embeddings(
+        self, batch: int = 20_000
+    ) -> AbstractContextManager[tuple[int, Iterator[tuple[np.ndarray, np.ndarray]]]]:
+        """The vectors log head and every memory's (ids, vectors) in batches, from one consistent snapshot
+        (valid while the context is open)."""
+
+    def count(self) -> int: ...
+
+    def history(self, memory_id: str) -> list[HistoryEvent]: ...
+
+    # -- change logs ----------------------------------------------------------------------------
+    def log_head(self, log: LogName) -> int:
+        """The highest sequence number a reader may see now (0 when empty)."""
+
+    def read_log(self, log: LogName, after: int, limit: int | None = None) -> list[LogEntry]:
+        """Entries with a sequence number above ``after``, in order."""
+
+    def log_and_count(self, log: LogName, after: int) -> tuple[list[LogEntry], int]:
+        """The entries after ``after`` and the number of memories, read from one consistent snapshot."""
+
+    # -- meta (small key-value settings shared by every user of the store) ----------------------
+    def get_meta(self, key: str) -> str | None: ...
+
+    def set_meta(self, key: str, value: str) -> None: ...
+
+    def delete_meta(self, key: str) -> None: ...
+
+    def meta_items(self, prefix: str) -> dict[str, str]: ...
+
+    # -- upkeep ---------------------------------------------------------------------------------
+    def compact(self) -> None:
+        """Make forgotten data unrecoverable from the store's files (merge indexes, fold logs, sync)."""
+
+    def close(self) -> None: ...

@@ -1,0 +1,74 @@
+"""Row shapes and small helpers shared by the SQLite store and its transactions."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from ...errors import StoreError
+from ...types import Scope, iso
+from ..base import StoredMemory
+
+T = TypeVar("T")
+
+COLUMNS = (
+    "rid, id, user_id, agent_id, run_id, text, hash, attribute, metadata, created_at, updated_at, "
+    "valid_from, valid_to, superseded_by"
+)
+CHUNK = 900  # bound parameters per IN (...) list, under SQLite's default limit of 999
+
+
+def memory_from_row(row: Sequence[Any]) -> StoredMemory:
+    """A memory from a row of ``SELECT {COLUMNS}``."""
+    rid, mid, user, agent, run, text, text_hash, attribute, metadata, created, updated, vfrom, vto, sup = row
+    return StoredMemory(
+        id=mid, memory=text, metadata=json.loads(metadata), user_id=user, agent_id=agent, run_id=run,
+        attribute=attribute, created_at=iso(created), updated_at=iso(updated), valid_from=iso(vfrom),
+        valid_to=iso(vto), superseded_by=sup, rid=int(rid), hash=text_hash, updated_ts=float(updated),
+    )
+
+
+def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[list[T]]:
+    """``items`` in lists of at most ``size`` (the IN-lists of one statement)."""
+    for start in range(0, len(items), size):
+        yield list(items[start:start + size])
+
+
+@contextmanager
+def store_errors(what: str) -> Iterator[None]:
+    """SQLite's own errors (locked past the busy timeout, disk full, a corrupt or foreign file) surface
+    as StoreError, a MemlayerError, naming what failed."""
+    try:
+        yield
+    except (sqlite3.DatabaseError, UnicodeEncodeError) as exc:
+        hint = ""
+        if "locked" in str(exc) or "busy" in str(exc):
+            hint = " (another process held the write lock past the busy timeout)"
+        elif isinstance(exc, sqlite3.DatabaseError) and "not a database" in str(exc):
+            hint = " (the file is not a memlayer/SQLite database)"
+        elif "full" in str(exc):
+            hint = " (the disk is full: free some space and retry; nothing was half-written)"
+        raise StoreError(f"{what}: {exc}{hint}") from exc
+
+
+def current_by_hash(
+    conn: sqlite3.Connection, scopes: Sequence[Scope], hashes: Sequence[str]
+) -> dict[Scope, dict[str, list[StoredMemory]]]:
+    """Current memories of exactly each of ``scopes`` whose text hash is one of ``hashes`` (one indexed
+    query per 500 hashes, whatever the number of scopes)."""
+    wanted = set(scopes)
+    out: dict[Scope, dict[str, list[StoredMemory]]] = {}
+    for chunk in chunks(sorted(set(hashes)), 500):
+        rows = conn.execute(
+            f"SELECT {COLUMNS} FROM memories INDEXED BY memories_hash WHERE hash IN ({','.join('?' * len(chunk))}) "
+            "AND valid_to IS NULL", chunk,
+        ).fetchall()
+        for row in rows:
+            memory = memory_from_row(row)
+            scope = Scope(memory.user_id, memory.agent_id, memory.run_id)
+            if scope in wanted:
+                out.setdefault(scope, {}).setdefault(memory.hash, []).append(memory)
+    return out

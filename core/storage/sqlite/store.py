@@ -1,0 +1,322 @@
+"""SQLite, the embedded system of record. WAL mode, a busy timeout, and short IMMEDIATE write transactions.
+
+Several processes may share one database file (SQLite's own locking); within a process one connection
+is shared by every thread under a lock. Reads that must agree with each other run in one read
+transaction (a WAL snapshot).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+
+from ...errors import StoreError
+from ...records import HistoryEvent, SourceMessage
+from ...types import Scope, iso
+from ..base import LogEntry, LogName, ScopeRows, Selection, StoredMemory
+from . import sql
+from .rows import COLUMNS, chunks, current_by_hash, memory_from_row, store_errors
+from .schema import MIGRATIONS, SCHEMA, SCHEMA_VERSION, split_sql
+from .tx import SQLiteTx
+
+_LOG_TABLES = {"vectors": "vector_log", "graph": "graph_log"}
+
+
+class SQLiteStore:
+    """Thread-safe access to one memlayer database file (or ``:memory:``)."""
+
+    shared = True  # several processes on one host may share the file
+
+    def __init__(self, path: str, *, busy_timeout_s: float = 30.0) -> None:
+        self.path = path
+        self.location = f"sqlite:{path}"
+        self._lock = threading.RLock()
+        try:
+            self._conn = sqlite3.connect(path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the memlayer database at {path!r}: {exc}") from exc
+        try:
+            self._setup(busy_timeout_s)
+        except BaseException:
+            self._conn.close()
+            raise
+
+    @classmethod
+    def from_url(cls, url: str, *, directory: str | None = None) -> SQLiteStore:
+        """``sqlite:///abs/path/memlayer.db`` or ``sqlite://:memory:``; bare ``sqlite``: the directory's."""
+        rest = url.split(":", 1)[1] if ":" in url else ""
+        path = rest[2:] if rest.startswith("//") else rest
+        return cls(path) if path else cls.in_directory(directory)
+
+    @classmethod
+    def in_directory(cls, directory: str | None) -> SQLiteStore:
+        """The store of a memlayer directory (``None``: in memory)."""
+        return cls(":memory:" if directory is None else os.path.join(directory, "memlayer.db"))
+
+    def _setup(self, busy_timeout_s: float) -> None:
+        path = self.path
+        with self._lock, store_errors(f"cannot open the memlayer database at {path!r}"):
+            c = self._conn
+            c.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
+            if path != ":memory:":
+                c.execute("PRAGMA journal_mode = WAL")
+            c.execute("PRAGMA synchronous = NORMAL" if path == ":memory:" else "PRAGMA synchronous = FULL")
+            c.execute("PRAGMA secure_delete = ON")  # forgotten data is overwritten, not left in free pages
+            c.execute("PRAGMA foreign_keys = ON")
+            c.execute("PRAGMA mmap_size = 268435456")  # reads of the first 256 MiB through a map: no pread per page
+            with self.transaction() as tx:
+                tx.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+                row = tx.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+                version = SCHEMA_VERSION if row is None else int(row[0])
+                if version > SCHEMA_VERSION:
+                    raise StoreError(
+                        f"the store at {path!r} was written by a newer memlayer (schema {version}, this one "
+                        f"knows {SCHEMA_VERSION}); upgrade memlayer to open it"
+                    )
+                has_tables = tx.execute("SELECT 1 FROM sqlite_master WHERE name = 'memories'").fetchone()
+                if has_tables:
+                    for step in range(version, SCHEMA_VERSION):
+                        for stmt in MIGRATIONS.get(step, []):
+                            tx.execute(stmt)
+                for stmt in split_sql(SCHEMA):
+                    tx.execute(stmt)
+                tx.execute("INSERT INTO meta VALUES ('schema_version', ?) ON CONFLICT(key) DO UPDATE SET "
+                           "value = excluded.value", (str(SCHEMA_VERSION),))
+
+    # -- transactions -------------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[SQLiteTx]:
+        """An IMMEDIATE transaction: the write lock is taken at BEGIN, so it never deadlocks later. It also
+        serialises every writer of the file, across processes, which makes the checks made inside it
+        (duplicates, a memory changed since it was read) atomic."""
+        with self._lock, store_errors("the memlayer database failed"):
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield SQLiteTx(self._conn)
+            except BaseException:
+                if self._conn.in_transaction:  # SQLite may have rolled back already (e.g. disk full)
+                    self._conn.execute("ROLLBACK")
+                raise
+            else:
+                self._conn.execute("COMMIT")
+
+    @contextmanager
+    def _snapshot(self) -> Iterator[sqlite3.Connection]:
+        """A read transaction: every read inside sees the same committed state."""
+        with self._lock, store_errors("the memlayer database failed"):
+            self._conn.execute("BEGIN")
+            try:
+                yield self._conn
+            finally:
+                if self._conn.in_transaction:
+                    self._conn.execute("COMMIT")
+
+    def _rows(self, text: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Plain tuples (several times faster to build than sqlite3.Row)."""
+        with self._lock, store_errors("the memlayer database failed"):
+            return self._conn.execute(text, params).fetchall()
+
+    def query(self, text: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        """Rows by column name: for tests and diagnostics that inspect the database itself."""
+        with self._lock, store_errors("the memlayer database failed"):
+            cur = self._conn.cursor()
+            cur.row_factory = sqlite3.Row
+            return cur.execute(text, params).fetchall()
+
+    # -- memories -------------------------------------------------------------------------------
+    def get(self, memory_id: str) -> StoredMemory | None:
+        rows = self._rows(f"SELECT {COLUMNS} FROM memories WHERE id = ?", (memory_id,))
+        return memory_from_row(rows[0]) if rows else None
+
+    def rows(self, rids: Sequence[int]) -> dict[int, StoredMemory]:
+        out: dict[int, StoredMemory] = {}
+        for chunk in chunks([int(r) for r in rids]):
+            for row in self._rows(f"SELECT {COLUMNS} FROM memories WHERE rid IN ({_marks(chunk)})", chunk):
+                out[int(row[0])] = memory_from_row(row)
+        return out
+
+    def select_rids(self, selection: Selection) -> np.ndarray:
+        where, params = sql.where(selection)
+        rows = self._rows(f"SELECT rid FROM memories WHERE {where}", params)
+        return np.fromiter(itertools.chain.from_iterable(rows), dtype=np.int64, count=len(rows))
+
+    def list_memories(self, selection: Selection, limit: int) -> list[StoredMemory]:
+        where, params = sql.where(selection)
+        rows = self._rows(
+            f"SELECT {COLUMNS} FROM memories WHERE {where} ORDER BY updated_at DESC, rid DESC LIMIT ?",
+            [*params, int(limit)],
+        )
+        return [memory_from_row(r) for r in rows]
+
+    def scope_rows(self, selection: Selection, keys: Sequence[str]) -> ScopeRows:
+        where, params = sql.where(selection)
+        cols = "".join(", json_extract(metadata, ?)" for _ in keys)
+        rows = self._rows(f"SELECT rid, created_at{cols} FROM memories WHERE {where} ORDER BY rid",
+                          [*(_key_path(k) for k in keys), *params])
+        rids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        times = np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows))
+        return ScopeRows(rids, times, {k: [r[2 + i] for r in rows] for i, k in enumerate(keys)})
+
+    def current_by_attribute(self, scope: Scope, attributes: Sequence[str]) -> list[StoredMemory]:
+        with self._snapshot() as conn:
+            return SQLiteTx(conn).current_by_attribute(scope, attributes)
+
+    def current_by_hash(
+        self, scopes: Sequence[Scope], hashes: Sequence[str]
+    ) -> dict[Scope, dict[str, list[StoredMemory]]]:
+        with self._lock, store_errors("the memlayer database failed"):
+            return current_by_hash(self._conn, scopes, hashes)
+
+    def rids_of(self, memory_ids: Sequence[str]) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for chunk in chunks(list(memory_ids)):
+            out.update({mid: int(rid) for rid, mid in self._rows(
+                f"SELECT rid, id FROM memories WHERE id IN ({_marks(chunk)})", chunk)})
+        return out
+
+    def text_lengths(self, rids: Sequence[int]) -> dict[int, int]:
+        out: dict[int, int] = {}
+        for chunk in chunks([int(r) for r in rids]):
+            out.update({int(r): int(n) for r, n in self._rows(
+                f"SELECT rid, length(text) FROM memories WHERE rid IN ({_marks(chunk)})", chunk)})
+        return out
+
+    def lexical(self, selection: Selection, terms: Sequence[str], limit: int) -> list[tuple[int, float]]:
+        match = sql.fts_match(terms)
+        if match is None:
+            return []
+        where, params = sql.where(selection, prefix="m.")
+        rows = self._rows(
+            "SELECT f.rowid, bm25(memories_fts) AS s FROM memories_fts f JOIN memories m ON m.rid = f.rowid "
+            f"WHERE memories_fts MATCH ? AND {where} ORDER BY s LIMIT ?",
+            [match, *params, int(limit)],
+        )
+        return [(int(r[0]), -float(r[1])) for r in rows]
+
+    def embeddings(self, rids: Sequence[int]) -> dict[int, np.ndarray]:
+        out: dict[int, np.ndarray] = {}
+        for chunk in chunks([int(r) for r in rids]):
+            for rid, blob in self._rows(f"SELECT rid, embedding FROM memories WHERE rid IN ({_marks(chunk)})", chunk):
+                out[int(rid)] = np.frombuffer(blob, dtype=np.float32)
+        return out
+
+    @contextmanager
+    def scan_embeddings(self, batch: int = 20_000) -> Iterator[tuple[int, Iterator[tuple[np.ndarray, np.ndarray]]]]:
+        with self._snapshot() as conn:
+            head = int(conn.execute("SELECT COALESCE(MAX(seq), 0) FROM vector_log").fetchone()[0])
+
+            def batches() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+                last = 0
+                while True:
+                    rows = conn.execute(
+                        "SELECT rid, embedding FROM memories WHERE rid > ? ORDER BY rid LIMIT ?", (last, batch)
+                    ).fetchall()
+                    if not rows:
+                        return
+                    ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+                    flat = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
+                    yield ids, flat.reshape(len(rows), -1)
+                    last = int(ids[-1])
+
+            yield head, batches()
+
+    def count(self) -> int:
+        return int(self._rows("SELECT COUNT(*) FROM memories")[0][0])
+
+    def history(self, memory_id: str) -> list[HistoryEvent]:
+        rows = self.query("SELECT * FROM history WHERE memory_id = ? ORDER BY seq", (memory_id,))
+        ids = sorted({int(i) for r in rows for i in json.loads(r["message_ids"])})
+        messages: dict[int, SourceMessage] = {}
+        for chunk in chunks(ids):
+            for m in self._rows(f"SELECT id, role, content, name, created_at FROM messages WHERE id IN ({_marks(chunk)})",
+                                chunk):
+                messages[int(m[0])] = SourceMessage(m[1], m[2], m[3], iso(m[4]))
+        return [
+            HistoryEvent(
+                id=r["seq"], memory_id=r["memory_id"], event=r["event"], old_memory=r["old_memory"],
+                new_memory=r["new_memory"], created_at=iso(r["created_at"]), actor=r["actor"],
+                user_id=r["user_id"], agent_id=r["agent_id"], run_id=r["run_id"], reason=r["reason"],
+                source_messages=[messages[i] for i in sorted(int(i) for i in json.loads(r["message_ids"]))
+                                 if i in messages],
+            )
+            for r in rows
+        ]
+
+    # -- change logs ----------------------------------------------------------------------------
+    def log_head(self, log: LogName) -> int:
+        return int(self._rows(f"SELECT COALESCE(MAX(seq), 0) FROM {_LOG_TABLES[log]}")[0][0])
+
+    def read_log(self, log: LogName, after: int, limit: int | None = None) -> list[LogEntry]:
+        with self._lock, store_errors("the memlayer database failed"):
+            return _read_log(self._conn, log, after, limit)
+
+    def log_and_count(self, log: LogName, after: int) -> tuple[list[LogEntry], int]:
+        with self._snapshot() as conn:
+            entries = _read_log(conn, log, after, None)
+            return entries, int(conn.execute("SELECT COUNT(*) FROM memories").fetchone()[0])
+
+    # -- meta -----------------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        rows = self._rows("SELECT value FROM meta WHERE key = ?", (key,))
+        return None if not rows else str(rows[0][0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.transaction() as tx:
+            tx.set_meta(key, value)
+
+    def delete_meta(self, key: str) -> None:
+        with self.transaction() as tx:
+            tx.delete_meta(key)
+
+    def meta_items(self, prefix: str) -> dict[str, str]:
+        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        return {str(k): str(v) for k, v in self._rows(
+            "SELECT key, value FROM meta WHERE key LIKE ? ESCAPE '\\' ORDER BY key", (escaped + "%",))}
+
+    # -- upkeep ---------------------------------------------------------------------------------
+    def compact(self) -> None:
+        """Fold the WAL back into the database file and flush to disk: with secure_delete on and the
+        full-text index merged by the forget itself, forgotten text is then gone from the files."""
+        if self.path != ":memory:":
+            self._rows("PRAGMA wal_checkpoint(TRUNCATE)")
+            with contextlib.suppress(OSError):
+                os.sync()
+
+    def close(self) -> None:
+        with self._lock:
+            try:
+                if self.path != ":memory:":
+                    self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.Error:
+                pass
+            self._conn.close()
+
+
+def _read_log(conn: sqlite3.Connection, log: LogName, after: int, limit: int | None) -> list[LogEntry]:
+    tail = "" if limit is None else f" LIMIT {int(limit)}"
+    if log == "vectors":
+        return [LogEntry(int(s), rid=int(r), op=str(o)) for s, r, o in conn.execute(
+            f"SELECT seq, rid, op FROM vector_log WHERE seq > ? ORDER BY seq{tail}", (after,)).fetchall()]
+    return [
+        LogEntry(int(s), op=str(o), payload=json.loads(p), scope=Scope(u, a, r))
+        for s, u, a, r, o, p in conn.execute(
+            f"SELECT seq, user_id, agent_id, run_id, op, payload FROM graph_log WHERE seq > ? ORDER BY seq{tail}",
+            (after,)).fetchall()
+    ]
+
+
+def _marks(chunk: Sequence[Any]) -> str:
+    return ",".join("?" * len(chunk))
+
+
+def _key_path(key: str) -> str:
+    return '$."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -1,0 +1,170 @@
+"""The write verbs of one SQLite transaction (see ``storage.base.Tx``)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ...types import Scope
+from ..base import GRAPH_EPOCH_KEY, HistoryEntry, NewMemory, NewMessage, StoredMemory
+from . import sql
+from .rows import COLUMNS, chunks, current_by_hash, memory_from_row
+
+
+class SQLiteTx:
+    """The connection inside one IMMEDIATE transaction (which already serialises every writer of the file)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def execute(self, text: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        return self.conn.execute(text, params)
+
+    def lock_scope(self, scope: Scope) -> None:
+        """Nothing to do: BEGIN IMMEDIATE holds the database's write lock already."""
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def delete_meta(self, key: str) -> None:
+        self.conn.execute("DELETE FROM meta WHERE key = ?", (key,))
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.conn.execute("INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                          (key, value))
+
+    # -- reads inside the transaction -------------------------------------------------------------
+    def current(self, memory_id: str) -> StoredMemory | None:
+        row = self.conn.execute(f"SELECT {COLUMNS} FROM memories WHERE id = ?", (memory_id,)).fetchone()
+        return None if row is None else memory_from_row(row)
+
+    def log_head(self, log: str) -> int:
+        table = "vector_log" if log == "vectors" else "graph_log"
+        return int(self.conn.execute(f"SELECT COALESCE(MAX(seq), 0) FROM {table}").fetchone()[0])
+
+    def current_by_hash(self, scopes: Sequence[Scope], hashes: Sequence[str]) -> dict[Scope, dict[str, list[StoredMemory]]]:
+        return current_by_hash(self.conn, scopes, hashes)
+
+    def current_by_attribute(self, scope: Scope, attributes: Sequence[str]) -> list[StoredMemory]:
+        if not attributes:
+            return []
+        s_sql, s_params = sql.scope_clause(scope, exact=True)
+        wanted = sorted(set(attributes))
+        rows = self.conn.execute(
+            f"SELECT {COLUMNS} FROM memories WHERE {s_sql} AND valid_to IS NULL AND attribute IN "
+            f"({','.join('?' * len(wanted))}) ORDER BY rid", [*s_params, *wanted],
+        ).fetchall()
+        return [memory_from_row(r) for r in rows]
+
+    # -- writes ---------------------------------------------------------------------------------
+    def _insert_rows(self, head: str, placeholders: str, rows: list[tuple[Any, ...]]) -> list[int]:
+        """``head VALUES placeholders, placeholders, ...`` in multi-row statements; returns the new rowids.
+
+        FTS5 (fed by the memories insert trigger) flushes its pending terms at the end of each statement,
+        so one statement per row costs ~2.5x as much. The rowids of one statement are consecutive:
+        AUTOINCREMENT under this transaction's write lock."""
+        rids: list[int] = []
+        if not rows:
+            return rids
+        per = max(1, min(500, _variable_limit(self.conn) // len(rows[0])))
+        for chunk in chunks(rows, per):
+            self.conn.execute(f"{head} VALUES " + ",".join([placeholders] * len(chunk)), [v for r in chunk for v in r])
+            last = int(self.conn.execute("SELECT last_insert_rowid()").fetchone()[0])
+            rids.extend(range(last - len(chunk) + 1, last + 1))
+        return rids
+
+    def insert_messages(self, messages: Sequence[NewMessage]) -> list[int]:
+        return self._insert_rows(
+            "INSERT INTO messages (user_id, agent_id, run_id, role, name, content, created_at)", "(?,?,?,?,?,?,?)",
+            [(m.scope.user_id, m.scope.agent_id, m.scope.run_id, m.role, m.name, m.content, m.at) for m in messages],
+        )
+
+    def insert_memories(self, memories: Sequence[NewMemory]) -> list[int]:
+        rids = self._insert_rows(
+            "INSERT INTO memories (id, user_id, agent_id, run_id, text, hash, attribute, metadata, created_at, "
+            "updated_at, valid_from, valid_to, embedding)", "(?,?,?,?,?,?,?,?,?,?,?,NULL,?)",
+            [(m.id, m.scope.user_id, m.scope.agent_id, m.scope.run_id, m.text, m.hash, m.attribute,
+              json.dumps(m.metadata or {}), m.created_at, m.created_at, m.created_at,
+              np.ascontiguousarray(m.embedding, dtype=np.float32).tobytes()) for m in memories],
+        )
+        self.conn.executemany("INSERT INTO vector_log (rid, op) VALUES (?, 'add')", [(rid,) for rid in rids])
+        return rids
+
+    def rewrite(
+        self, rid: int, text: str, text_hash: str, embedding: np.ndarray, at: float, *,
+        metadata: dict[str, Any] | None = None, attribute: str | None = None,
+    ) -> None:
+        self.conn.execute(
+            "UPDATE memories SET text = ?, hash = ?, embedding = ?, updated_at = ?, "
+            "metadata = COALESCE(?, metadata), attribute = COALESCE(?, attribute) WHERE rid = ?",
+            (text, text_hash, np.ascontiguousarray(embedding, dtype=np.float32).tobytes(), at,
+             None if metadata is None else json.dumps(metadata), attribute, rid),
+        )
+        self.conn.execute("INSERT INTO vector_log (rid, op) VALUES (?, 'del'), (?, 'add')", (rid, rid))
+
+    def close(self, memory_id: str, at: float, superseded_by: str | None) -> None:
+        self.conn.execute("UPDATE memories SET valid_to = ?, updated_at = ?, superseded_by = ? WHERE id = ?",
+                          (at, at, superseded_by, memory_id))
+
+    def delete(self, memory_id: str) -> StoredMemory | None:
+        memory = self.current(memory_id)
+        if memory is None:
+            return None
+        self.conn.execute("DELETE FROM memories WHERE rid = ?", (memory.rid,))
+        self.conn.execute("INSERT INTO vector_log (rid, op) VALUES (?, 'del')", (memory.rid,))
+        return memory
+
+    def add_history(self, entries: Sequence[HistoryEntry]) -> None:
+        self.conn.executemany(
+            "INSERT INTO history (memory_id, event, old_memory, new_memory, created_at, user_id, agent_id, run_id, "
+            "actor, message_ids, reason) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            [(e.memory_id, e.event, e.old, e.new, e.at, e.scope.user_id, e.scope.agent_id, e.scope.run_id, e.actor,
+              json.dumps(list(e.message_ids)), e.reason) for e in entries],
+        )
+
+    def log_graph(self, scope: Scope, op: str, payload: dict[str, Any]) -> int:
+        cur = self.conn.execute(
+            "INSERT INTO graph_log (user_id, agent_id, run_id, op, payload) VALUES (?,?,?,?,?)",
+            (scope.user_id, scope.agent_id, scope.run_id, op, json.dumps(payload)),
+        )
+        return int(cur.lastrowid or 0)
+
+    def forget_scope(self, scope: Scope) -> int:
+        where, params = sql.scope_clause(scope)
+        rows = self.conn.execute(f"SELECT rid, id FROM memories WHERE {where}", params).fetchall()
+        self.conn.execute(f"DELETE FROM memories WHERE {where}", params)
+        self.conn.executemany("INSERT INTO vector_log (rid, op) VALUES (?, 'del')", [(r[0],) for r in rows])
+        for chunk in chunks([r[1] for r in rows]):
+            self.conn.execute(f"DELETE FROM history WHERE memory_id IN ({','.join('?' * len(chunk))})", chunk)
+        for table in ("history", "messages", "graph_log"):
+            self.conn.execute(f"DELETE FROM {table} WHERE {where}", params)
+        self._forgotten()
+        return len(rows)
+
+    def reset(self) -> int:
+        rids = [r[0] for r in self.conn.execute("SELECT rid FROM memories").fetchall()]
+        for table in ("memories", "history", "messages", "graph_log"):
+            self.conn.execute(f"DELETE FROM {table}")
+        self.conn.executemany("INSERT INTO vector_log (rid, op) VALUES (?, 'del')", [(r,) for r in rids])
+        self._forgotten()
+        return len(rids)
+
+    def _forgotten(self) -> None:
+        """FTS5 records a deletion as a marker in a new segment; the forgotten terms stay in the old segments
+        until they are merged: merge them all now (secure_delete then overwrites the freed pages). And tell
+        every graph built from this store that outbox entries were forgotten (see projections.graph)."""
+        self.conn.execute("INSERT INTO memories_fts(memories_fts) VALUES ('optimize')")
+        self.conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?, '1') "
+            "ON CONFLICT(key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)", (GRAPH_EPOCH_KEY,),
+        )
+
+
+def _variable_limit(conn: sqlite3.Connection) -> int:
+    getlimit = getattr(conn, "getlimit", None)  # Python 3.11+
+    return int(getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)) if getlimit else 999

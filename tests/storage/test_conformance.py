@@ -1,0 +1,352 @@
+"""The backend conformance suite: every Store implementation must pass it unchanged (see conftest.BACKENDS)."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+import pytest
+
+from memlayer.errors import StoreError
+from memlayer.filters import parse_filters
+from memlayer.storage.base import (
+    GRAPH_EPOCH_KEY,
+    HistoryEntry,
+    NewMemory,
+    NewMessage,
+    Selection,
+    Store,
+)
+from memlayer.types import Scope
+
+DIMS = 8
+ALICE, BOB = Scope("alice"), Scope("bob")
+ALICE_BOT = Scope("alice", "bot")
+BOT = Scope(agent_id="bot")
+T0 = 1_700_000_000.0
+
+
+def vec(seed: int) -> np.ndarray:
+    v = np.random.default_rng(seed).standard_normal(DIMS).astype(np.float32)
+    return v / np.linalg.norm(v)
+
+
+def put(store: Store, scope: Scope, *texts: str, at: float = T0, metadata: dict[str, Any] | None = None,
+        attribute: str | None = None) -> list[tuple[str, int]]:
+    """Insert memories (one transaction); returns (id, rid) pairs."""
+    rows = [NewMemory(str(uuid.uuid4()), scope, t, f"h-{t}", vec(hash(t) % 1000), at, dict(metadata or {}), attribute)
+            for t in texts]
+    with store.transaction() as tx:
+        rids = tx.insert_memories(rows)
+        tx.add_history([HistoryEntry(r.id, "ADD", None, r.text, at, scope) for r in rows])
+    return [(r.id, rid) for r, rid in zip(rows, rids, strict=True)]
+
+
+def texts(store: Store, selection: Selection) -> set[str]:
+    rows = store.rows(store.select_rids(selection).tolist())
+    return {m.memory for m in rows.values()}
+
+
+# -- memories ----------------------------------------------------------------------------------------------
+def test_insert_and_read_back_every_field(store: Store) -> None:
+    meta = {"n": 1, "f": 1.5, "b": True, "s": "ünïcode ✓", "l": [1, "x"], "o": {"k": None}}
+    (mid, rid), = put(store, ALICE_BOT, "Alice likes tea", metadata=meta, attribute="preference:tea")
+    m = store.get(mid)
+    assert m is not None and m.rid == rid and m.memory == "Alice likes tea" and m.metadata == meta
+    assert (m.user_id, m.agent_id, m.run_id) == ("alice", "bot", None)
+    assert m.attribute == "preference:tea" and m.hash == "h-Alice likes tea" and m.valid_to is None
+    assert m.created_at == datetime.fromtimestamp(T0, timezone.utc).isoformat() == m.valid_from == m.updated_at
+    assert store.rows([rid])[rid].id == mid and store.rids_of([mid, "nope"]) == {mid: rid}
+    assert store.get("missing") is None and store.count() == 1
+    got = store.embeddings([rid])[rid]
+    assert got.dtype == np.float32 and np.array_equal(got, vec(hash("Alice likes tea") % 1000))
+    assert store.text_lengths([rid]) == {rid: len("Alice likes tea")}
+
+
+def test_row_ids_are_increasing_and_in_order(store: Store) -> None:
+    rids = [rid for _, rid in put(store, ALICE, *[f"t{i}" for i in range(700)])]
+    assert rids == sorted(rids) and len(set(rids)) == 700
+    more = [rid for _, rid in put(store, ALICE, "later")]
+    assert more[0] > rids[-1]
+
+
+def test_selections_partial_and_exact_scopes(store: Store) -> None:
+    put(store, ALICE, "a1")
+    put(store, ALICE_BOT, "a2")
+    put(store, Scope("alice", "bot", "r1"), "a3")
+    put(store, BOB, "b1")
+    put(store, BOT, "bot1")
+    assert texts(store, Selection(ALICE)) == {"a1", "a2", "a3"}
+    assert texts(store, Selection(ALICE, exact=True)) == {"a1"}
+    assert texts(store, Selection(BOT)) == {"a2", "a3", "bot1"}
+    assert texts(store, Selection(BOT, exact=True)) == {"bot1"}
+    assert texts(store, Selection(ALICE_BOT, exact=True)) == {"a2"}
+
+
+FILTER_ROWS = [
+    ("alpha", {"n": 1, "tag": "red", "tags": ["x", "y"], "flag": True, "note": "hello world"}),
+    ("beta", {"n": 2, "tag": "blue", "tags": ["y"], "flag": False}),
+    ("gamma", {"n": 3, "tag": "red", "tags": [], "note": "goodbye"}),
+    ("delta", {"n": "3", "tag": None}),
+    ("epsilon", {}),
+]
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        ({"tag": "red"}, {"alpha", "gamma"}),
+        ({"tag": {"ne": "red"}}, {"beta", "delta", "epsilon"}),
+        ({"n": {"gt": 1, "lt": 3}}, {"beta"}),
+        ({"n": {"gte": 2}}, {"beta", "gamma"}),
+        ({"n": {"lte": 1}}, {"alpha"}),
+        ({"n": 3}, {"gamma"}),
+        ({"n": "3"}, {"delta"}),
+        ({"n": 1.0}, {"alpha"}),
+        ({"tag": {"in": ["red", "blue"]}}, {"alpha", "beta", "gamma"}),
+        ({"tag": {"nin": ["red"]}}, {"beta", "delta", "epsilon"}),
+        ({"tag": {"in": []}}, set()),
+        ({"tags": {"contains": "y"}}, {"alpha", "beta"}),
+        ({"note": {"contains": "world"}}, {"alpha"}),
+        ({"flag": True}, {"alpha"}),
+        ({"flag": False}, {"beta"}),
+        ({"tag": None}, {"delta"}),
+        ({"OR": [{"tag": "blue"}, {"n": 3}]}, {"beta", "gamma"}),
+        ({"NOT": {"OR": [{"tag": "red"}, {"tag": "blue"}]}}, {"delta", "epsilon"}),
+        ({"missing": {"ne": 1}}, {"alpha", "beta", "gamma", "delta", "epsilon"}),
+        ({'we"ird\'key': 1}, set()),
+        ({"user_id": "alice"}, {"alpha", "beta", "gamma", "delta", "epsilon"}),
+        ({"user_id": {"ne": "alice"}}, set()),
+        ({"agent_id": None}, {"alpha", "beta", "gamma", "delta", "epsilon"}),
+        ({"created_at": {"gte": T0}}, {"alpha", "beta", "gamma", "delta", "epsilon"}),
+        ({"created_at": {"gt": T0}}, set()),
+        ({"n": {"lt": 2**62}}, {"alpha", "beta", "gamma"}),
+    ],
+)
+def test_filter_semantics(store: Store, filters: dict[str, Any], expected: set[str]) -> None:
+    for text, meta in FILTER_ROWS:
+        put(store, ALICE, text, metadata=meta)
+    put(store, BOB, "alpha", metadata={"n": 1, "tag": "red"})
+    assert texts(store, Selection(ALICE, parse_filters(filters))) == expected
+
+
+def test_metadata_with_a_nul_character_is_matched(store: Store) -> None:
+    put(store, ALICE, "x", metadata={"k": "a\x00b"})
+    assert texts(store, Selection(ALICE, parse_filters({"k": "a\x00b"}))) == {"x"}
+
+
+def test_validity_current_as_of_and_all(store: Store) -> None:
+    (old, _), = put(store, ALICE, "lives in NY", at=T0)
+    (new, _), = put(store, ALICE, "lives in SF", at=T0 + 100)
+    with store.transaction() as tx:
+        tx.close(old, T0 + 100, new)
+    closed = store.get(old)
+    assert closed is not None and closed.valid_to is not None and closed.superseded_by == new
+    assert texts(store, Selection(ALICE)) == {"lives in SF"}
+    before = datetime.fromtimestamp(T0 + 50, timezone.utc)
+    assert texts(store, Selection(ALICE, as_of=before)) == {"lives in NY"}
+    assert texts(store, Selection(ALICE, include_expired=True)) == {"lives in NY", "lives in SF"}
+
+
+def test_list_is_most_recently_updated_first(store: Store) -> None:
+    for i in range(5):
+        put(store, ALICE, f"m{i}", at=T0 + i)
+    assert [m.memory for m in store.list_memories(Selection(ALICE), 3)] == ["m4", "m3", "m2"]
+    assert store.list_memories(Selection(ALICE), 0) == []
+
+
+def test_scope_rows_in_insertion_order_with_metadata(store: Store) -> None:
+    put(store, ALICE, "first", at=T0, metadata={"speaker": "Ann", "session": 1})
+    put(store, BOB, "other")
+    put(store, ALICE, "second", at=T0 + 5, metadata={"session": 2})
+    rows = store.scope_rows(Selection(ALICE), ["speaker", "session"])
+    assert len(rows.rids) == 2 and rows.rids[0] < rows.rids[1]
+    assert rows.times.tolist() == [T0, T0 + 5]
+    assert rows.values == {"speaker": ["Ann", None], "session": [1, 2]}
+
+
+def test_current_by_hash_and_attribute_are_exact_scope(store: Store) -> None:
+    put(store, ALICE, "same", attribute="residence")
+    put(store, ALICE_BOT, "same", attribute="residence")
+    got = store.current_by_hash([ALICE, BOB], ["h-same", "h-none"])
+    assert set(got) == {ALICE} and len(got[ALICE]["h-same"]) == 1
+    assert [m.agent_id for m in store.current_by_attribute(ALICE, ["residence"])] == [None]
+    assert [m.agent_id for m in store.current_by_attribute(ALICE_BOT, ["residence"])] == ["bot"]
+    with store.transaction() as tx:
+        (inside,) = tx.current_by_hash([ALICE_BOT], ["h-same"])[ALICE_BOT]["h-same"]
+        assert inside.agent_id == "bot" and [m.user_id for m in tx.current_by_attribute(BOT, ["residence"])] == []
+
+
+def test_rewrite_close_delete_and_the_vectors_log(store: Store) -> None:
+    (mid, rid), = put(store, ALICE, "old text", metadata={"a": 1})
+    start = store.log_head("vectors")
+    with store.transaction() as tx:
+        tx.rewrite(rid, "new text", "h-new", vec(7), T0 + 1, metadata={"a": 2}, attribute="slot")
+    m = store.get(mid)
+    assert m is not None and (m.memory, m.hash, m.metadata, m.attribute) == ("new text", "h-new", {"a": 2}, "slot")
+    assert np.array_equal(store.embeddings([rid])[rid], vec(7))
+    assert [(e.rid, e.op) for e in store.read_log("vectors", start)] == [(rid, "del"), (rid, "add")]
+    with store.transaction() as tx:
+        gone = tx.delete(mid)
+        assert gone is not None and gone.id == mid and tx.delete(mid) is None
+    assert store.get(mid) is None and store.read_log("vectors", start)[-1].op == "del"
+    assert [e.event for e in store.history(mid)] == ["ADD"]  # history outlives the row
+
+
+def test_history_with_source_messages_and_reason(store: Store) -> None:
+    with store.transaction() as tx:
+        ids = tx.insert_messages([NewMessage(ALICE, "user", "I moved", T0, "Alice"),
+                                  NewMessage(ALICE, "assistant", "noted", T0)])
+        rid = tx.insert_memories([NewMemory("m1", ALICE, "moved", "h", vec(1), T0)])
+        tx.add_history([HistoryEntry("m1", "ADD", None, "moved", T0, ALICE, "Alice", tuple(ids)),
+                        HistoryEntry("m1", "DELETE", "moved", None, T0 + 1, ALICE, None, (), reason="expired")])
+    assert len(rid) == 1 and len(ids) == 2 and ids[0] < ids[1]
+    h = store.history("m1")
+    assert [e.event for e in h] == ["ADD", "DELETE"] and h[0].id < h[1].id
+    assert [(s.role, s.content, s.name) for s in h[0].source_messages] == [("user", "I moved", "Alice"),
+                                                                          ("assistant", "noted", None)]
+    assert h[0].actor == "Alice" and h[0].user_id == "alice" and h[1].reason == "expired" and h[0].reason is None
+    assert store.history("unknown") == []
+
+
+def test_graph_outbox_is_read_in_order_with_limits(store: Store) -> None:
+    assert store.log_head("graph") == 0 and store.read_log("graph", 0) == []
+    with store.transaction() as tx:
+        seqs = [tx.log_graph(ALICE_BOT, "add", {"i": i, "text": "ü"}) for i in range(5)]
+    assert seqs == sorted(seqs) and store.log_head("graph") == seqs[-1]
+    entries = store.read_log("graph", 0)
+    assert [e.payload for e in entries] == [{"i": i, "text": "ü"} for i in range(5)]
+    assert all(e.scope == ALICE_BOT and e.op == "add" for e in entries)
+    assert [e.seq for e in store.read_log("graph", seqs[1], limit=2)] == seqs[2:4]
+
+
+def test_forget_scope_removes_every_trace_of_it_only(store: Store) -> None:
+    ids = [mid for mid, _ in put(store, ALICE, "a1")] + [mid for mid, _ in put(store, ALICE_BOT, "a2")]
+    (keep, _), = put(store, BOB, "b1")
+    with store.transaction() as tx:
+        tx.insert_messages([NewMessage(ALICE, "user", "secret", T0), NewMessage(BOB, "user", "hello", T0)])
+        tx.log_graph(ALICE_BOT, "add", {"x": 1})
+        tx.log_graph(BOB, "add", {"x": 2})
+    epoch = store.get_meta(GRAPH_EPOCH_KEY)
+    vectors_before = store.log_head("vectors")
+    with store.transaction() as tx:
+        assert tx.forget_scope(ALICE) == 2
+    assert all(store.get(i) is None and store.history(i) == [] for i in ids)
+    assert store.get(keep) is not None and [e.event for e in store.history(keep)] == ["ADD"]
+    assert [e.payload for e in store.read_log("graph", 0)] == [{"x": 2}]
+    assert sorted(e.op for e in store.read_log("vectors", vectors_before)) == ["del", "del"]
+    assert store.get_meta(GRAPH_EPOCH_KEY) != epoch
+    assert texts(store, Selection(ALICE, include_expired=True)) == set()
+    store.compact()
+
+
+def test_reset_removes_everything(store: Store) -> None:
+    put(store, ALICE, "a")
+    put(store, BOB, "b")
+    with store.transaction() as tx:
+        tx.log_graph(ALICE, "add", {})
+        assert tx.reset() == 2
+    assert store.count() == 0 and store.read_log("graph", 0) == []
+
+
+def test_a_failed_transaction_writes_nothing(store: Store) -> None:
+    head = store.log_head("vectors")
+    with pytest.raises(RuntimeError), store.transaction() as tx:
+        tx.insert_memories([NewMemory("x", ALICE, "x", "hx", vec(1), T0)])
+        tx.set_meta("k", "v")
+        raise RuntimeError("boom")
+    assert store.get("x") is None and store.get_meta("k") is None and store.log_head("vectors") == head
+
+
+def test_meta_key_values(store: Store) -> None:
+    store.set_meta("auth.key.1", "one")
+    store.set_meta("auth.key.2", "two")
+    store.set_meta("auth_keyX", "not a match for the prefix")
+    store.set_meta("auth.key.1", "uno")
+    assert store.get_meta("auth.key.1") == "uno" and store.get_meta("nope") is None
+    assert store.meta_items("auth.key.") == {"auth.key.1": "uno", "auth.key.2": "two"}
+    store.delete_meta("auth.key.2")
+    assert store.meta_items("auth.key.") == {"auth.key.1": "uno"}
+    with store.transaction() as tx:
+        tx.set_meta("t", "1")
+        assert tx.get_meta("t") == "1"
+        tx.delete_meta("t")
+    assert store.get_meta("t") is None
+
+
+def test_lexical_is_stemmed_ranked_and_scoped(store: Store) -> None:
+    put(store, ALICE, "Alice went running in the park", "Alice likes green tea", "tea tea tea, and more tea")
+    put(store, BOB, "Bob runs every morning with tea")
+    hits = store.lexical(Selection(ALICE), ["run"], 10)
+    assert [store.rows([r])[r].memory for r, _ in hits] == ["Alice went running in the park"]
+    ranked = store.lexical(Selection(ALICE), ["tea"], 10)
+    assert [store.rows([r])[r].memory for r, _ in ranked][0] == "tea tea tea, and more tea"
+    assert all(score > 0 for _, score in ranked) and len(ranked) == 2
+    assert store.lexical(Selection(ALICE), [], 10) == [] and store.lexical(Selection(ALICE), ['"OR NEAR('], 10) == []
+
+
+def test_scan_and_log_snapshots_agree(store: Store) -> None:
+    put(store, ALICE, *[f"x{i}" for i in range(25)])
+    with store.scan_embeddings(batch=10) as (head, batches):
+        parts = list(batches)
+    assert head == store.log_head("vectors") and [len(ids) for ids, _ in parts] == [10, 10, 5]
+    assert all(v.shape == (len(ids), DIMS) for ids, v in parts)
+    entries, count = store.log_and_count("vectors", 0)
+    assert count == 25 and len(entries) == 25
+
+
+def test_concurrent_writers_lose_nothing(store: Store) -> None:
+    def writer(n: int) -> None:
+        for i in range(20):
+            put(store, Scope(f"user{n}"), f"w{n}-{i}")
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert store.count() == 80 and len(store.read_log("vectors", 0)) == 80
+
+
+def test_reopen_keeps_everything_and_refuses_a_newer_schema(backend: Any) -> None:
+    first = backend()
+    (mid, _), = put(first, ALICE, "durable")
+    first.close()
+    second = backend()
+    assert second.get(mid) is not None
+    second.set_meta("schema_version", "999")
+    second.close()
+    with pytest.raises(StoreError, match="newer memlayer"):
+        backend()
+
+
+# -- the same contract through the public API ---------------------------------------------------------------
+def test_memory_round_trip_on_the_backend(memory_on: Any) -> None:
+    m = memory_on
+    added = m.add(["I like green tea", "I live in Oslo"], user_id="alice", infer=False, metadata={"k": 1})
+    assert [r["event"] for r in added["results"]] == ["ADD", "ADD"]
+    again = m.add("I like green tea", user_id="alice", infer=False, metadata={"k": 1})
+    assert again["results"][0]["event"] == "NONE"
+    hits = m.search("green tea", user_id="alice", limit=1)["results"]
+    assert hits[0]["memory"] == "I like green tea"
+    mid = hits[0]["id"]
+    m.update(mid, "I like black tea")
+    assert m.get(mid)["memory"] == "I like black tea"
+    assert [h["event"] for h in m.history(mid)] == ["ADD", "UPDATE"]
+    assert m.get(mid, user_id="bob") is None
+    m.delete(mid)
+    assert m.get(mid) is None
+    assert m.delete_all(user_id="alice")["deleted"] == 1
+    assert m.get_all(user_id="alice")["results"] == []
+
+
+def test_nul_strings_in_lists_and_substrings(store: Store) -> None:
+    put(store, ALICE, "list", metadata={"k": ["x", "a\x00b"]})
+    put(store, ALICE, "text", metadata={"k": "zz a\x00b zz"})
+    put(store, ALICE, "plain", metadata={"k": "a"})
+    assert texts(store, Selection(ALICE, parse_filters({"k": {"contains": "a\x00b"}}))) == {"list", "text"}
+    assert texts(store, Selection(ALICE, parse_filters({"k": {"ne": "a\x00b"}}))) == {"list", "text", "plain"}
+    assert texts(store, Selection(ALICE, parse_filters({"k": {"in": ["a\x00b", "a"]}}))) == {"plain"}
