@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -18,7 +19,7 @@ import numpy as np
 from . import registry
 from .config import IN_MEMORY, MemoryConfig
 from .embeddings.base import as_matrix
-from .errors import StoreError
+from .errors import ConfigError, StoreError
 from .projections.graph import GraphProjection
 from .projections.vectors import VectorProjection
 from .providers import resolve_embedder, resolve_extractor, resolve_graph, resolve_llm
@@ -28,10 +29,54 @@ from .types import Scope, Usage
 
 log = logging.getLogger("memlayer")
 T = TypeVar("T")
+_OPEN: dict[str, Engine] = {}  # open engines by store location: one per store and process
+_OPEN_LOCK = threading.Lock()
 
 
 class Engine:
-    """One open store with its projections and providers."""
+    """One open store with its projections and providers.
+
+    ``Engine.acquire(config)`` opens it once per store and process: a second ``Memory()`` on the same path
+    (a re-run notebook cell, a CLI command inside a running app) shares the open engine, and ``release()``
+    closes it when the last user is done. A second opener with different settings is refused, naming them.
+    """
+
+    _users = 0
+    _key: str | None = None
+
+    @classmethod
+    def acquire(cls, config: MemoryConfig) -> Engine:
+        key = _share_key(config)
+        if key is None:
+            engine = cls(config)
+            engine._users = 1
+            return engine
+        with _OPEN_LOCK:
+            engine = _OPEN.get(key)
+            if engine is not None and getattr(engine.store, "closed", False):
+                engine = None  # its store was closed under it (a simulated crash): open afresh
+            if engine is None:
+                engine = _OPEN[key] = cls(config)
+                engine._key = key
+            else:
+                differ = _differences(engine.config, config)
+                if differ:
+                    raise ConfigError(
+                        f"the store at {key} is already open in this process with other settings ({', '.join(differ)}); "
+                        "close that Memory first, or open this one with the same settings"
+                    )
+            engine._users += 1
+            return engine
+
+    async def release(self) -> None:
+        """One user is done; the last one closes the engine."""
+        with _OPEN_LOCK:
+            self._users -= 1
+            if self._users > 0:
+                return
+            if self._key is not None:
+                _OPEN.pop(self._key, None)
+        await self.aclose()
 
     def __init__(self, config: MemoryConfig) -> None:
         self.config = config
@@ -159,3 +204,27 @@ class Engine:
                     self.graph.close()  # releases the on-disk graph's lock even if the snapshot failed
             finally:
                 self.store.close()
+
+
+def _share_key(config: MemoryConfig) -> str | None:
+    """What identifies a store to share within the process (None: never shared, e.g. in memory)."""
+    location = config.resolved_path()
+    if location == IN_MEMORY or not (config.store is None or isinstance(config.store, str)):
+        return None
+    return location if config.store is None else f"{config.store} ({location})"
+
+
+def _describe(value: Any) -> Any:
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if isinstance(value, dict):
+        return {k: _describe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_describe(v) for v in value]
+    kind = type(value)  # a provider object: the same kind and size of thing counts as the same setting
+    return (kind.__module__, kind.__qualname__, getattr(value, "dims", None), getattr(value, "model", None))
+
+
+def _differences(old: MemoryConfig, new: MemoryConfig) -> list[str]:
+    a, b = old.model_dump(), new.model_dump()
+    return sorted(k for k in a if _describe(a[k]) != _describe(b[k]))

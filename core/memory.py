@@ -44,7 +44,7 @@ class AsyncMemory:
         self, path: str | None = None, *, embedder: Any = None, llm: Any = None,
         config: MemoryConfig | dict[str, Any] | None = None, **options: Any,
     ) -> None:
-        self._engine = Engine(load_config(config, path=path, embedder=embedder, llm=llm, **options))
+        self._engine = Engine.acquire(load_config(config, path=path, embedder=embedder, llm=llm, **options))
         self._closed = False
 
     @classmethod
@@ -240,7 +240,7 @@ class AsyncMemory:
         if self._closed:
             return
         self._closed = True
-        await self._engine.aclose()
+        await self._engine.release()
 
     async def __aenter__(self) -> AsyncMemory:
         return self

@@ -189,6 +189,8 @@ class Store(Protocol):
     shared: bool
     #: a short description of where the data lives, for messages ("sqlite:/path/memlayer.db")
     location: str
+    #: True once close() was called
+    closed: bool
 
     def transaction(self) -> AbstractContextManager[Tx]: ...
 

@@ -35,6 +35,7 @@ class SQLiteStore:
     """Thread-safe access to one memlayer database file (or ``:memory:``)."""
 
     shared = True  # several processes on one host may share the file
+    closed = False
 
     def __init__(self, path: str, *, busy_timeout_s: float = 30.0) -> None:
         self.path = path
@@ -293,6 +294,7 @@ class SQLiteStore:
 
     def close(self) -> None:
         with self._lock:
+            self.closed = True
             try:
                 if self.path != ":memory:":
                     self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
