@@ -13,7 +13,7 @@ from typing import Any
 
 MEMORY_FIELDS = _MEMORY_KEYS = (
     "id", "memory", "metadata", "user_id", "agent_id", "run_id", "attribute", "created_at", "updated_at",
-    "valid_from", "valid_to", "superseded_by",
+    "valid_from", "valid_to", "superseded_by", "expires_at",
 )
 
 
@@ -33,6 +33,7 @@ class MemoryRecord:
     valid_from: str | None = None
     valid_to: str | None = None
     superseded_by: str | None = None
+    expires_at: str | None = None  # when it lapses (None: never)
 
     @property
     def scope(self) -> dict[str, str | None]:

@@ -40,6 +40,9 @@ class _LoopThread:
             self.loop.close()
 
 
+_HINTS = {"top_k": "limit", "k": "limit", "filter": "filters", "memory": "messages", "data": "messages"}
+
+
 def _sync(method: Callable[P, Coroutine[Any, Any, R]]) -> Callable[..., R]:
     name = method.__name__
 
@@ -47,7 +50,13 @@ def _sync(method: Callable[P, Coroutine[Any, Any, R]]) -> Callable[..., R]:
     def wrapper(self: Memory, *args: Any, **kwargs: Any) -> R:
         if self._closed:
             raise MemlayerError("this memory is closed; create a new Memory to keep working")
-        return self._runner.run(getattr(self._async, name)(*args, **kwargs))  # type: ignore[no-any-return]
+        try:
+            coro = getattr(self._async, name)(*args, **kwargs)  # only binds the arguments; nothing runs yet
+        except TypeError as exc:  # say it in the caller's terms: they called Memory, not AsyncMemory
+            message = str(exc).replace(f"AsyncMemory.{name}()", f"Memory.{name}()")
+            hint = next((f"; did you mean {v}=?" for k, v in _HINTS.items() if f"argument '{k}'" in message), "")
+            raise TypeError(message + hint) from None
+        return self._runner.run(coro)  # type: ignore[no-any-return]
 
     return wrapper
 

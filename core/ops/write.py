@@ -65,7 +65,8 @@ def commit(store: Store, items: list[WriteItem], *, graph: bool, checked_at: int
         for item, p in adds:
             p.new_id = p.new_id or str(uuid.uuid4())
             assert p.embedding is not None
-            rows.append(NewMemory(p.new_id, item.scope, p.text, p.hash, p.embedding, item.when, p.metadata, p.attribute))
+            rows.append(NewMemory(p.new_id, item.scope, p.text, p.hash, p.embedding, item.when, p.metadata, p.attribute,
+                                  speaker=_speaker(item, p)))
         new_rids = tx.insert_memories(rows)
         start = 0
         sources: dict[int, tuple[int, ...]] = {}
@@ -158,6 +159,18 @@ def _outbox(tx: Tx, item: WriteItem, source: tuple[int, ...]) -> list[int]:
             "message_ids": [str(i) for i in source], "at": item.when,
         }))
     return seqs
+
+
+def _speaker(item: WriteItem, p: Planned) -> str | None:
+    """Who said a verbatim memory: its metadata's "speaker" (an override), else its message's name, else the
+    message's role. An extracted fact has no single speaker."""
+    said = p.metadata.get("speaker")
+    if isinstance(said, str) and said.strip():
+        return said
+    if p.message_index is None:
+        return None
+    message = item.messages[p.message_index]
+    return message.name or message.role
 
 
 def _order(scope: Scope) -> tuple[str, ...]:

@@ -55,6 +55,7 @@ class StoredMemory(MemoryRecord):
     rid: int = -1
     hash: str = ""
     updated_ts: float = 0.0  # updated_at as epoch seconds (optimistic re-checks compare it)
+    speaker: str | None = None  # who said it (a verbatim memory's message name or role; metadata "speaker" wins)
 
     def record(self) -> MemoryRecord:
         return MemoryRecord(**{k: getattr(self, k) for k in MemoryRecord.__slots__})  # type: ignore[attr-defined]
@@ -76,6 +77,8 @@ class NewMemory:
     created_at: float
     metadata: dict[str, Any] = field(default_factory=dict)
     attribute: str | None = None
+    expires_at: float | None = None
+    speaker: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -154,3 +154,14 @@ def test_default_home_from_env(tmp_path, monkeypatch, hash_embedder):
     with Memory(embedder=hash_embedder, graph=False) as m:
         m.add("x", user_id="u", infer=False)
     assert (tmp_path / "home" / "memlayer.db").exists()
+
+
+def test_a_verbatim_memory_knows_who_said_it(memory):
+    memory.add([{"role": "user", "content": "I like tea", "name": "Ann"},
+                {"role": "assistant", "content": "Noted"},
+                {"role": "user", "content": "Bob likes coffee", "metadata": {"speaker": "Bob"}}], user_id="u", infer=False)
+    rows = memory.get_all(user_id="u")["results"]
+    stored = memory.async_memory.store.get
+    assert {r["memory"]: stored(r["id"]).speaker for r in rows} == {
+        "I like tea": "Ann", "Noted": "assistant", "Bob likes coffee": "Bob"}
+    assert all(r["expires_at"] is None for r in rows)

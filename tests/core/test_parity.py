@@ -80,3 +80,12 @@ def test_async_core_usable_from_another_loop_while_sync_face_runs(tmp_path):
         t.join()
         assert not errors
         assert len(m.get_all(user_id="u")["results"]) == 40
+
+
+def test_wrong_arguments_are_reported_in_the_callers_terms(memory):
+    import pytest
+
+    with pytest.raises(TypeError, match=r"^Memory\.search\(\) got an unexpected keyword argument 'top_k'; did you mean limit=\?"):
+        memory.search("x", user_id="u", top_k=3)
+    with pytest.raises(TypeError, match=r"^Memory\.add\(\) missing 1 required positional argument"):
+        memory.add(user_id="u")

@@ -35,9 +35,9 @@ async def test_async_and_sync_faces_share_one_engine(tmp_path):
 
 
 def test_different_settings_on_an_open_store_are_refused_by_name(tmp_path):
-    with Memory(str(tmp_path), embedder=HashingEmbedder(64), graph=False):
-        with pytest.raises(ConfigError, match=r"already open in this process with other settings \(embedder, graph\)"):
-            Memory(str(tmp_path), embedder=HashingEmbedder(32), graph=True)
+    with Memory(str(tmp_path), embedder=HashingEmbedder(64), graph=False), \
+            pytest.raises(ConfigError, match=r"already open in this process with other settings \(embedder, graph\)"):
+        Memory(str(tmp_path), embedder=HashingEmbedder(32), graph=True)
 
 
 def test_in_memory_stores_are_never_shared(tmp_path):

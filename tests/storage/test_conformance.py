@@ -350,3 +350,13 @@ def test_nul_strings_in_lists_and_substrings(store: Store) -> None:
     assert texts(store, Selection(ALICE, parse_filters({"k": {"contains": "a\x00b"}}))) == {"list", "text"}
     assert texts(store, Selection(ALICE, parse_filters({"k": {"ne": "a\x00b"}}))) == {"list", "text", "plain"}
     assert texts(store, Selection(ALICE, parse_filters({"k": {"in": ["a\x00b", "a"]}}))) == {"plain"}
+
+
+def test_expiry_and_speaker_are_stored(store: Store) -> None:
+    with store.transaction() as tx:
+        rid, = tx.insert_memories([NewMemory("e1", ALICE, "in Lisbon this week", "he", vec(3), T0,
+                                             expires_at=T0 + 7 * 86400, speaker="Alice")])
+    m = store.rows([rid])[rid]
+    assert m.expires_at == datetime.fromtimestamp(T0 + 7 * 86400, timezone.utc).isoformat() and m.speaker == "Alice"
+    (other, _), = put(store, ALICE, "no expiry")
+    assert store.get(other).expires_at is None and store.get(other).speaker is None  # type: ignore[union-attr]

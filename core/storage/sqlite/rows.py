@@ -16,18 +16,19 @@ T = TypeVar("T")
 
 COLUMNS = (
     "rid, id, user_id, agent_id, run_id, text, hash, attribute, metadata, created_at, updated_at, "
-    "valid_from, valid_to, superseded_by"
+    "valid_from, valid_to, superseded_by, expires_at, speaker"
 )
 CHUNK = 900  # bound parameters per IN (...) list, under SQLite's default limit of 999
 
 
 def memory_from_row(row: Sequence[Any]) -> StoredMemory:
     """A memory from a row of ``SELECT {COLUMNS}``."""
-    rid, mid, user, agent, run, text, text_hash, attribute, metadata, created, updated, vfrom, vto, sup = row
+    rid, mid, user, agent, run, text, text_hash, attribute, metadata, created, updated, vfrom, vto, sup, exp, who = row
     return StoredMemory(
         id=mid, memory=text, metadata=json.loads(metadata), user_id=user, agent_id=agent, run_id=run,
         attribute=attribute, created_at=iso(created), updated_at=iso(updated), valid_from=iso(vfrom),
-        valid_to=iso(vto), superseded_by=sup, rid=int(rid), hash=text_hash, updated_ts=float(updated),
+        valid_to=iso(vto), superseded_by=sup, expires_at=iso(exp), rid=int(rid), hash=text_hash,
+        updated_ts=float(updated), speaker=who,
     )
 
 

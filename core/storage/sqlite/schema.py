@@ -6,7 +6,11 @@ SCHEMA_VERSION = 2
 
 # Steps from each older version to the next, run in order inside the opening transaction.
 MIGRATIONS: dict[int, list[str]] = {
-    1: ["ALTER TABLE history ADD COLUMN reason TEXT"],  # why a memory went (expiry, budget, forget...)
+    1: [
+        "ALTER TABLE history ADD COLUMN reason TEXT",  # why a memory went (expiry, budget, forget...)
+        "ALTER TABLE memories ADD COLUMN expires_at REAL",
+        "ALTER TABLE memories ADD COLUMN speaker TEXT",
+    ],
 }
 
 SCHEMA = """
@@ -25,7 +29,9 @@ CREATE TABLE IF NOT EXISTS memories (
     valid_from REAL NOT NULL,
     valid_to REAL,                             -- NULL while current
     superseded_by TEXT,
-    embedding BLOB NOT NULL
+    embedding BLOB NOT NULL,
+    expires_at REAL,                           -- NULL: never lapses
+    speaker TEXT                               -- who said it (a verbatim memory's message name or role)
 );
 -- Scope indexes cover (rid, created_at): a scope's ids and order are read without touching rows.
 DROP INDEX IF EXISTS memories_user;

@@ -87,10 +87,11 @@ class SQLiteTx:
     def insert_memories(self, memories: Sequence[NewMemory]) -> list[int]:
         rids = self._insert_rows(
             "INSERT INTO memories (id, user_id, agent_id, run_id, text, hash, attribute, metadata, created_at, "
-            "updated_at, valid_from, valid_to, embedding)", "(?,?,?,?,?,?,?,?,?,?,?,NULL,?)",
+            "updated_at, valid_from, valid_to, embedding, expires_at, speaker)", "(?,?,?,?,?,?,?,?,?,?,?,NULL,?,?,?)",
             [(m.id, m.scope.user_id, m.scope.agent_id, m.scope.run_id, m.text, m.hash, m.attribute,
               json.dumps(m.metadata or {}), m.created_at, m.created_at, m.created_at,
-              np.ascontiguousarray(m.embedding, dtype=np.float32).tobytes()) for m in memories],
+              np.ascontiguousarray(m.embedding, dtype=np.float32).tobytes(), m.expires_at, m.speaker)
+             for m in memories],
         )
         self.conn.executemany("INSERT INTO vector_log (rid, op) VALUES (?, 'add')", [(rid,) for rid in rids])
         return rids
