@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Steps from each older version to the next, run in order inside the opening transaction.
 MIGRATIONS: dict[int, list[str]] = {
-    1: [
-        "ALTER TABLE history ADD COLUMN reason TEXT",  # why a memory went (expiry, budget, forget...)
-        "ALTER TABLE memories ADD COLUMN expires_at REAL",
-        "ALTER TABLE memories ADD COLUMN speaker TEXT",
-    ],
+    1: ["ALTER TABLE history ADD COLUMN reason TEXT"],  # why a memory went (expiry, budget, forget...)
+    2: ["ALTER TABLE memories ADD COLUMN expires_at REAL", "ALTER TABLE memories ADD COLUMN speaker TEXT"],
 }
 
 SCHEMA = """
