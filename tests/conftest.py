@@ -19,6 +19,10 @@ for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):  # tests never reach a real pr
 
 LOCOMO_DEV = ROOT.parent / "shared" / "data" / "locomo" / "locomo_dev.json"
 
+# Real PostgreSQL / Oxigraph servers as fixtures (and the CI rule that their tests never skip);
+# pytester tests that rule.
+pytest_plugins = ["pytester", "tests.server_fixtures"]
+
 
 @pytest.fixture
 def hash_embedder():

@@ -2,74 +2,20 @@
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
-import time
-import urllib.parse
-import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from memlayer.graph.rdf import RDFGraphStore
 from memlayer.types import Scope
 from tests.graph.helpers import ALICE, BOB, put, triples
-
-OXIGRAPH = shutil.which("oxigraph")
-pytestmark = pytest.mark.skipif(
-    OXIGRAPH is None, reason="the `oxigraph` server binary is not installed (pip install oxigraph)"
-)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_until_up(base: str, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
-    ask = base + "/query?" + urllib.parse.urlencode({"query": "ASK { ?s ?p ?o }"})
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"oxigraph serve exited with {proc.returncode}: {proc.stderr.read()!r}")  # type: ignore[union-attr]
-        try:
-            with urllib.request.urlopen(ask, timeout=1) as reply:
-                if reply.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"oxigraph serve did not answer at {base} within {timeout}s")
-
-
-@pytest.fixture(scope="module")
-def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    location: Path = tmp_path_factory.mktemp("oxigraph-server")
-    port = _free_port()
-    proc = subprocess.Popen(
-        [str(OXIGRAPH), "serve", "--location", str(location), "--bind", f"127.0.0.1:{port}"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_up(base, proc)
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+from tests.servers import SparqlEndpoints
 
 
 @pytest.fixture
-def remote(endpoint: str) -> Iterator[RDFGraphStore]:
-    store = RDFGraphStore(store="sparql", query_endpoint=endpoint + "/query", update_endpoint=endpoint + "/update")
-    store.reset()
+def remote(sparql_endpoints: SparqlEndpoints) -> Iterator[RDFGraphStore]:
+    """The graph store on the session's shared Oxigraph server (emptied for each test)."""
+    store = RDFGraphStore(store="sparql", **sparql_endpoints.config())
     yield store
     store.close()
 
