@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import pwd
 import re
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -17,6 +19,7 @@ import pytest
 
 from tests.servers import OxigraphServer, PostgresServer, ServerUnavailable, SparqlEndpoints
 
+ROOT = Path(__file__).resolve().parent.parent
 ALL_GRAPHS_EMPTY = "ASK { { ?s ?p ?o } UNION { GRAPH ?g { ?s ?p ?o } } }"
 
 
@@ -137,6 +140,19 @@ def test_a_server_that_cannot_start_says_why(tmp_path: Path) -> None:
     assert pg.root is None and list(tmp_path.iterdir()) == []  # nothing left behind
     with pytest.raises(ServerUnavailable, match="pip install oxigraph"):
         OxigraphServer(binary=tmp_path / "oxigraph", dir=tmp_path).start()
+
+
+@pytest.mark.requires_server("postgresql")
+def test_prepare_command_finds_postgres_for_ci() -> None:
+    """.ci/run installs PostgreSQL when this command fails, and relies on it to create the user."""
+    run = [sys.executable, "-m", "tests.servers"]
+    done = subprocess.run([*run, "prepare"], cwd=ROOT, capture_output=True, text=True)
+    if done.returncode == 1:
+        pytest.skip(done.stderr.strip())
+    assert done.returncode == 0, done.stderr
+    assert re.match(r"postgresql: PostgreSQL \d+ in /\S+", done.stdout)
+    assert ("as root, servers run as" in done.stdout) == (os.geteuid() == 0)
+    assert subprocess.run([*run, "nonsense"], cwd=ROOT, capture_output=True).returncode == 2
 
 
 INNER_TESTS = """

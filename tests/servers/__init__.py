@@ -10,6 +10,7 @@ directory removed) when the ``with`` block ends, or at interpreter exit::
         ox.update("INSERT DATA { <urn:s> <urn:p> <urn:o> }")
         ox.query("SELECT * WHERE { ?s ?p ?o }")["results"]["bindings"]
 
+From a benchmark run as ``python benchmarks/x.py``, put the repository root on ``sys.path`` first.
 Modules: ``process`` (the lifecycle every server shares), ``postgres``, ``oxigraph``; the pytest
 fixtures are in tests/server_fixtures.py. Standard library only, so benchmarks and ``python3 -m
 tests.servers prepare`` (used by .ci/run) work without pytest or the project installed. Whatever keeps
