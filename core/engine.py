@@ -52,13 +52,14 @@ class Engine:
             engine._users = 1
             return engine
         with _OPEN_LOCK:
-            engine = _OPEN.get(key)
-            if engine is not None and getattr(engine.store, "closed", False):
-                engine = None  # its store was closed under it (a simulated crash): open afresh
-            if engine is None:
+            found = _OPEN.get(key)
+            if found is not None and getattr(found.store, "closed", False):
+                found = None  # its store was closed under it (a simulated crash): open afresh
+            if found is None:
                 engine = _OPEN[key] = cls(config)
                 engine._key = key
             else:
+                engine = found
                 differ = _differences(engine.config, config)
                 if differ:
                     raise ConfigError(
