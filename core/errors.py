@@ -15,6 +15,11 @@ class ScopeError(MemlayerError, ValueError):
     """An operation needs a scope (user_id, agent_id or run_id) and got none, or got a bad one."""
 
 
+class QueryError(ConfigError):
+    """A SPARQL query was refused (not read-only, SERVICE, a FROM outside the caller's graphs) or failed to
+    parse or run: the message says which, and what to change."""
+
+
 class NotFoundError(MemlayerError, KeyError):
     """A memory id does not exist (or was forgotten)."""
 

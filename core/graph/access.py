@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from rdflib import Graph, URIRef
-from rdflib.graph import ReadOnlyGraphAggregate
+from rdflib.query import Result
+from rdflib.term import Identifier
 
-from ..errors import ConfigError, ScopeError
+from ..errors import MemlayerError, ProviderError, QueryError, ScopeError
 from ..types import Scope
-from . import io
+from . import engines, io
+from .engines import Graphs
 from .plumbing import StoreCore
+from .query import Prepared, prepare
+from .scoped import ScopedStore
 from .traverse import Q_NAMED_GRAPHS, Q_SCOPE_GRAPHS_ALL
-from .vocab import NAMESPACES, QUERY_PREFIXES, graph_iri
+from .vocab import DATASET_ID, NAMESPACES, QUERY_PREFIXES, graph_iri
 
 
 class Access(StoreCore):
@@ -31,31 +36,80 @@ class Access(StoreCore):
     def sparql(
         self, query: str, bindings: dict[str, Any] | None = None, *, scope: Scope | None = None
     ) -> list[dict[str, Any]]:
-        """Run a read-only SPARQL query; values go in ``bindings`` (bound as RDF terms, never spliced
-        into the text). With ``scope`` the default graph is the union of the scope's graphs; without it,
-        the union of all graphs (on a remote endpoint: the server's default graph), plus GRAPH ?g.
-        Queries run on the store's own engine; if it rejects the bindings (Oxigraph wants bound variables
-        in the SELECT clause), rdflib's engine runs the query over the store instead (slower)."""
+        """Run a read-only SPARQL query (SELECT, ASK, CONSTRUCT, DESCRIBE); values go in ``bindings`` (bound
+        as RDF terms, never spliced into the text).
+
+        With ``scope`` the query runs over a dataset of that scope's graphs only: its default graph is their
+        merge and ``GRAPH ?g`` ranges over them alone, so no other scope's data can be reached. ``FROM`` /
+        ``FROM NAMED`` may pick among those graphs. Without a scope the query acts for the store's owner:
+        every graph of the store. Either way ``SERVICE`` and a ``FROM`` naming a graph that is not there
+        are refused before anything runs (:class:`QueryError`): nothing is ever fetched from elsewhere."""
         self._check()
+        prepared = prepare(query, QUERY_PREFIXES)
         init = {k.lstrip("?$"): io.to_term(v) for k, v in (bindings or {}).items()}
         with self._reading:
-            target: Graph = self._ds
-            if scope is not None:
-                graphs = self._graphs(scope)
-                if not graphs:
-                    return []
-                ctxs = [self._ctx(g) for g in graphs]
-                target = ctxs[0] if len(ctxs) == 1 else ReadOnlyGraphAggregate(ctxs)
-            try:
-                result = target.query(query, initNs=QUERY_PREFIXES, initBindings=init)
-            except Exception as exc:  # e.g. Oxigraph wants bound variables projected: use rdflib's engine
-                if not init:
-                    raise ConfigError(f"SPARQL query failed: {exc}") from exc
+            default, named = self._dataset_for(prepared, scope)
+            return io.result_rows(self._execute(prepared, default, named, init))
+
+    def _dataset_for(self, prepared: Prepared, scope: Scope | None) -> tuple[Graphs, Graphs]:
+        """(default graphs, named graphs) of the query's dataset; None is "all graphs" (owner only)."""
+        allowed: list[URIRef] | None = None if scope is None else self._graphs(scope)
+        clauses = [("FROM", iri) for iri in prepared.from_default] + [("FROM NAMED", iri) for iri in prepared.from_named]
+        for clause, iri in clauses:
+            if allowed is None and not self._has_graph(iri):
+                raise QueryError(f"SPARQL query refused: {clause} <{iri}> names no graph of this store; "
+                                 "memlayer never loads data from elsewhere")
+            if allowed is not None and iri not in allowed:
+                raise QueryError(f"SPARQL query refused: {clause} <{iri}> is not a graph of scope {scope.key()}; "  # type: ignore[union-attr]
+                                 "a scoped query reaches only that scope's graphs")
+        if prepared.names_dataset:
+            return list(prepared.from_default), list(prepared.from_named)
+        return allowed, allowed
+
+    def _has_graph(self, iri: URIRef) -> bool:
+        return bool(self._select("SELECT ?g WHERE { GRAPH ?g { ?s ?p ?o } } LIMIT 1", g=iri))
+
+    def _execute(self, prepared: Prepared, default: Graphs, named: Graphs, init: Mapping[str, Identifier]) -> Result:
+        """The query on this store's engine over exactly (default, named), evaluated (a failure while
+        reading results is raised here too); every failure a memlayer error."""
+        empty = default is not None and named is not None and not default and not named
+        try:
+            if self.kind == "oxigraph" and not empty:
                 try:
-                    result = target.query(query, initNs=QUERY_PREFIXES, initBindings=init, use_store_provided=False)
-                except Exception as again:
-                    raise ConfigError(f"SPARQL query failed: {again}") from again
-            return io.result_rows(result)
+                    result = engines.run_oxigraph(self._store._store, prepared, default, named, init)  # type: ignore[attr-defined]
+                except engines.ProjectionNeeded:  # rdflib's engine binds variables the SELECT does not project
+                    result = engines.run_rdflib(self._store, prepared, default, named, init)
+            elif self.kind == "sparql" and not empty:
+                result = engines.run_endpoint(self._store, prepared, default, named, init)
+            else:
+                result = engines.run_rdflib(self._store, prepared, default, named, init)
+            if result.type == "SELECT":
+                result.bindings = list(result.bindings)
+            return result
+        except MemlayerError:
+            raise
+        except RecursionError:
+            raise QueryError("SPARQL query failed: it nests too deeply to evaluate; simplify it") from None
+        except OSError as exc:  # an unreachable endpoint, a failing disk
+            raise ProviderError(f"SPARQL query failed: the {self.kind} graph store could not answer: {exc}") from exc
+        except Exception as exc:
+            raise QueryError(f"SPARQL query failed: {type(exc).__name__}: {exc}") from exc
+
+    def scoped_graph(self, scope: Scope | None) -> Graph:
+        """A read-only rdflib Graph of the merge of the scope's graphs (every graph without a scope); its
+        ``query()`` runs through :meth:`sparql`'s checks over that scope."""
+        self._check()
+        graphs = None if scope is None else self._graphs(scope)
+        union = graph_iri(scope) if scope is not None else DATASET_ID
+
+        def run(text: str, prefixes: Mapping[str, Any], bindings: Mapping[str, Identifier]) -> Any:
+            prepared = prepare(text, {**QUERY_PREFIXES, **prefixes})
+            init = {k.lstrip("?$"): io.to_term(v) for k, v in bindings.items()}
+            with self._reading:
+                default, named = self._dataset_for(prepared, scope)
+                return self._execute(prepared, default, named, init)
+
+        return Graph(store=ScopedStore(self._store, graphs, graphs, union_id=union, runner=run), identifier=union)
 
     def export(self, fmt: str = "trig", scope: Scope | None = None) -> str:
         """Serialise the whole dataset (or the graphs a scope covers): trig, json-ld, nquads, turtle."""
