@@ -24,7 +24,7 @@ from rdflib import BNode, Dataset, Graph, Literal, URIRef, Variable
 from rdflib.namespace import XSD
 from rdflib.query import Result
 from rdflib.store import Store
-from rdflib.term import Identifier, Node
+from rdflib.term import Identifier
 
 from .query import Prepared, without_dataset
 from .scoped import Runner, ScopedStore
@@ -131,7 +131,7 @@ def _to_ox(term: Identifier) -> Any:
     raise TypeError(f"cannot bind {term!r} in a SPARQL query")
 
 
-def _from_ox(term: Any) -> Node:
+def _from_ox(term: Any) -> Identifier:
     import pyoxigraph as ox
 
     if isinstance(term, ox.NamedNode):

@@ -65,8 +65,9 @@ def prepare(text: Any, prefixes: Mapping[str, Any] | None = None) -> Prepared:
         raise QueryError("SPARQL query refused: only SELECT, ASK, CONSTRUCT and DESCRIBE are accepted")
     for node in _nodes(tree):
         if node.name == "ServiceGraphPattern":
+            term = node["term"] if "term" in node else ""  # noqa: SIM401 - CompValue.get's 2nd argument is not a default
             raise QueryError(
-                f"SPARQL query refused: SERVICE {_n3(node['term'] if 'term' in node else '')} would send a request to another server; "
+                f"SPARQL query refused: SERVICE {_n3(term)} would send a request to another server; "
                 "memlayer queries run only over this store's graphs"
             )
     known = {p: str(ns) for p, ns in (prefixes or {}).items()}

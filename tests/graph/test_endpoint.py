@@ -6,9 +6,11 @@ from collections.abc import Iterator
 
 import pytest
 
+from memlayer.errors import QueryError
 from memlayer.graph.rdf import RDFGraphStore
+from memlayer.graph.vocab import graph_iri
 from memlayer.types import Scope
-from tests.graph.helpers import ALICE, BOB, put, triples
+from tests.graph.helpers import ALICE, BOB, Listener, put, triples
 from tests.servers import SparqlEndpoints
 
 
@@ -67,3 +69,22 @@ def test_scopes_and_delete_scope(remote: RDFGraphStore) -> None:
     fresh = RDFGraphStore(store="memory")
     fresh.import_(remote.export("trig"), "trig")
     assert triples(fresh.search(BOB, "Sarah")) == {("Sarah", "WORKS_AT", "Microsoft")}
+
+
+def test_scoped_queries_reach_only_the_scope_on_the_endpoint(remote: RDFGraphStore, listener: Listener) -> None:
+    alice_bot = Scope(user_id="alice", agent_id="bot")
+    put(remote, ALICE, "Sarah", "WORKS_AT", "Google", memory_id="a1", text="alice's own words")
+    put(remote, alice_bot, "Sarah", "LIVES_IN", "Paris", memory_id="a2", text="alice's bot words")
+    put(remote, BOB, "Bob", "WORKS_AT", "Initech", memory_id="b1", text="bob PIN 4711")
+    texts = remote.sparql("SELECT ?g ?t WHERE { GRAPH ?g { ?m prov:value ?t } }", scope=BOB)
+    assert texts == [{"g": str(graph_iri(BOB)), "t": "bob PIN 4711"}]  # one graph in scope
+    both = remote.sparql("SELECT ?t WHERE { ?m prov:value ?t }", scope=ALICE)
+    assert sorted(r["t"] for r in both) == ["alice's bot words", "alice's own words"]
+    bob = graph_iri(BOB)
+    assert remote.sparql("SELECT ?t WHERE { GRAPH ?g { ?m prov:value ?t } }", {"g": bob}, scope=ALICE) == []
+    assert remote.sparql("SELECT ?t WHERE { ?m prov:value ?t }", scope=Scope(user_id="nobody")) == []
+    with pytest.raises(QueryError, match="FROM NAMED"):
+        remote.sparql(f"SELECT ?t FROM NAMED <{bob}> WHERE {{ GRAPH ?g {{ ?m prov:value ?t }} }}", scope=ALICE)
+    with pytest.raises(QueryError, match="SERVICE"):  # the server would make the request from its side
+        remote.sparql(f"SELECT * WHERE {{ SERVICE <{listener.url}/> {{ ?s ?p ?o }} }}", scope=ALICE)
+    assert listener.connections == 0
