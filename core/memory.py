@@ -16,6 +16,7 @@ import numpy as np
 from .config import IN_MEMORY, MemoryConfig, load_config
 from .engine import Engine
 from .errors import MemlayerError
+from .graph.view import GraphView
 from .filters import parse_filters
 from .messages import (
     check_metadata,
@@ -99,9 +100,9 @@ class AsyncMemory:
         return self._engine.search_config
 
     @property
-    def graph(self) -> Any:
-        """The knowledge graph store (``.sparql``, ``.export``, ``.search``...), or None without a graph."""
-        return None if self._engine.graph is None else self._engine.graph.graph
+    def graph(self) -> GraphView | None:
+        """The knowledge graph (relations, SPARQL, export per user_id/agent_id/run_id), or None without one."""
+        return None if self._engine.graph is None else GraphView(self._engine.graph.graph, self._engine.graph.catch_up)
 
     def embed_now(self, texts: list[str]) -> np.ndarray:
         """Texts embedded as memlayer embeds them (unit-normalised float32), on the calling thread."""

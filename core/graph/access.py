@@ -11,9 +11,9 @@ from rdflib.term import Identifier
 
 from ..errors import MemlayerError, ProviderError, QueryError, ScopeError
 from ..types import Scope
-from . import engines, io
+from . import disk, engines, io
 from .engines import Graphs
-from .plumbing import StoreCore
+from .plumbing import StoreCore, guarded
 from .query import Prepared, prepare
 from .scoped import ScopedStore
 from .traverse import Q_NAMED_GRAPHS, Q_SCOPE_GRAPHS_ALL
@@ -33,6 +33,7 @@ class Access(StoreCore):
             g.bind(prefix, ns)
         return g
 
+    @guarded
     def sparql(
         self, query: str, bindings: dict[str, Any] | None = None, *, scope: Scope | None = None
     ) -> list[dict[str, Any]]:
@@ -88,13 +89,19 @@ class Access(StoreCore):
             return result
         except MemlayerError:
             raise
-        except RecursionError:
-            raise QueryError("SPARQL query failed: it nests too deeply to evaluate; simplify it") from None
-        except OSError as exc:  # an unreachable endpoint, a failing disk
-            raise ProviderError(f"SPARQL query failed: the {self.kind} graph store could not answer: {exc}") from exc
         except Exception as exc:
-            raise QueryError(f"SPARQL query failed: {type(exc).__name__}: {exc}") from exc
+            if self.location is not None and disk.is_damage(exc):
+                raise  # guarded(): the store replaces itself
+            raise self._query_error(exc) from exc
 
+    def _query_error(self, exc: Exception) -> MemlayerError:
+        if isinstance(exc, RecursionError):
+            return QueryError("SPARQL query failed: it nests too deeply to evaluate; simplify it")
+        if isinstance(exc, OSError):  # an unreachable endpoint, a failing disk
+            return ProviderError(f"SPARQL query failed: the {self.kind} graph store could not answer: {exc}")
+        return QueryError(f"SPARQL query failed: {type(exc).__name__}: {exc}")
+
+    @guarded
     def scoped_graph(self, scope: Scope | None) -> Graph:
         """A read-only rdflib Graph of the merge of the scope's graphs (every graph without a scope); its
         ``query()`` runs through :meth:`sparql`'s checks over that scope."""
@@ -111,6 +118,7 @@ class Access(StoreCore):
 
         return Graph(store=ScopedStore(self._store, graphs, graphs, union_id=union, runner=run), identifier=union)
 
+    @guarded
     def export(self, fmt: str = "trig", scope: Scope | None = None) -> str:
         """Serialise the whole dataset (or the graphs a scope covers): trig, json-ld, nquads, turtle."""
         self._check()
@@ -122,6 +130,7 @@ class Access(StoreCore):
             quads = [(s, p, o, g) for g in graphs for s, p, o in self._ctx(g)]
         return io.serialize(quads, fmt)  # type: ignore[arg-type]
 
+    @guarded
     def import_(self, data: str, fmt: str = "trig", *, scope: Scope | None = None) -> int:
         """Load serialised data (named graphs kept); returns the number of triples written."""
         self._check()
@@ -134,6 +143,7 @@ class Access(StoreCore):
             self._forget_caches()
         return len(quads)
 
+    @guarded
     def counts(self) -> dict[str, int]:
         """Sizes of the whole dataset: graphs, entities, relations (current), memories, messages, triples."""
         self._check()
@@ -149,6 +159,7 @@ class Access(StoreCore):
                 out[name] = int(rows[0].n) if rows else 0
         return out
 
+    @guarded
     def reset(self) -> None:
         """Drop every memlayer scope graph (other graphs in a shared store are left alone)."""
         self._check()
@@ -157,3 +168,4 @@ class Access(StoreCore):
                 self._store.remove_graph(self._ctx(URIRef(str(row.g))))
                 self._commit()  # one DROP per request (see delete_scope)
             self._forget_caches()
+            self._forgot()

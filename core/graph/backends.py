@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from rdflib.store import NO_STORE, VALID_STORE, Store
 from rdflib.term import Identifier, Node
 
 from ..errors import ConfigError, StoreError, missing_extra
+from . import disk
 from .vocab import DATASET_ID
 
 logger = logging.getLogger("memlayer.graph")
@@ -24,6 +26,18 @@ AtomicWrite = Callable[[Identifier, Sequence[Triple], Sequence[Triple]], bool]
 CONCURRENT_READS = frozenset({"oxigraph", "sparql"})
 
 
+@dataclass
+class Opened:
+    """An opened rdflib Store with the fixed dataset identifier; its single-transaction writer when it has
+    one (Oxigraph; it holds the store open until dropped); its directory when it is Oxigraph on disk; and,
+    when that directory was missing or damaged so the store started empty, the reason."""
+
+    store: Store
+    atomic: AtomicWrite | None = None
+    location: Path | None = None
+    recreated: str | None = None
+
+
 def open_store(
     kind: str,
     path: str | os.PathLike[str] | None,
@@ -31,21 +45,19 @@ def open_store(
     query_endpoint: str | None = None,
     update_endpoint: str | None = None,
     endpoint_options: dict[str, Any] | None = None,
-) -> tuple[Store, AtomicWrite | None]:
-    """An opened rdflib Store of the given kind, with the fixed dataset identifier, and its
-    single-transaction writer when it has one (Oxigraph; it holds the store open until dropped)."""
+) -> Opened:
     if kind == "oxigraph":
         return _oxigraph(path)
     if kind == "memory":
         if path is not None:
             logger.info("graph store 'memory' keeps nothing on disk; path %s is ignored", path)
-        return plugin.get("Memory", Store)(identifier=DATASET_ID), None
+        return Opened(plugin.get("Memory", Store)(identifier=DATASET_ID))
     if kind == "sparql":
-        return _sparql(query_endpoint, update_endpoint, endpoint_options or {}), None
-    return _plugin(kind, path), None
+        return Opened(_sparql(query_endpoint, update_endpoint, endpoint_options or {}))
+    return Opened(_plugin(kind, path))
 
 
-def _oxigraph(path: str | os.PathLike[str] | None) -> tuple[Store, AtomicWrite]:
+def _oxigraph(path: str | os.PathLike[str] | None) -> Opened:
     try:
         import pyoxigraph
         from oxrdflib import OxigraphStore
@@ -54,22 +66,15 @@ def _oxigraph(path: str | os.PathLike[str] | None) -> tuple[Store, AtomicWrite]:
     if path is None:
         logger.info("graph store 'oxigraph' without a path is in memory only; pass path= to persist it")
         inner = pyoxigraph.Store()
-    else:
-        location = Path(path)
-        if location.exists() and not location.is_dir():
-            raise ConfigError(f"graph store path {location} is a file; the oxigraph store needs a directory")
-        location.mkdir(parents=True, exist_ok=True)
-        try:
-            inner = pyoxigraph.Store(str(location))
-        except OSError as exc:
-            raise StoreError(
-                f"cannot open the oxigraph graph store at {location}: {exc}. Is another process using it? "
-                "Close it there, or serve it with `oxigraph serve` and use store='sparql'."
-            ) from exc
-    return OxigraphStore(identifier=DATASET_ID, store=inner), _oxigraph_writer(inner)
+        return Opened(OxigraphStore(identifier=DATASET_ID, store=inner), oxigraph_writer(inner))
+    location = Path(path)
+    if location.exists() and not location.is_dir():
+        raise ConfigError(f"graph store path {location} is a file; the oxigraph store needs a directory")
+    inner, recreated = disk.open_dir(location)
+    return Opened(OxigraphStore(identifier=DATASET_ID, store=inner), oxigraph_writer(inner), location, recreated)
 
 
-def _oxigraph_writer(inner: Any) -> AtomicWrite:
+def oxigraph_writer(inner: Any) -> AtomicWrite:
     """Applies one graph's removals and additions in a single Oxigraph transaction (one SPARQL update,
     which Oxigraph applies entirely or not at all). Returns False, having done nothing, for terms it does
     not write this way (blank nodes); the caller then writes those itself."""

@@ -10,7 +10,7 @@ from rdflib.term import Node
 
 from ..errors import NotFoundError
 from ..types import Scope
-from .plumbing import StoreCore, Triple
+from .plumbing import StoreCore, Triple, guarded
 from .resolve import entity_key, logger
 from .vocab import ML, entity_iri, graph_iri, memory_iri, scope_of
 
@@ -18,6 +18,7 @@ from .vocab import ML, entity_iri, graph_iri, memory_iri, scope_of
 class Maintenance(StoreCore):
     """forget_memory, delete_scope, merge, unmerge: edits that rewrite existing statements."""
 
+    @guarded
     def forget_memory(self, scope: Scope, memory_id: str) -> None:
         """Remove what came only from this memory: its statements (reopening any fact they had
         superseded), its links on statements other memories support too, and entities left unused."""
@@ -26,6 +27,7 @@ class Maintenance(StoreCore):
             for graph in self._graphs(scope):
                 self._forget_in(graph, memory_iri(scope_of(graph) or scope, memory_id))
             self._commit()
+            self._forgot()
 
     def _forget_in(self, graph: URIRef, mem: URIRef) -> None:
         """One write (one transaction on Oxigraph): a crash leaves the memory fully forgotten or untouched,
@@ -82,6 +84,7 @@ class Maintenance(StoreCore):
                     adds.append((prev, ML.supersededBy, successor))
         return {n for n in (s, o) if n is not None}
 
+    @guarded
     def delete_scope(self, scope: Scope) -> None:
         """Drop every named graph the scope covers (``Scope(user_id=u)`` drops all of u's graphs)."""
         self._check()
@@ -91,7 +94,9 @@ class Maintenance(StoreCore):
                 self._commit()  # one DROP per request: Oxigraph rejects ';'-joined DROPs with prologues
                 self._forget_caches(graph)
             self._forget_caches()
+            self._forgot()
 
+    @guarded
     def merge(self, scope: Scope, name: str, into: str) -> None:
         """Merge entity ``name`` into ``into`` in the scope's own graph: statements move over and the old
         labels become aliases. Reversible per alias with :meth:`unmerge`."""
@@ -130,6 +135,7 @@ class Maintenance(StoreCore):
                 index.add_alias(new, label)
             logger.info("graph %s: merged entity %r into %r; undo with unmerge(scope, %r)", graph, name, into, name)
 
+    @guarded
     def unmerge(self, scope: Scope, alias: str) -> dict[str, Any]:
         """Split an alias off its entity again: a new entity gets the alias as its label and takes the
         statements that were written under that name (``ml:subjectLabel`` / ``ml:objectLabel``)."""

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import time
+from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from typing import Any
+from typing import Any, TypeVar
 
 from rdflib import Dataset, Graph, Literal, URIRef
 from rdflib.namespace import RDFS
 from rdflib.term import Identifier
 
-from ..errors import ConfigError, ScopeError, StoreError
+from ..errors import ConfigError, MemlayerError, ScopeError, StoreError
 from ..types import Scope
-from .backends import CONCURRENT_READS, Triple, open_store
+from . import disk
+from .backends import CONCURRENT_READS, Triple, open_store, oxigraph_writer
 from .cache import EdgeCache
 from .resolve import EmbeddingResolver, EntityIndex
 from .traverse import Q_ALIASES, Q_EDGES, Q_LABELS, Q_SCOPE_GRAPHS, Edge, edges_from_rows
@@ -28,6 +31,30 @@ from .vocab import (
     scope_of,
     scope_triples,
 )
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def guarded(method: F) -> F:
+    """Damage of an on-disk Oxigraph store found during ``method``: the store is replaced by an empty one
+    (see ``recreated``) and the call fails with a :class:`StoreError` saying so."""
+
+    @functools.wraps(method)
+    def wrapper(self: StoreCore, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except MemlayerError:
+            raise
+        except Exception as exc:
+            if self.location is None or not disk.is_damage(exc):
+                raise
+            damage = f"{type(exc).__name__}: {exc}"
+        # outside the except block: the failed call's frames, which still hold the store, are gone
+        self._recreate(damage)
+        raise StoreError(f"{self.recreated}. The call failed; rebuild the graph (memlayer replays its "
+                         "outbox into it) and try again")
+
+    return wrapper  # type: ignore[return-value]
 
 
 def covers(query: Scope, scope: Scope | None) -> bool:
@@ -52,16 +79,24 @@ class StoreCore:
         similarity_threshold: float = 0.9,
         functional: list[str] | tuple[str, ...] | set[str] | frozenset[str] | None = None,
         cache_ttl: float | None = None,
+        compact_on_close: bool = True,
     ) -> None:
         if not 0.0 < similarity_threshold <= 1.0:
             raise ConfigError(f"similarity_threshold must be in (0, 1], got {similarity_threshold}")
         self.kind = store
         #: whether the data outlives this object (the core rebuilds non-persistent stores from its outbox)
         self.persistent = store == "sparql" or (path is not None and store != "memory")
-        self._store, self._atomic = open_store(
+        opened = open_store(
             store, path, query_endpoint=query_endpoint, update_endpoint=update_endpoint,
             endpoint_options=endpoint_options,
         )
+        self._store, self._atomic, self.location = opened.store, opened.atomic, opened.location
+        #: why this store started empty when it opened (its directory was missing, or damaged and moved
+        #: aside; a damaged store found later is replaced the same way), else None: its owner then replays
+        #: everything into it
+        self.recreated: str | None = opened.recreated
+        del opened  # a rewrite below must hold the only reference to the Oxigraph store
+        self.compact_on_close = compact_on_close
         self._ds = Dataset(store=self._store, default_union=True)
         for prefix, ns in NAMESPACES.items():
             self._ds.bind(prefix, ns)
@@ -77,8 +112,48 @@ class StoreCore:
         self._registered: set[URIRef] = set()
         self._contexts: dict[URIRef, Graph] = {}
         self._closed = False
+        if self.location is not None and (self.location / disk.PENDING).exists():
+            self._rewrite()  # a process forgot data and stopped before its close() rewrote the files
 
     # -- plumbing -------------------------------------------------------------------------------------
+
+    # -- the Oxigraph directory ------------------------------------------------------------------------
+
+    def _inner(self) -> Any:
+        """The pyoxigraph Store behind the rdflib one (Oxigraph only)."""
+        return self._store._store  # type: ignore[attr-defined]
+
+    def _use_inner(self, inner: Any) -> None:
+        """Continue on another pyoxigraph Store (rewritten or recreated); rdflib objects keep working."""
+        self._store._store = inner  # type: ignore[attr-defined]
+        self._atomic = None if inner is None else oxigraph_writer(inner)
+
+    def _forgot(self) -> None:
+        """Data was deleted: mark the directory for a rewrite (done at close, or at the next open)."""
+        if self.location is not None:
+            (self.location / disk.PENDING).touch()
+
+    def _rewrite(self) -> None:
+        """Copy the data into a fresh directory so nothing deleted stays in the files (:func:`disk.rewrite`)."""
+        assert self.location is not None
+        with self._lock:
+            box = [self._inner()]
+            self._use_inner(None)  # rewrite() must hold the only reference: it closes the store
+            try:
+                inner = disk.rewrite(box, self.location)
+            except StoreError:
+                self._closed = True  # still open elsewhere in this process: nothing can use it from here
+                raise
+            self._use_inner(inner)
+
+    def _recreate(self, damage: str) -> None:
+        """The directory is damaged: move it aside and go on with an empty store (``recreated`` says why)."""
+        assert self.location is not None
+        with self._lock:
+            self._use_inner(None)
+            inner, self.recreated = disk.replace_damaged(self.location, damage)
+            self._use_inner(inner)
+            self._forget_caches()
 
     def _check(self) -> None:
         if self._closed:

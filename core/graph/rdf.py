@@ -24,10 +24,12 @@ from functools import partial
 from typing import Any
 
 from ..types import Scope, to_utc
+from . import disk
 from .access import Access
 from .maintain import Maintenance
-from .resolve import entity_key, tokens
-from .traverse import neighbourhood, relation_dict
+from .plumbing import guarded
+from .resolve import entity_key, logger, tokens
+from .traverse import Q_STATEMENTS, edges_from_rows, is_valid, neighbourhood, relation_dict
 from .write import Writer
 
 
@@ -40,6 +42,7 @@ class RDFGraphStore(Writer, Maintenance, Access):
     ``functional`` names the single-valued relationships (default LIVES_IN, WORKS_AT, AGE, MARRIED_TO).
     """
 
+    @guarded
     def search(
         self,
         scope: Scope,
@@ -63,17 +66,45 @@ class RDFGraphStore(Writer, Maintenance, Access):
                     hops=min(max(hops, 0), 2), as_of=when, include_expired=include_expired, limit=limit,
                 )
                 for score, hop, edge in found:
-                    item = relation_dict(edge, partial(self._name, graph), score, hop)
-                    key = (entity_key(item["source"]), item["relationship"], entity_key(item["destination"]),
-                           item["valid_from"], item["valid_to"])
-                    prior = merged.get(key)
-                    if prior is None:
-                        merged[key] = item
-                    else:
-                        prior["memory_ids"] = sorted(set(prior["memory_ids"]) | set(item["memory_ids"]))
-                        prior["score"] = max(prior["score"], item["score"])
+                    self._merge(merged, relation_dict(edge, partial(self._name, graph), score, hop))
         ranked = sorted(merged.values(), key=lambda r: (-r["score"], r["hops"], r["valid_from"] or ""))
         return ranked[: max(limit, 0)]
+
+    @guarded
+    def relations(
+        self,
+        scope: Scope,
+        *,
+        as_of: datetime | str | float | None = None,
+        include_expired: bool = False,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Every relation of the scope's graphs (current ones unless ``as_of`` or ``include_expired``),
+        oldest first, in :meth:`search`'s shape with ``score`` 1.0 and ``hops`` 1; the same relation in two
+        of the scope's graphs comes once, with the memory ids of both."""
+        self._check()
+        when = to_utc(as_of)
+        merged: dict[tuple[str, str, str, str | None, str | None], dict[str, Any]] = {}
+        with self._reading:
+            for graph in self._graphs(scope):
+                for edge in edges_from_rows(self._select(Q_STATEMENTS, g=graph)).values():
+                    if is_valid(edge, when, include_expired):
+                        item = relation_dict(edge, partial(self._name, graph), 1.0, 1)
+                        self._merge(merged, item)
+        ordered = sorted(merged.values(), key=lambda r: (r["valid_from"] or "", r["source"], r["relationship"],
+                                                         r["destination"]))
+        return ordered if limit is None else ordered[: max(limit, 0)]
+
+    @staticmethod
+    def _merge(merged: dict[tuple[str, str, str, str | None, str | None], dict[str, Any]], item: dict[str, Any]) -> None:
+        key = (entity_key(item["source"]), item["relationship"], entity_key(item["destination"]),
+               item["valid_from"], item["valid_to"])
+        prior = merged.get(key)
+        if prior is None:
+            merged[key] = item
+        else:
+            prior["memory_ids"] = sorted(set(prior["memory_ids"]) | set(item["memory_ids"]))
+            prior["score"] = max(prior["score"], item["score"])
 
     def memory_ids_for(
         self, scope: Scope, query: str, *, as_of: datetime | str | float | None = None, limit: int = 100
@@ -90,20 +121,45 @@ class RDFGraphStore(Writer, Maintenance, Access):
         with self._lock:
             self._forget_caches()
 
+    def compact(self) -> None:
+        """Rewrite the on-disk Oxigraph directory now, so that nothing deleted or forgotten remains in its
+        files (:mod:`memlayer.graph.disk` says why a rewrite is needed). ``close()`` does this by itself when
+        anything was deleted since the last rewrite. It copies everything the store holds, so it costs time
+        in proportion to the store's size; call it when no other thread is using this store. Nothing to do
+        for the memory store or a SPARQL endpoint (the server keeps its own files)."""
+        self._check()
+        if self.location is not None:
+            self._rewrite()
+
     def close(self) -> None:
-        """Flush and close the store; idempotent."""
+        """Flush and close the store; idempotent. An on-disk Oxigraph store that had data deleted is first
+        rewritten (see :meth:`compact`; ``compact_on_close=False`` leaves that to the next open)."""
         with self._lock:
             if self._closed:
                 return
-            self._closed = True
-            self._commit()
-            inner = getattr(self._store, "_store", None)
-            if inner is not None and hasattr(inner, "flush"):
-                inner.flush()
-            self._atomic = None  # the writer holds the store open (Oxigraph's lock file)
-            self._store.close()
-            self._contexts.clear()
-            self._forget_caches()
+            damage = None
+            try:
+                self._commit()
+                if self.location is not None and self.compact_on_close and (self.location / disk.PENDING).exists():
+                    self._rewrite()
+                inner = getattr(self._store, "_store", None)
+                if inner is not None and hasattr(inner, "flush"):
+                    inner.flush()
+                del inner
+            except Exception as exc:
+                if self.location is None or not disk.is_damage(exc):
+                    raise
+                damage = f"{type(exc).__name__}: {exc}"
+            finally:
+                self._closed = True
+                self._atomic = None  # the writer holds the store open (Oxigraph's lock file)
+                self._store.close()
+                self._contexts.clear()
+                self._forget_caches()
+            if damage is not None:
+                assert self.location is not None
+                logger.warning("graph store at %s is damaged (%s); it is replaced when next opened", self.location, damage)
+                disk.mark_damaged(self.location, damage)
 
     def __enter__(self) -> RDFGraphStore:
         return self

@@ -42,6 +42,10 @@ Q_EDGES = f"""SELECT ?st ?k ?v ?g ?e WHERE {{ GRAPH ?g {{
 }} }} LIMIT {EDGE_LIMIT}"""
 Q_SPO = """SELECT ?st ?vf ?g ?s ?p ?o WHERE { GRAPH ?g {
   ?st rdf:subject ?s ; rdf:predicate ?p ; rdf:object ?o ; ml:validFrom ?vf } }"""
+# Every statement of one graph as (statement, property, value) rows, for listing a scope's relations.
+Q_STATEMENTS = """SELECT ?st ?k ?v ?g WHERE { GRAPH ?g {
+  ?st a rdf:Statement ; ?k ?v . FILTER (?k IN (rdf:subject, rdf:predicate, rdf:object, ml:validFrom, ml:validTo, prov:wasDerivedFrom))
+} }"""
 Q_SCOPE_GRAPHS_ALL = "SELECT ?g WHERE { GRAPH ?g { ?g a ml:ScopeGraph } }"
 Q_NAMED_GRAPHS = "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }"
 

@@ -11,7 +11,7 @@ from rdflib import Literal, URIRef
 from rdflib.namespace import OWL, PROV, RDF, RDFS, SKOS, XSD
 
 from ..types import Relation, Scope, to_utc, utcnow
-from .plumbing import StoreCore, Triple
+from .plumbing import StoreCore, Triple, guarded
 from .resolve import EntityIndex, entity_key, logger
 from .traverse import Q_CURRENT, Q_SPO, Edge, as_datetime
 from .vocab import ML, entity_iri, memory_iri, message_iri, predicate_iri, relationship_id, statement_iri
@@ -24,6 +24,7 @@ def _dt(value: datetime) -> Literal:
 class Writer(StoreCore):
     """``add`` and its helpers."""
 
+    @guarded
     def add(
         self,
         scope: Scope,

@@ -29,7 +29,7 @@ def test_residence_history_in_the_graph(tmp_path, hash_embedder):
         then = {r["destination"] for r in m.search("New York San Francisco", user_id="me",
                                                    as_of=T0 + timedelta(days=1))["relations"]}
         assert "New York" in then and "San Francisco" not in then
-        both = m.graph.search(Scope(user_id="me"), "New York San Francisco", include_expired=True)
+        both = m.graph.store.search(Scope(user_id="me"), "New York San Francisco", include_expired=True)
         assert {"New York", "San Francisco"} <= {r["destination"] for r in both}
 
 

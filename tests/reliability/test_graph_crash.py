@@ -63,7 +63,7 @@ class DieAt:
 
 directory, op, target, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 mem = open_memory(directory, graph=True, extractor=Mover())
-countdown, graph = Countdown(n), mem.graph
+countdown, graph = Countdown(n), mem.graph.store
 graph._store._store = DieAt(graph._store._store, countdown)  # triple-by-triple writes
 if graph._atomic is not None:  # one-transaction writes
     atomic = graph._atomic
