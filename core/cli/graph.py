@@ -15,7 +15,6 @@ from typing import Any
 from ..errors import ConfigError
 from ..graph.vocab import predicate_name
 from ..messages import make_scope
-from ..types import Scope
 from .base import command, open_memory, scope_arguments, warn
 
 _RELATION = """?st a rdf:Statement ; rdf:subject ?s ; rdf:predicate ?p ; rdf:object ?o ; ml:validFrom ?vf .
@@ -36,15 +35,17 @@ def _iso(value: Any) -> str | None:
     return value.isoformat() if isinstance(value, datetime) else (None if value is None else str(value))
 
 
-def relations(memory: Any, scope: Scope, memory_id: str | None = None) -> list[dict[str, Any]]:
-    """Every relation of ``scope`` (or only those derived from ``memory_id``), current and superseded,
+def relations(memory: Any, *, user_id: str | None = None, agent_id: str | None = None, run_id: str | None = None,
+              memory_id: str | None = None) -> list[dict[str, Any]]:
+    """Every relation of the scope (or only those derived from ``memory_id``), current and superseded,
     oldest first: source, relationship, destination, valid_from, valid_to, current, memory_ids, and the
-    entity IRIs ``source_id``/``destination_id``."""
+    entity IRIs ``source_id``/``destination_id`` (which tell apart two entities of the same name)."""
     if memory.graph is None:
         raise ConfigError("this store has no knowledge graph (its config says graph=False)")
+    make_scope(user_id, agent_id, run_id)  # a scope is required here, as for every per-user call
     query, bindings = (Q_ALL, None) if memory_id is None else (Q_OF_MEMORY, {"mid": memory_id})
     merged: dict[str, dict[str, Any]] = {}
-    for row in memory.graph.sparql(query, bindings, scope=scope):
+    for row in memory.graph.sparql(query, bindings, user_id=user_id, agent_id=agent_id, run_id=run_id):
         item = merged.setdefault(row["st"], {
             "source": row["sl"], "relationship": predicate_name(row["p"]), "destination": row["ol"],
             "valid_from": _iso(row["vf"]), "valid_to": _iso(row["vt"]), "current": row["vt"] is None,
@@ -58,7 +59,7 @@ def relations(memory: Any, scope: Scope, memory_id: str | None = None) -> list[d
 def graph_relations(memory: Any, *, user_id: str | None = None, agent_id: str | None = None,
                     run_id: str | None = None) -> list[dict[str, Any]]:
     """The relations of a scope, for :func:`memlayer.cli.draw.render` (e.g. in a notebook)."""
-    return relations(memory, make_scope(user_id, agent_id, run_id))
+    return relations(memory, user_id=user_id, agent_id=agent_id, run_id=run_id)
 
 
 def _graph_arguments(p: argparse.ArgumentParser) -> None:
@@ -77,7 +78,7 @@ def run_graph(args: argparse.Namespace) -> int:
         raise ConfigError(f"--out must end in {', '.join('.' + f for f in FORMATS)}; got {args.out!r}")
     scope = make_scope(args.user, args.agent, args.run)
     with open_memory(args) as m:
-        found = relations(m, scope)
+        found = relations(m, user_id=scope.user_id, agent_id=scope.agent_id, run_id=scope.run_id)
     if args.current:
         found = [r for r in found if r["current"]]
     Path(args.out).write_bytes(render(found, fmt, title=args.title or f"knowledge graph of {scope.key()}"))

@@ -7,7 +7,6 @@ import json
 from typing import Any
 
 from ..errors import NotFoundError
-from ..messages import make_scope
 from .base import command, emit, open_memory, short_time
 from .graph import relations
 
@@ -19,8 +18,8 @@ def collect(memory: Any, memory_id: str) -> dict[str, Any]:
     if row is None and not history:
         raise NotFoundError(f"no memory with id {memory_id!r} (try `memlayer list --user ...` for ids)")
     first = row or history[0]
-    scope = make_scope(first["user_id"], first["agent_id"], first["run_id"])
-    linked = relations(memory, scope, memory_id) if memory.graph is not None else []
+    ids = {k: first[k] for k in ("user_id", "agent_id", "run_id")}
+    linked = relations(memory, memory_id=memory_id, **ids) if memory.graph is not None else []
     return {"memory": row, "history": history, "relations": linked}
 
 

@@ -193,7 +193,7 @@ def run_export(args: argparse.Namespace) -> int:
         else:
             if m.graph is None:
                 raise ConfigError("this store has no knowledge graph (graph=False in its config); export --format jsonl")
-            text = m.graph.export(GRAPH_FORMATS[fmt], scope=scope)
+            text = m.graph.export(GRAPH_FORMATS[fmt], **scope_of(args))
             count = "the knowledge graph"
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")

@@ -22,6 +22,7 @@ from __future__ import annotations
 import gc
 import logging
 import shutil
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,10 @@ logger = logging.getLogger("memlayer.graph")
 PENDING = "memlayer-rewrite-pending"
 #: a file in the directory saying "damage was found while closing": the next open replaces the store
 DAMAGED = "memlayer-damaged"
+
+
+class StoreInUse(StoreError):
+    """The store could not be rewritten because something else in the process still holds it open."""
 
 
 def sibling(location: Path, suffix: str) -> Path:
@@ -124,11 +129,15 @@ def rewrite(box: list[Any], location: Path) -> Any:
     """Copy what the store holds into a fresh directory and swap it in; returns the new open store.
 
     ``box`` holds the only reference to the open store (taken out here, so that dropping it closes the
-    store before the directories are renamed). Raises :class:`StoreError` (leaving the original directory
-    in place) if the store is still held open elsewhere."""
+    store before the directories are renamed). If something else still holds the store, nothing is done:
+    :class:`StoreInUse` is raised with the store back in ``box``."""
     import pyoxigraph as ox
 
     inner = box.pop()
+    if sys.getrefcount(inner) > 2:  # this frame's name and getrefcount's argument
+        box.append(inner)
+        raise StoreInUse(f"cannot rewrite the graph store at {location} now: it is still in use elsewhere in "
+                         "this process; the rewrite is left for its next open")
     new, old = sibling(location, ".new"), sibling(location, ".old")
     if new.exists():
         shutil.rmtree(new)
@@ -151,7 +160,8 @@ def rewrite(box: list[Any], location: Path) -> Any:
         probe = ox.Store(str(location))  # opens only once the original is really closed
     except OSError as exc:
         shutil.rmtree(new)
-        raise StoreError(f"cannot rewrite the graph store at {location}: it is still open elsewhere ({exc})") from exc
+        raise StoreError(f"cannot rewrite the graph store at {location}: it is still open elsewhere in this process "
+                         f"({exc}); the rewrite is left for its next open. Open the store again to use it") from exc
     del probe
     gc.collect()
     location.rename(old)

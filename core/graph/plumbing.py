@@ -141,8 +141,11 @@ class StoreCore:
             self._use_inner(None)  # rewrite() must hold the only reference: it closes the store
             try:
                 inner = disk.rewrite(box, self.location)
+            except disk.StoreInUse:
+                self._use_inner(box.pop())  # nothing was done: go on with the same store
+                raise
             except StoreError:
-                self._closed = True  # still open elsewhere in this process: nothing can use it from here
+                self._closed = True  # the store was closed but cannot be reopened from here
                 raise
             self._use_inner(inner)
 

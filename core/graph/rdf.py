@@ -23,6 +23,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
+from ..errors import StoreError
 from ..types import Scope, to_utc
 from . import disk
 from .access import Access
@@ -141,7 +142,10 @@ class RDFGraphStore(Writer, Maintenance, Access):
             try:
                 self._commit()
                 if self.location is not None and self.compact_on_close and (self.location / disk.PENDING).exists():
-                    self._rewrite()
+                    try:
+                        self._rewrite()
+                    except StoreError as busy:  # held open elsewhere in this process: the next open does it
+                        logger.warning("%s", busy)
                 inner = getattr(self._store, "_store", None)
                 if inner is not None and hasattr(inner, "flush"):
                     inner.flush()
