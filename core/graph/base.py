@@ -70,7 +70,9 @@ class GraphStore(Protocol):
     def sparql(
         self, query: str, bindings: dict[str, Any] | None = None, *, scope: Scope | None = None
     ) -> list[dict[str, Any]]:
-        """A read-only query; user values only through ``bindings``."""
+        """A read-only query (SELECT/ASK/CONSTRUCT/DESCRIBE); user values only through ``bindings``. With a
+        scope it must reach only that scope's graphs (``GRAPH ?g`` and ``FROM`` included); ``SERVICE`` and
+        data from elsewhere are refused before any request (:class:`memlayer.errors.QueryError`)."""
         ...
 
     def export(self, fmt: str = "trig", scope: Scope | None = None) -> str:
