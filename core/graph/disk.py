@@ -104,8 +104,12 @@ def _replace(location: Path, damage: str) -> tuple[Any, str]:
 
     gc.collect()  # drop a half-opened store's handles before moving its files
     aside = sibling(location, f".damaged-{time.strftime('%Y%m%dT%H%M%S')}")
-    location.rename(aside)
-    location.mkdir()
+    try:
+        location.rename(aside)
+        location.mkdir()
+    except OSError as exc:
+        raise StoreError(f"the graph store at {location} could not be read ({damage}), and moving it aside "
+                         f"failed ({exc}); move or remove it yourself, memlayer then rebuilds it") from exc
     reason = f"the graph store at {location} could not be read ({damage}); moved it to {aside} and started an empty one"
     logger.warning("%s; its data is rebuilt from the memory store's outbox", reason)
     try:

@@ -91,9 +91,9 @@ class StoreCore:
             endpoint_options=endpoint_options,
         )
         self._store, self._atomic, self.location = opened.store, opened.atomic, opened.location
-        #: why this store started empty when it opened (its directory was missing, or damaged and moved
-        #: aside; a damaged store found later is replaced the same way), else None: its owner then replays
-        #: everything into it
+        #: why this on-disk Oxigraph store started empty (its directory was missing, as on first use, or
+        #: damaged and moved aside, at open or when damage showed later), else None: its owner should then
+        #: replay everything into it
         self.recreated: str | None = opened.recreated
         del opened  # a rewrite below must hold the only reference to the Oxigraph store
         self.compact_on_close = compact_on_close
