@@ -22,7 +22,10 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from importlib.metadata import version
 
+from rdflib import Literal
+
 from memlayer.graph.rdf import RDFGraphStore
+from memlayer.graph.vocab import QUERY_PREFIXES, graph_iri
 from memlayer.types import Relation, Scope
 
 SCOPE = Scope(user_id="bench-user")
@@ -118,6 +121,10 @@ def main() -> None:
             ("sparql, scoped, binding projected (Oxigraph's engine)",
              timed(lambda: store.sparql(projected, {"l": f"Person {rng.randrange(args.people)}"}, scope=SCOPE),
                    args.queries)),
+            ("same query unchecked on the scope's graph via oxrdflib (the old, leaking path)",
+             timed(lambda: list(store._ctx(graph_iri(SCOPE)).query(
+                 projected, initNs=QUERY_PREFIXES, initBindings={"l": Literal(f"Person {rng.randrange(args.people)}")})),
+                 args.queries)),
             ("sparql, scoped, binding not projected (rdflib's engine)",
              timed(lambda: store.sparql(unprojected, {"l": f"Person {rng.randrange(args.people)}"}, scope=SCOPE),
                    max(args.queries // 10, 5))),

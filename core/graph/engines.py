@@ -26,7 +26,7 @@ from rdflib.query import Result
 from rdflib.store import Store
 from rdflib.term import Identifier
 
-from .query import Prepared, without_dataset
+from .query import Prepared
 from .scoped import Runner, ScopedStore
 
 Graphs = Sequence[URIRef] | None
@@ -39,7 +39,7 @@ def run_rdflib(
 ) -> Result:
     scoped = ScopedStore(store, default, named, runner=runner)
     view = Dataset(store=scoped, default_union=True)
-    return view.query(without_dataset(prepared), initBindings=dict(bindings), use_store_provided=False)
+    return view.query(prepared.query, initBindings=dict(bindings), use_store_provided=False)
 
 
 class ProjectionNeeded(Exception):

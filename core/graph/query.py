@@ -10,6 +10,7 @@ dataset the query text names, so a ``FROM <url>`` is never fetched.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -28,9 +29,10 @@ MAX_QUERY_CHARS = 100_000
 READ_FORMS = {"SelectQuery": "SELECT", "AskQuery": "ASK", "ConstructQuery": "CONSTRUCT", "DescribeQuery": "DESCRIBE"}
 
 
-@dataclass
+@dataclass(frozen=True)
 class Prepared:
-    """A checked query: its text, rdflib's translation of it, its form and the graphs it names."""
+    """A checked query: its text, rdflib's translation of it (without its dataset clause), its form and
+    the graphs its FROM / FROM NAMED name."""
 
     text: str
     query: Query
@@ -45,12 +47,19 @@ class Prepared:
 
 
 def prepare(text: Any, prefixes: Mapping[str, Any] | None = None) -> Prepared:
-    """Parse and check ``text``; a refused or malformed query is a :class:`QueryError`."""
+    """Parse and check ``text``; a refused or malformed query is a :class:`QueryError`. Parsing costs
+    milliseconds (pyparsing), so the checked form of recent query texts is kept (the same text with other
+    bindings is the common case)."""
     if not isinstance(text, str):
         raise QueryError(f"a SPARQL query must be a string, got {type(text).__name__}")
     if len(text) > MAX_QUERY_CHARS:
         raise QueryError(f"SPARQL query refused: {len(text)} characters is more than {MAX_QUERY_CHARS}; "
                          "pass values through bindings instead of writing them into the text")
+    return _prepare(text, tuple(sorted((p, str(ns)) for p, ns in (prefixes or {}).items())))
+
+
+@functools.lru_cache(maxsize=256)
+def _prepare(text: str, prefixes: tuple[tuple[str, str], ...]) -> Prepared:
     try:
         tree = parseQuery(text)
     except RecursionError:
@@ -70,7 +79,7 @@ def prepare(text: Any, prefixes: Mapping[str, Any] | None = None) -> Prepared:
                 f"SPARQL query refused: SERVICE {_n3(term)} would send a request to another server; "
                 "memlayer queries run only over this store's graphs"
             )
-    known = {p: str(ns) for p, ns in (prefixes or {}).items()}
+    known = dict(prefixes)
     try:
         query = translateQuery(tree, None, known)
     except RecursionError:
@@ -80,13 +89,8 @@ def prepare(text: Any, prefixes: Mapping[str, Any] | None = None) -> Prepared:
     clauses = query.algebra.get("datasetClause") or []
     default = tuple(URIRef(str(c["default"])) for c in clauses if "default" in c)
     named = tuple(URIRef(str(c["named"])) for c in clauses if "named" in c)
+    query.algebra["datasetClause"] = None  # the caller supplies the dataset (rdflib would load FROM IRIs)
     return Prepared(text, query, form, default, named, known)
-
-
-def without_dataset(prepared: Prepared) -> Query:
-    """The translated query with its FROM / FROM NAMED removed (the caller supplies the dataset)."""
-    prepared.query.algebra["datasetClause"] = None
-    return prepared.query
 
 
 def _is_update(text: str) -> bool:
