@@ -33,7 +33,7 @@ def _show_search(out: TextIO, query: str, result: dict[str, Any], k: int = 3) ->
 def describe(m: Any) -> str:
     """What this store runs on: the embedder, the graph and the extractor (without an LLM: how to get one)."""
     embedder = type(m.async_memory.embedder).__name__
-    graph = "no graph" if m.graph is None else f"graph: {type(m.graph).__name__}"
+    graph = "no graph" if m.graph is None else f"graph: {getattr(m.graph.store, 'kind', type(m.graph.store).__name__)}"
     if uses_pattern_extractor(m):
         return f"embedder: {embedder}; {graph}\n{LLM_HINT}"
     extractor = m.config.extractor or f"LLM ({type(m.async_memory.llm).__name__})"
