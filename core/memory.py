@@ -16,8 +16,8 @@ import numpy as np
 from .config import IN_MEMORY, MemoryConfig, load_config
 from .engine import Engine
 from .errors import MemlayerError
-from .graph.view import GraphView
 from .filters import parse_filters
+from .graph.view import GraphView
 from .messages import (
     check_metadata,
     check_query,

@@ -41,10 +41,10 @@ class Access(StoreCore):
         as RDF terms, never spliced into the text).
 
         With ``scope`` the query runs over a dataset of that scope's graphs only: its default graph is their
-        merge and ``GRAPH ?g`` ranges over them alone, so no other scope's data can be reached. ``FROM`` /
-        ``FROM NAMED`` may pick among those graphs. Without a scope the query acts for the store's owner:
-        every graph of the store. Either way ``SERVICE`` and a ``FROM`` naming a graph that is not there
-        are refused before anything runs (:class:`QueryError`): nothing is ever fetched from elsewhere."""
+        merge and ``GRAPH ?g`` ranges over them alone, so no other scope's data can be reached. A dataset
+        clause may pick among those graphs. Without a scope the query acts for the store's owner:
+        every graph of the store. Either way ``SERVICE`` and a dataset clause naming a graph that is not
+        there are refused before anything runs (:class:`QueryError`): nothing is ever fetched from elsewhere."""
         self._check()
         prepared = prepare(query, QUERY_PREFIXES)
         init = {k.lstrip("?$"): io.to_term(v) for k, v in (bindings or {}).items()}

@@ -2,10 +2,10 @@
 matched with regular expressions on the text.
 
 A query is accepted only if it is one of the read-only forms (SELECT, ASK, CONSTRUCT, DESCRIBE) and has no
-``SERVICE`` anywhere (SERVICE makes the engine send an HTTP request: Oxigraph and rdflib both do). Its
-``FROM`` / ``FROM NAMED`` graphs are returned so the caller can check them against the graphs it may reach
-(:mod:`memlayer.graph.access`); the query then runs over a dataset the caller builds, never over the
-dataset the query text names, so a ``FROM <url>`` is never fetched.
+``SERVICE`` anywhere (SERVICE makes the engine send an HTTP request: Oxigraph and rdflib both do). The
+graphs its dataset clause names are returned so the caller can check them against
+the graphs it may reach (:mod:`memlayer.graph.access`); the query then runs over a dataset the caller
+builds, never over the dataset the query text names, so a ``FROM <url>`` is never fetched.
 """
 
 from __future__ import annotations
