@@ -53,10 +53,11 @@ class GraphProjection(Projection):
         self._file = os.path.join(directory, WATERMARK_FILE) if directory and mode == "local" else None
         self.epoch: str | None = None
         self._owner = uuid.uuid4().hex
+        self._recreated: str | None = None  # the graph store's last "started empty because ..." seen here
 
     # -- loading and saving the watermark -------------------------------------------------------
     def _load(self) -> str | None:
-        recreated = getattr(self.graph, "recreated", None)
+        recreated = self._recreated = getattr(self.graph, "recreated", None)
         self.epoch = self.store.get_meta(GRAPH_EPOCH_KEY)
         if self.mode == "ephemeral":
             return "the graph is kept in memory" if self.store.log_head("graph") else None
@@ -101,6 +102,11 @@ class GraphProjection(Projection):
     def catch_up(self, fresh: dict[int, np.ndarray] | None = None) -> dict[int, Any]:
         with self._lock:
             if self.mode != "shared":
+                recreated = getattr(self.graph, "recreated", None)
+                if recreated != self._recreated:  # the store found damage and went on empty
+                    self._recreated = recreated
+                    self.rebuild(f"the graph store started empty ({recreated})")
+                    return {}
                 epoch = self.store.get_meta(GRAPH_EPOCH_KEY)
                 if epoch != self.epoch:
                     self.rebuild("a scope was forgotten since this graph was last brought up to date")
