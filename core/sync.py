@@ -7,37 +7,17 @@ each sync method is generated from its async twin.
 
 from __future__ import annotations
 
-import asyncio
 import functools
-import threading
 from collections.abc import Callable, Coroutine
-from concurrent.futures import Future
 from typing import Any, ParamSpec, TypeVar
 
 from .config import MemoryConfig
 from .errors import MemlayerError
+from .kit.bridge import LoopThread
 from .memory import AsyncMemory
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-
-class _LoopThread:
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, name="memlayer-loop", daemon=True)
-        self._thread.start()
-
-    def run(self, coro: Coroutine[Any, Any, R]) -> R:
-        fut: Future[R] = asyncio.run_coroutine_threadsafe(coro, self.loop)
-        return fut.result()
-
-    def stop(self) -> None:
-        if self.loop.is_running():
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self._thread.join(timeout=5)
-        if not self.loop.is_running():
-            self.loop.close()
 
 
 _HINTS = {"top_k": "limit", "k": "limit", "filter": "filters", "memory": "messages", "data": "messages"}
@@ -69,7 +49,7 @@ class Memory:
         config: MemoryConfig | dict[str, Any] | None = None, **options: Any,
     ) -> None:
         self._closed = False
-        self._runner = _LoopThread()
+        self._runner = LoopThread()
         try:
             self._async = AsyncMemory(path, embedder=embedder, llm=llm, config=config, **options)
         except BaseException:
@@ -106,6 +86,15 @@ class Memory:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    async def acall(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        """Await the async core's method ``name`` on this memory's own loop, from another event loop.
+
+        The adapters' async paths use this, so every call on one ``Memory`` runs on one loop (its
+        per-scope locks then serialise adds from sync and async callers alike)."""
+        if self._closed:
+            raise MemlayerError("this memory is closed; create a new Memory to keep working")
+        return await self._runner.arun(getattr(self._async, name)(*args, **kwargs))
 
     @property
     def async_memory(self) -> AsyncMemory:

@@ -15,11 +15,13 @@ from typing import Any
 
 from langchain_core.chat_history import BaseChatMessageHistory
 from langchain_core.messages import BaseMessage, SystemMessage, message_to_dict, messages_from_dict
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, PrivateAttr
 
 from memlayer.errors import missing_extra
+from memlayer.kit import AUTO, FloorSetting, Op, format_recall, ops, resolve_floor, scope
+from memlayer.records import MemoryRecord, SearchAnswer
 
-from ._memory import ALL, ROLES, MemoryClient, and_filters, format_memories, message_text, scope_kwargs
+from ._memory import ROLES, MemoryHandle, Scope, and_filters, message_text
 
 try:
     from langchain_classic.base_memory import BaseMemory
@@ -54,14 +56,19 @@ class MemlayerMemory(BaseMemory):
     infer: bool = True
     metadata: dict[str, Any] | None = None
     header: str | None = None
+    min_similarity: FloorSetting = AUTO
+
+    _handle: MemoryHandle = PrivateAttr()
+    _scope: Scope = PrivateAttr()
+
+    def __init__(self, **data: Any) -> None:
+        super().__init__(**data)
+        self._handle = MemoryHandle(self.memory)
+        self._scope = scope(self.user_id, self.agent_id, self.run_id)
 
     @property
     def memory_variables(self) -> list[str]:
         return [self.memory_key]
-
-    @property
-    def _scope(self) -> dict[str, str | None]:
-        return scope_kwargs(self.user_id, self.agent_id, self.run_id)
 
     def _pick(self, values: dict[str, Any], key: str | None, what: str) -> str:
         if key is not None:
@@ -71,44 +78,41 @@ class MemlayerMemory(BaseMemory):
             raise ValueError(f"cannot tell which {what} to use from {sorted(rest)}; set {what}_key")
         return str(values[rest[0]])
 
-    def _variables(self, found: dict[str, Any]) -> dict[str, Any]:
-        text = format_memories(found["results"], self.header)
+    def _variables(self, found: SearchAnswer) -> dict[str, Any]:
+        text = format_recall(found.results, found.relations, header=self.header)
         if self.return_messages:
             return {self.memory_key: [SystemMessage(content=text)] if text else []}
         return {self.memory_key: text}
 
-    def _search_args(self) -> dict[str, Any]:
-        return {**self.search_kwargs, **self._scope, "limit": self.k, "filters": and_filters(self.filters)}
+    def _search(self, inputs: dict[str, Any]) -> Op[SearchAnswer]:
+        query = self._pick(inputs, self.input_key, "input")
+        options = {"threshold": resolve_floor(self.min_similarity, self._handle.embedder), **self.search_kwargs}
+        return ops.search(query, self._scope, **options, limit=self.k, filters=and_filters(self.filters))
 
     def load_memory_variables(self, inputs: dict[str, Any]) -> dict[str, Any]:
-        query = self._pick(inputs, self.input_key, "input")
-        return self._variables(MemoryClient(self.memory).call("search", query, **self._search_args()))
+        return self._variables(self._handle.run(self._search(inputs)))
 
     async def aload_memory_variables(self, inputs: dict[str, Any]) -> dict[str, Any]:
-        query = self._pick(inputs, self.input_key, "input")
-        return self._variables(await MemoryClient(self.memory).acall("search", query, **self._search_args()))
+        return self._variables(await self._handle.arun(self._search(inputs)))
 
-    def _exchange(self, inputs: dict[str, Any], outputs: dict[str, str]) -> list[dict[str, str]]:
-        return [
+    def _exchange(self, inputs: dict[str, Any], outputs: dict[str, str]) -> Op[Any]:
+        turn = [
             {"role": "user", "content": self._pick(inputs, self.input_key, "input")},
             {"role": "assistant", "content": self._pick(outputs, self.output_key, "output")},
         ]
+        return ops.add(turn, self._scope, infer=self.infer, metadata=self.metadata)
 
     def save_context(self, inputs: dict[str, Any], outputs: dict[str, str]) -> None:
-        MemoryClient(self.memory).call(
-            "add", self._exchange(inputs, outputs), **self._scope, infer=self.infer, metadata=self.metadata
-        )
+        self._handle.run(self._exchange(inputs, outputs))
 
     async def asave_context(self, inputs: dict[str, Any], outputs: dict[str, str]) -> None:
-        await MemoryClient(self.memory).acall(
-            "add", self._exchange(inputs, outputs), **self._scope, infer=self.infer, metadata=self.metadata
-        )
+        await self._handle.arun(self._exchange(inputs, outputs))
 
     def clear(self) -> None:
-        MemoryClient(self.memory).call("delete_all", **self._scope)
+        self._handle.run(ops.delete_all(self._scope))
 
     async def aclear(self) -> None:
-        await MemoryClient(self.memory).acall("delete_all", **self._scope)
+        await self._handle.arun(ops.delete_all(self._scope))
 
 
 class MemlayerChatMessageHistory(BaseChatMessageHistory):
@@ -122,53 +126,51 @@ class MemlayerChatMessageHistory(BaseChatMessageHistory):
         self, memory: Any, session_id: str, *, user_id: str | None = None, agent_id: str | None = None,
         run_id: str | None = None,
     ) -> None:
-        self._client = MemoryClient(memory)
+        self._handle = MemoryHandle(memory)
         self.memory = memory
         self.session_id = session_id
-        self.scope = scope_kwargs(user_id, agent_id, session_id if run_id is None else run_id)
+        self.scope = scope(user_id, agent_id, session_id if run_id is None else run_id)
 
-    def _list_args(self) -> dict[str, Any]:
-        return {**self.scope, "filters": {"lc_history": self.session_id}, "limit": ALL}
+    def _rows(self) -> Op[list[MemoryRecord]]:
+        return ops.get_all(self.scope, filters={"lc_history": self.session_id})
 
     @staticmethod
-    def _ordered(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-        return sorted(rows, key=lambda r: r["metadata"].get("sequence", 0))
+    def _ordered(rows: Sequence[MemoryRecord]) -> list[MemoryRecord]:
+        return sorted(rows, key=lambda r: r.metadata.get("sequence", 0))
 
-    def _to_add(self, messages: Sequence[BaseMessage], rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-        start = max((r["metadata"].get("sequence", -1) for r in rows), default=-1) + 1
+    def _to_add(self, messages: Sequence[BaseMessage], rows: Sequence[MemoryRecord]) -> Op[Any]:
+        start = max((r.metadata.get("sequence", -1) for r in rows), default=-1) + 1
         out = []
         for i, m in enumerate(messages):
             meta = {"lc_history": self.session_id, "role": m.type, "sequence": start + i,
                     "lc_message": message_to_dict(m)}
             out.append({"role": ROLES.get(m.type, m.type),
                         "content": message_text(m) or f"[{m.type} message]", "metadata": meta})
-        return out
+        return ops.add(out, self.scope, infer=False)
 
     @staticmethod
-    def _messages(rows: Sequence[dict[str, Any]]) -> list[BaseMessage]:
-        return messages_from_dict([r["metadata"]["lc_message"] for r in MemlayerChatMessageHistory._ordered(rows)])
+    def _messages(rows: Sequence[MemoryRecord]) -> list[BaseMessage]:
+        return messages_from_dict([r.metadata["lc_message"] for r in MemlayerChatMessageHistory._ordered(rows)])
 
     @property
     def messages(self) -> list[BaseMessage]:  # type: ignore[override]
-        return self._messages(self._client.call("get_all", **self._list_args())["results"])
+        return self._messages(self._handle.run(self._rows()))
 
     async def aget_messages(self) -> list[BaseMessage]:
-        return self._messages((await self._client.acall("get_all", **self._list_args()))["results"])
+        return self._messages(await self._handle.arun(self._rows()))
 
     def add_messages(self, messages: Sequence[BaseMessage]) -> None:
         if messages:
-            rows = self._client.call("get_all", **self._list_args())["results"]
-            self._client.call("add", self._to_add(messages, rows), **self.scope, infer=False)
+            self._handle.run(self._to_add(messages, self._handle.run(self._rows())))
 
     async def aadd_messages(self, messages: Sequence[BaseMessage]) -> None:
         if messages:
-            rows = (await self._client.acall("get_all", **self._list_args()))["results"]
-            await self._client.acall("add", self._to_add(messages, rows), **self.scope, infer=False)
+            await self._handle.arun(self._to_add(messages, await self._handle.arun(self._rows())))
 
     def clear(self) -> None:
-        for row in self._client.call("get_all", **self._list_args())["results"]:
-            self._client.call("delete", row["id"])
+        for row in self._handle.run(self._rows()):
+            self._handle.run(ops.delete(row.id))
 
     async def aclear(self) -> None:
-        for row in (await self._client.acall("get_all", **self._list_args()))["results"]:
-            await self._client.acall("delete", row["id"])
+        for row in await self._handle.arun(self._rows()):
+            await self._handle.arun(ops.delete(row.id))

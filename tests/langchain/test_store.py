@@ -12,7 +12,7 @@ from langchain_memlayer.store import decode_namespace, encode_namespace
 
 
 def test_put_get_update_delete(memory: Any) -> None:
-    store = MemlayerStore(memory)
+    store = MemlayerStore(memory, user_id="langgraph")  # one fixed scope, not one per user
     store.put(("users", "alice"), "food", {"text": "likes pizza", "n": 1})
     first = store.get(("users", "alice"), "food")
     assert first is not None and first.value == {"text": "likes pizza", "n": 1}
@@ -77,7 +77,7 @@ def test_value_filters(memory: Any) -> None:
 
 
 def test_query_search_and_index_false(memory: Any) -> None:
-    store = MemlayerStore(memory)
+    store = MemlayerStore(memory, user_id="langgraph")  # one fixed scope, not one per user
     store.put(("docs",), "tea", {"text": "green tea from Japan"})
     store.put(("docs",), "hike", {"content": "hiking in the Alps"})
     store.put(("docs",), "secret", {"text": "green tea secret recipe"}, index=False)
@@ -94,7 +94,7 @@ def test_query_search_and_index_false(memory: Any) -> None:
 
 
 def test_text_fields_option(memory: Any) -> None:
-    store = MemlayerStore(memory, text_fields=["title", "tags[*]"])
+    store = MemlayerStore(memory, user_id="langgraph", text_fields=["title", "tags[*]"])
     store.put(("d",), "1", {"title": "Rust", "tags": ["systems", "safety"], "body": "ignored"})
     store.put(("d",), "2", {"body": "no title here"})
     texts = {r["metadata"]["lg_key"]: (r["memory"], r["metadata"]["lg_indexed"])
@@ -104,7 +104,7 @@ def test_text_fields_option(memory: Any) -> None:
 
 
 def test_scope_for_maps_namespaces_to_memlayer_users(memory: Any) -> None:
-    store = MemlayerStore(memory, scope_for=lambda ns: {"user_id": ns[1]} if len(ns) > 1 else None)
+    store = MemlayerStore(memory, user_id="langgraph", scope_for=lambda ns: {"user_id": ns[1]} if len(ns) > 1 else None)
     store.put(("memories", "alice"), "m1", {"text": "Alice lives in Paris"})
     store.put(("memories", "bob"), "m1", {"text": "Bob lives in Rome"})
     store.put(("shared",), "s", {"text": "the office is in Berlin"})
@@ -127,7 +127,7 @@ def test_stores_and_plain_memories_share_a_scope(memory: Any) -> None:
 
 
 def test_batch_reads_see_state_before_writes(memory: Any) -> None:
-    store = MemlayerStore(memory)
+    store = MemlayerStore(memory, user_id="langgraph")  # one fixed scope, not one per user
     store.put(("b",), "k", {"v": 0})
     results = store.batch([
         PutOp(("b",), "k", {"v": 1}),

@@ -1,0 +1,107 @@
+"""How LangGraph store items are written into memlayer metadata, and LangGraph filters read back.
+
+Namespaces are percent-encoded labels joined by ``/``; a value's scalar leaves become ``lg_f.<path>``
+entries, its lists ``lg_l.<path>`` (canonical JSON) and every path present is listed in ``lg_paths``,
+so LangGraph's value filters become memlayer metadata filters.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote, unquote
+
+from langgraph.store.base import MatchCondition
+
+_OPERATORS = {"$eq": "eq", "$ne": "ne", "$gt": "gt", "$gte": "gte", "$lt": "lt", "$lte": "lte"}
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _label(text: str) -> str:
+    return quote(text, safe="").replace(".", "%2E")
+
+
+def encode_namespace(namespace: tuple[str, ...]) -> str:
+    return "/".join(_label(label) for label in namespace)
+
+
+def decode_namespace(encoded: str) -> tuple[str, ...]:
+    return tuple(unquote(label) for label in encoded.split("/"))
+
+
+def _path(path: tuple[str, ...]) -> str:
+    return ".".join(_label(p) for p in path)
+
+
+def _path_key(kind: str, path: tuple[str, ...]) -> str:
+    return f"lg_{kind}.{_path(path)}"
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def flatten_value(value: Mapping[str, Any], path: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The filterable metadata entries of a value: ``lg_f``/``lg_l`` leaves and ``lg_paths``."""
+    out: dict[str, Any] = {"lg_paths": []}
+    for field, item in value.items():
+        here = (*path, str(field))
+        out["lg_paths"].append(_path(here))
+        if isinstance(item, Mapping):
+            inner = flatten_value(item, here)
+            out["lg_paths"] += inner.pop("lg_paths")
+            out.update(inner)
+        elif isinstance(item, (list, tuple)):
+            out[_path_key("l", here)] = _canonical(list(item))
+        else:
+            out[_path_key("f", here)] = item
+    return out
+
+
+def _equals(path: tuple[str, ...], want: Any) -> dict[str, Any]:
+    if isinstance(want, (list, tuple)):
+        return {_path_key("l", path): _canonical(list(want))}
+    if isinstance(want, Mapping):
+        raise ValueError(f"cannot compare the field {'.'.join(path)!r} with an object; filter on its fields")
+    key = _path_key("f", path)
+    if want is None:  # like ``value.get(field) == None``: a stored null or no such field
+        return {"OR": [{key: None}, {"NOT": {"lg_paths": {"contains": _path(path)}}}]}
+    return {key: want}
+
+
+def _comparable(value: Any) -> Any:
+    """An integer beyond 64 bits (which SQLite cannot bind) compares as the float it is closest to."""
+    if isinstance(value, int) and not isinstance(value, bool) and not _INT64[0] <= value <= _INT64[1]:
+        return float(value)
+    return value
+
+
+def translate_filter(flt: Mapping[str, Any], path: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """A LangGraph value filter as a list of memlayer filters to AND."""
+    out: list[dict[str, Any]] = []
+    for field, want in flt.items():
+        here = (*path, str(field))
+        if isinstance(want, Mapping) and any(str(k).startswith("$") for k in want):
+            for op, arg in want.items():
+                if op not in _OPERATORS:
+                    raise ValueError(f"Unsupported operator: {op}")
+                if op == "$eq":
+                    out.append(_equals(here, arg))
+                elif op == "$ne":
+                    out.append({"NOT": _equals(here, arg)})
+                else:
+                    out.append({_path_key("f", here): {_OPERATORS[op]: _comparable(arg)}})
+        elif isinstance(want, Mapping):
+            out.extend(translate_filter(want, here))
+        else:
+            out.append(_equals(here, want))
+    return out
+
+
+def matches(condition: MatchCondition, namespace: tuple[str, ...]) -> bool:
+    path = tuple(condition.path)
+    if len(namespace) < len(path):
+        return False
+    part = namespace[: len(path)] if condition.match_type == "prefix" else namespace[len(namespace) - len(path):]
+    return all(p in ("*", n) for p, n in zip(path, part, strict=True))
