@@ -20,6 +20,7 @@ from langgraph.store.base import IndexConfig, ensure_embeddings, get_text_at_pat
 from memlayer.errors import ConfigError
 
 VECTORS_KEY = "lg_vectors"
+DISTANCES = ("cosine", "inner_product", "l2")  # as LangGraph's PostgreSQL store: higher scores rank first
 
 
 class StoreIndex:
@@ -37,6 +38,9 @@ class StoreIndex:
         self.dims = dims
         self.embeddings = ensure_embeddings(config["embed"])
         self.fields = list(config.get("fields") or ["$"])
+        self.distance = str(config.get("distance_type") or "cosine")
+        if self.distance not in DISTANCES:
+            raise ConfigError(f"index distance_type must be one of {sorted(DISTANCES)}, got {self.distance!r}")
 
     def texts(self, value: Mapping[str, Any], index: Sequence[str] | None) -> list[str]:
         """The texts to embed for ``value``: each field (``index`` fields when given) and each of its elements."""
@@ -75,11 +79,17 @@ def unpack(packed: Any) -> np.ndarray | None:
     return np.stack([np.frombuffer(base64.b64decode(p), dtype="<f4") for p in packed])
 
 
-def best_similarity(query: np.ndarray, vectors: np.ndarray) -> float:
-    """The highest cosine similarity of ``query`` to any row of ``vectors``."""
-    norms = np.linalg.norm(vectors, axis=1) * float(np.linalg.norm(query))
-    sims = (vectors @ query) / np.where(norms == 0, 1.0, norms)
-    return float(sims.max())
+def best_score(query: np.ndarray, vectors: np.ndarray, distance: str = "cosine") -> float:
+    """The best score of ``query`` against any row of ``vectors``: cosine similarity, inner product, or
+    the negated euclidean distance (``l2``), so that higher is always better."""
+    q, v = query.astype(np.float64), vectors.astype(np.float64)
+    if distance == "l2":
+        return float(-np.linalg.norm(v - q, axis=1).min())
+    dots = v @ q
+    if distance == "inner_product":
+        return float(dots.max())
+    norms = np.linalg.norm(v, axis=1) * float(np.linalg.norm(q))
+    return float((dots / np.where(norms == 0, 1.0, norms)).max())
 
 
 def describe(config: IndexConfig | None) -> str:

@@ -77,26 +77,35 @@ def _comparable(value: Any) -> Any:
     return value
 
 
+def _any(conditions: list[dict[str, Any]]) -> dict[str, Any]:
+    return conditions[0] if len(conditions) == 1 else {"OR": conditions}
+
+
 def translate_filter(flt: Mapping[str, Any], path: tuple[str, ...] = ()) -> list[dict[str, Any]]:
-    """A LangGraph value filter as a list of memlayer filters to AND."""
+    """A LangGraph value filter as a list of memlayer filters to AND.
+
+    A field with dots (``"user.level"``) matches the key spelled so or the nested path, as LangGraph's
+    in-memory and SQL stores read it respectively."""
     out: list[dict[str, Any]] = []
     for field, want in flt.items():
-        here = (*path, str(field))
+        name = str(field)
+        candidates = [(*path, name)] + ([(*path, *name.split("."))] if "." in name else [])
         if isinstance(want, Mapping) and any(str(k).startswith("$") for k in want):
             for op, arg in want.items():
                 if op not in _OPERATORS:
                     raise ValueError(f"Unsupported operator: {op}")
                 if op == "$eq":
-                    out.append(_equals(here, arg))
+                    out.append(_any([_equals(here, arg) for here in candidates]))
                 elif op == "$ne":
-                    out.append({"NOT": _equals(here, arg)})
+                    out.append({"NOT": _any([_equals(here, arg) for here in candidates])})
                 else:
-                    out.append({_path_key("f", here): {_OPERATORS[op]: _comparable(arg)}})
+                    out.append(_any([{_path_key("f", here): {_OPERATORS[op]: _comparable(arg)}} for here in candidates]))
         elif isinstance(want, Mapping):
-            out.extend(translate_filter(want, here))
+            nested = [translate_filter(want, here) for here in candidates]
+            out.append(_any([c[0] if len(c) == 1 else {"AND": c} for c in nested if c]) if any(nested) else {})
         else:
-            out.append(_equals(here, want))
-    return out
+            out.append(_any([_equals(here, want) for here in candidates]))
+    return [c for c in out if c]
 
 
 def matches(condition: MatchCondition, namespace: tuple[str, ...]) -> bool:

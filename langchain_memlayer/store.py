@@ -23,7 +23,8 @@ Search
     With ``index=`` (LangGraph's ``IndexConfig``: ``dims``, ``embed``, ``fields``) the store embeds every
     text of the indexed fields with that ``embed`` (one vector per field and list element, kept with the
     item) and a query's score is the best cosine similarity among an item's vectors, as in LangGraph's own
-    stores. Without it the memory text (the ``index`` fields of the put, else ``text_fields``, else the
+    stores (``distance_type`` ``"inner_product"`` or ``"l2"`` score as LangGraph's PostgreSQL store
+    does: the inner product, or the negated distance). Without it the memory text (the ``index`` fields of the put, else ``text_fields``, else the
     value's first ``text``/``content``/``memory`` string, else the value as JSON) is embedded by memlayer
     and a query search is memlayer's dense search, ``score`` = the cosine similarity (``search_kwargs``
     such as ``{"config": "default"}`` switch to memlayer's hybrid ranking; the score stays the similarity).
@@ -79,7 +80,7 @@ try:
         Op as StoreOp,
     )
 
-    from ._store_index import VECTORS_KEY, StoreIndex, best_similarity, describe, pack, unpack
+    from ._store_index import VECTORS_KEY, StoreIndex, best_score, describe, pack, unpack
     from ._store_values import decode_namespace, encode_namespace, flatten_value, matches, translate_filter
 except ImportError as exc:  # pragma: no cover - exercised by a test that hides langgraph
     raise missing_extra("langchain", "langgraph") from exc
@@ -223,7 +224,8 @@ class MemlayerStore(BaseStore):
         ranked = and_filters(where, {"lg_indexed": True})
         if self.index is not None and query is not None:
             rows = yield ops.get_all(read, filters=ranked)
-            scored = [(r, best_similarity(query, v)) for r in rows if (v := unpack(r.metadata.get(VECTORS_KEY))) is not None]
+            scored = [(r, best_score(query, v, self.index.distance))
+                      for r in rows if (v := unpack(r.metadata.get(VECTORS_KEY))) is not None]
             hits: list[tuple[MemoryRecord, float | None]] = sorted(scored, key=lambda h: -h[1])
         else:
             found = yield ops.search(op.query, read, **self.search_kwargs, filters=ranked, limit=want)
