@@ -87,15 +87,6 @@ class Memory:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    async def acall(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        """Await the async core's method ``name`` on this memory's own loop, from another event loop.
-
-        The adapters' async paths use this, so every call on one ``Memory`` runs on one loop (its
-        per-scope locks then serialise adds from sync and async callers alike)."""
-        if self._closed:
-            raise MemlayerError("this memory is closed; create a new Memory to keep working")
-        return await self._runner.arun(getattr(self._async, name)(*args, **kwargs))
-
     @property
     def async_memory(self) -> AsyncMemory:
         """The async core behind this face (shares its store)."""

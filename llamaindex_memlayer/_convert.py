@@ -1,12 +1,18 @@
-"""Type conversions between LlamaIndex messages and memlayer's plain dicts, and recall formatting."""
+"""Type conversions between LlamaIndex messages and memlayer's messages, and the recall tag.
+
+Formatting recall, the relevance floor and truncation are the kit's (``memlayer.kit``), shared with
+the LangChain adapters."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from llama_index.core.base.llms.types import ChatMessage, MessageRole, TextBlock
+
+from memlayer import kit
+from memlayer.records import RelationRecord, SearchHit
 
 try:  # llama-index-core >= 0.14
     from llama_index.core.base.llms.types import ToolCallBlock
@@ -14,10 +20,8 @@ except ImportError:  # pragma: no cover - older cores keep tool calls in additio
     ToolCallBlock = None  # type: ignore[assignment,misc]
 
 DEFAULT_RECALL_HEADER = "Long-term memories from earlier conversations (most relevant first):"
-RELATIONS_HEADER = "Known relations:"
 RECALL_TAG = "long_term_memory"
 _RECALL_RE = re.compile(rf"\s*<{RECALL_TAG}>.*?</{RECALL_TAG}>\s*", re.DOTALL)
-_BULLET = "- "
 
 
 def message_text(message: ChatMessage) -> str:
@@ -66,66 +70,6 @@ def query_from(messages: Sequence[ChatMessage], window: int) -> str:
     return "\n".join(reversed(texts))
 
 
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
-
-
-def _relation_line(rel: Any) -> str:
-    if isinstance(rel, dict) and {"source", "relationship", "destination"} <= rel.keys():
-        return f"{rel['source']} -[{rel['relationship']}]-> {rel['destination']}"
-    if isinstance(rel, dict):
-        return ", ".join(f"{k}={v}" for k, v in rel.items() if v is not None)
-    return str(rel)
-
-
-def format_recall(
-    results: Sequence[dict[str, Any]], relations: Sequence[Any] = (), *,
-    header: str = DEFAULT_RECALL_HEADER, show_dates: bool = True,
-) -> str:
-    """Search results as a bulleted list in rank order, then the relations; "" when there is nothing."""
-    lines: list[str] = []
-    for r in results:
-        text = _one_line(r.get("memory", ""))
-        if not text:
-            continue
-        date = (r.get("created_at") or "")[:10] if show_dates else ""
-        lines.append(f"{_BULLET}{text}" + (f" ({date})" if date else ""))
-    if lines:
-        lines.insert(0, header)
-    rel_lines = [f"{_BULLET}{_one_line(_relation_line(r))}" for r in relations]
-    rel_lines = [line for line in rel_lines if line.strip() != _BULLET.strip()]
-    if rel_lines:
-        lines += [RELATIONS_HEADER, *rel_lines]
-    return "\n".join(lines)
-
-
-def truncate_recall(content: str, tokens_to_truncate: int, count: Callable[[str], int]) -> str | None:
-    """Drop bullets from the end (relations, then the lowest-ranked memories) until ``tokens_to_truncate``
-    tokens are saved; None when nothing is left."""
-    if tokens_to_truncate <= 0:
-        return content or None
-    target = count(content) - tokens_to_truncate
-    lines = content.splitlines()
-    while any(line.startswith(_BULLET) for line in lines):
-        last = max(i for i, line in enumerate(lines) if line.startswith(_BULLET))
-        del lines[last]
-        lines = _drop_empty_headers(lines)
-        text = "\n".join(lines)
-        if count(text) <= target:
-            return text or None
-    return None
-
-
-def _drop_empty_headers(lines: list[str]) -> list[str]:
-    kept: list[str] = []
-    for i, line in enumerate(lines):
-        is_header = not line.startswith(_BULLET)
-        next_is_bullet = i + 1 < len(lines) and lines[i + 1].startswith(_BULLET)
-        if not is_header or next_is_bullet:
-            kept.append(line)
-    return kept
-
-
 def wrap_recall(text: str) -> str:
     return f"<{RECALL_TAG}>\n{text}\n</{RECALL_TAG}>"
 
@@ -166,3 +110,12 @@ def inject_recall(history: list[ChatMessage], recall: str, system_role: MessageR
         blocks = [TextBlock(text=recall), *blocks]
     out[idx] = system.model_copy(update={"blocks": blocks})
     return out
+
+
+def format_recall(
+    results: Sequence[Mapping[str, Any]], relations: Sequence[Mapping[str, Any]] = (), *,
+    header: str = DEFAULT_RECALL_HEADER, show_dates: bool = True,
+) -> str:
+    """Search results given as dicts, formatted as the adapters recall them (``memlayer.kit.format_recall``)."""
+    return kit.format_recall([SearchHit.from_dict(r) for r in results],
+                             [RelationRecord.from_dict(r) for r in relations], header=header, show_dates=show_dates)

@@ -8,47 +8,92 @@ from typing import Any
 from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.callbacks import CallbackManager
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
+from llama_index.core.vector_stores.types import (
+    FilterCondition,
+    FilterOperator,
+    MetadataFilters,
+)
 
-from ._client import MemlayerClient, Scope
-from ._convert import format_recall
+from memlayer import kit
+from memlayer.errors import FilterError
+from memlayer.kit import AUTO, LEDGER, FloorSetting, MemoryHandle, Op, ops
+from memlayer.records import SearchAnswer, SearchHit
 
 # Metadata the LLM sees with each memory; the rest (ids, scores) stays out of prompts and embeddings.
 LLM_METADATA_KEYS = ("created_at",)
+_OPERATORS = {
+    FilterOperator.EQ: "eq", FilterOperator.NE: "ne", FilterOperator.GT: "gt", FilterOperator.GTE: "gte",
+    FilterOperator.LT: "lt", FilterOperator.LTE: "lte", FilterOperator.IN: "in", FilterOperator.NIN: "nin",
+    FilterOperator.CONTAINS: "contains",
+}
+
+
+def to_memlayer_filters(filters: MetadataFilters | dict[str, Any] | None) -> dict[str, Any] | None:
+    """LlamaIndex ``MetadataFilters`` (nested, AND/OR/NOT) as memlayer filters; a dict passes as it is."""
+    if filters is None or isinstance(filters, dict):
+        return filters
+    parts: list[dict[str, Any]] = []
+    for f in filters.filters:
+        if isinstance(f, MetadataFilters):
+            nested = to_memlayer_filters(f)
+            if nested:
+                parts.append(nested)
+            continue
+        op = _OPERATORS.get(f.operator)
+        if op is None:
+            raise FilterError(f"memlayer cannot filter with {f.operator.value!r} (on {f.key!r}); "
+                              f"use one of {sorted(o.value for o in _OPERATORS)}")
+        parts.append({f.key: {op: f.value}})
+    if not parts:
+        return None
+    if filters.condition == FilterCondition.NOT:
+        return {"NOT": parts[0] if len(parts) == 1 else {"AND": parts}}
+    if len(parts) == 1:
+        return parts[0]
+    return {"OR" if filters.condition == FilterCondition.OR else "AND": parts}
 
 
 class MemlayerRetriever(BaseRetriever):
     """Retrieves a scope's memories as ``NodeWithScore`` (``TextNode`` id = memory id, text = memory).
 
     Node metadata holds the memory's own metadata plus ``memory_id``, ``user_id``, ``agent_id``,
-    ``run_id``, ``created_at``, ``updated_at``, ``attribute`` and ``similarity``; the score is
-    memlayer's ranking score. With ``include_relations=True`` the graph relations found for the
-    query come last as one extra node (score None).
+    ``run_id``, ``created_at``, ``updated_at``, ``attribute`` and ``similarity``; the score is memlayer's
+    ranking score (higher is better). ``filters`` are memlayer filters or LlamaIndex ``MetadataFilters``.
+    ``threshold`` is the relevance floor (``"auto"``: calibrated for the memory's embedder). Memories a
+    ``MemlayerMemory`` on the same memory and scope already put into this turn's prompt are left out
+    (a context chat engine using both shows each memory once). With ``include_relations=True`` the graph
+    relations found for the query come last as one extra node (score None).
     """
 
     def __init__(
         self, memory: Any, *, user_id: str | None = None, agent_id: str | None = None, run_id: str | None = None,
-        limit: int = 5, threshold: float | None = None, filters: dict[str, Any] | None = None,
+        limit: int = 5, threshold: FloorSetting = AUTO, filters: MetadataFilters | dict[str, Any] | None = None,
         include_relations: bool = False, search_options: dict[str, Any] | None = None,
         callback_manager: CallbackManager | None = None, verbose: bool = False,
     ) -> None:
         super().__init__(callback_manager=callback_manager, verbose=verbose)
-        self._client = MemlayerClient(memory)
-        self._scope = Scope(user_id, agent_id, run_id)
-        self._options: dict[str, Any] = {"limit": limit, "threshold": threshold, "filters": filters,
-                                         **(search_options or {})}
+        self._handle = MemoryHandle(memory)
+        self._scope = kit.scope(user_id, agent_id, run_id)
+        self._options: dict[str, Any] = {
+            "limit": limit, "threshold": kit.resolve_floor(threshold, self._handle.embedder),
+            "filters": to_memlayer_filters(filters), **(search_options or {}),
+        }
         self._include_relations = include_relations
 
+    def _op(self, query_bundle: QueryBundle) -> Op[SearchAnswer]:
+        return ops.search(query_bundle.query_str, self._scope, **self._options)
+
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        return self._to_nodes(self._client.search(query_bundle.query_str, self._scope, **self._options))
+        return self._to_nodes(self._handle.run(self._op(query_bundle)))
 
     async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        return self._to_nodes(await self._client.asearch(query_bundle.query_str, self._scope, **self._options))
+        return self._to_nodes(await self._handle.arun(self._op(query_bundle)))
 
-    def _to_nodes(self, found: dict[str, Any]) -> list[NodeWithScore]:
-        nodes = [to_node(r) for r in found.get("results", [])]
-        relations = found.get("relations") or []
-        if self._include_relations and relations:
-            text = format_recall([], relations)
+    def _to_nodes(self, found: SearchAnswer) -> list[NodeWithScore]:
+        shown = LEDGER.recalled(self._handle.memory, self._scope)
+        nodes = [to_node(h) for h in found.results if h.id not in shown]
+        if self._include_relations and found.relations:
+            text = kit.format_recall([], found.relations)
             digest = hashlib.sha1(text.encode()).hexdigest()[:16]
             node = TextNode(id_=f"memlayer-relations-{digest}", text=text, metadata={"kind": "relations"})
             node.excluded_llm_metadata_keys = ["kind"]
@@ -57,22 +102,22 @@ class MemlayerRetriever(BaseRetriever):
         return nodes
 
 
-def to_node(result: dict[str, Any]) -> NodeWithScore:
-    """One memlayer search result as a scored TextNode."""
-    metadata: dict[str, Any] = dict(result.get("metadata") or {})
+def to_node(hit: SearchHit | dict[str, Any]) -> NodeWithScore:
+    """One memlayer search hit as a scored TextNode."""
+    if isinstance(hit, dict):
+        hit = SearchHit.from_dict(hit)
+    metadata: dict[str, Any] = dict(hit.metadata)
     metadata.update({
-        "memory_id": result["id"], "user_id": result.get("user_id"), "agent_id": result.get("agent_id"),
-        "run_id": result.get("run_id"), "created_at": result.get("created_at"),
-        "updated_at": result.get("updated_at"), "attribute": result.get("attribute"),
-        "similarity": result.get("similarity"),
+        "memory_id": hit.id, "user_id": hit.user_id, "agent_id": hit.agent_id, "run_id": hit.run_id,
+        "created_at": hit.created_at, "updated_at": hit.updated_at, "attribute": hit.attribute,
+        "similarity": hit.similarity,
     })
     hidden = [k for k in metadata if k not in LLM_METADATA_KEYS]
     node = TextNode(
-        id_=str(result["id"]), text=str(result.get("memory", "")), metadata=metadata,
+        id_=str(hit.id), text=hit.memory, metadata=metadata,
         excluded_llm_metadata_keys=hidden, excluded_embed_metadata_keys=list(metadata),
     )
-    score = result.get("score")
-    return NodeWithScore(node=node, score=None if score is None else float(score))
+    return NodeWithScore(node=node, score=float(hit.score))
 
 
-__all__ = ["MemlayerRetriever", "to_node"]
+__all__ = ["MemlayerRetriever", "to_memlayer_filters", "to_node"]

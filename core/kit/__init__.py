@@ -5,7 +5,8 @@
   their methods) called from sync or async code, its answers read as ``memlayer.records``;
 * ``format_recall`` / ``truncate_recall`` and ``DEFAULT_MIN_SIMILARITY`` — the one recall formatter and
   the relevance floor both adapters use by default ("auto": calibrated per embedder);
-* ``scope`` — the one scope type, ``memlayer.Scope``, validated early.
+* ``scope`` — the one scope type, ``memlayer.Scope``, validated early;
+* ``refs`` — process-local references that let a serialised adapter find its memory again.
 """
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ from typing import Any
 
 from ..messages import make_scope
 from ..types import Scope
-from . import ops
+from . import ops, refs
 from .bridge import LoopThread, run_sync, shared_loop
-from .handle import MemoryHandle, NotAMemoryError, Op
+from .handle import ArgumentError, MemoryHandle, NotAMemoryError, Op
 from .recall import (
     AUTO,
     DEFAULT_MIN_SIMILARITY,
+    LEDGER,
     FloorSetting,
     above_floor,
     floor_for,
@@ -36,7 +38,7 @@ def scope(user_id: Any = None, agent_id: Any = None, run_id: Any = None) -> Scop
 
 
 __all__ = [
-    "AUTO", "DEFAULT_MIN_SIMILARITY", "FloorSetting", "LoopThread", "MemoryHandle", "NotAMemoryError", "Op",
-    "Scope", "above_floor", "floor_for", "format_recall", "ops", "resolve_floor", "run_sync", "scope",
+    "AUTO", "DEFAULT_MIN_SIMILARITY", "LEDGER", "ArgumentError", "FloorSetting", "LoopThread", "MemoryHandle", "NotAMemoryError", "Op",
+    "Scope", "above_floor", "floor_for", "format_recall", "ops", "refs", "resolve_floor", "run_sync", "scope",
     "shared_loop", "truncate_recall", "unseen",
 ]

@@ -20,7 +20,7 @@ R = TypeVar("R")
 
 
 class LoopThread:
-    """An event loop in a daemon thread: ``run`` blocks on a coroutine there, ``arun`` awaits it."""
+    """An event loop in a daemon thread: ``run`` blocks on a coroutine there from any other thread."""
 
     def __init__(self, name: str = "memlayer-loop") -> None:
         self.loop = asyncio.new_event_loop()
@@ -42,10 +42,6 @@ class LoopThread:
     def run(self, coro: Coroutine[Any, Any, R]) -> R:
         """Run ``coro`` on the loop thread and wait for its result (from any thread but that one)."""
         return self._submit(coro).result()
-
-    async def arun(self, coro: Coroutine[Any, Any, R]) -> R:
-        """Await ``coro`` run on the loop thread, from another event loop (cancelling it cancels the run)."""
-        return await asyncio.wrap_future(self._submit(coro))
 
     @property
     def running(self) -> bool:

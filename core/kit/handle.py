@@ -5,8 +5,9 @@ any object with their methods (``search``, ``add``, ``get_all``, ...), each eith
 coroutine function. Calls are routed so nothing blocks an event loop and nothing needs a second loop:
 
 * a coroutine method called synchronously runs on the shared loop thread (``bridge.run_sync``);
-* a ``Memory`` called asynchronously awaits its async core on the Memory's own loop (``Memory.acall``);
-* any other plain method called asynchronously runs in a worker thread (``asyncio.to_thread``).
+* a plain method called asynchronously runs in a worker thread (``asyncio.to_thread``); for a
+  ``memlayer.Memory`` that thread waits on the Memory's own loop, so sync and async callers of one Memory
+  are serialised by the same per-scope locks.
 
 ``ops`` builds the typed operations (``ops.search(...)`` answers a ``SearchAnswer``), so an adapter
 writes each operation once and runs it with ``run`` or ``await arun``.
@@ -29,6 +30,10 @@ REQUIRED = ("search", "add")
 
 class NotAMemoryError(MemlayerError, TypeError):
     """An adapter was given something that is not a memlayer memory (or a client with its methods)."""
+
+
+class ArgumentError(MemlayerError, TypeError):
+    """An adapter was called with an argument it does not take (the message names it and the close ones)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,9 +80,6 @@ class MemoryHandle:
         method = self._method(name)
         if inspect.iscoroutinefunction(method):
             return await method(*args, **kwargs)
-        via_loop = getattr(self.memory, "acall", None)
-        if _is_memory(self.memory) and via_loop is not None:
-            return await via_loop(name, *args, **kwargs)
         answer = await asyncio.to_thread(method, *args, **kwargs)
         return await answer if inspect.isawaitable(answer) else answer
 
@@ -95,12 +97,6 @@ class MemoryHandle:
 
     def __repr__(self) -> str:
         return f"MemoryHandle({self.memory!r})"
-
-
-def _is_memory(obj: Any) -> bool:
-    from ..sync import Memory
-
-    return isinstance(obj, Memory)
 
 
 async def _awaited(awaitable: Any) -> Any:
