@@ -11,7 +11,7 @@ from llama_index.core.memory.types import BaseMemory
 from llama_index.core.storage.chat_store.sql import MessageStatus
 
 from memlayer import kit
-from memlayer.kit import AUTO, LEDGER, FloorSetting, MemoryHandle, Scope, ops
+from memlayer.kit import AUTO, FloorSetting, MemoryHandle, Scope, ops
 
 from ._buffer import buffer_from_dict, buffer_to_dict, build_buffer, statuses
 from ._convert import (
@@ -24,6 +24,7 @@ from ._convert import (
     to_memlayer,
     wrap_recall,
 )
+from .retriever import retriever_covers
 
 
 class MemlayerMemory(BaseMemory):
@@ -33,7 +34,8 @@ class MemlayerMemory(BaseMemory):
       to the latest user message(s) of the buffer) in ONE system message: merged into the buffer's
       first system message when there is one, else put in front. Memories under ``threshold`` (the
       relevance floor; ``"auto"`` = calibrated for the embedder) and memories whose text is already in
-      the buffer are left out. Recall is never stored, so it is never duplicated across calls, and it is
+      the buffer are left out; with ``input`` and a live ``MemlayerRetriever`` on the same memory and
+      scope (a context chat engine), recall is left to the retriever. Recall is never stored, so it is never duplicated across calls, and it is
       stripped from anything put or set back.
     * ``put()``/``aput()``/``aput_messages()`` append to the buffer and record each completed turn
       (user message(s) + the assistant's final reply) into memlayer in one ``add`` call; tool calls,
@@ -148,8 +150,8 @@ class MemlayerMemory(BaseMemory):
     async def aget(self, input: str | ChatMessage | None = None, **kwargs: Any) -> list[ChatMessage]:  # type: ignore[override]
         """The chat buffer with long-term recall injected as one system message."""
         history = await self.short_term.aget(input=input, **kwargs)  # type: ignore[arg-type]
-        if not self.recall:
-            return history
+        if not self.recall or (input is not None and retriever_covers(self._handle.memory, self._scope)):
+            return history  # a context engine's MemlayerRetriever recalls into the engine's system message
         recall = await self.arecall(input, history)
         return inject_recall(history, wrap_recall(recall), self.system_role) if recall else history
 
@@ -172,7 +174,6 @@ class MemlayerMemory(BaseMemory):
         found = await self._handle.arun(ops.search(query, self._scope, limit=self.limit, threshold=floor,
                                                    max_tokens=self.max_recall_tokens))
         hits = kit.unseen(kit.above_floor(found.results, floor), [message_text(m) for m in history])
-        LEDGER.note(self._handle.memory, self._scope, [h.id for h in hits])
         return kit.format_recall(hits, found.relations, header=self.header, show_dates=self.show_dates)
 
     async def aget_all(self, status: MessageStatus | None = None) -> list[ChatMessage]:  # type: ignore[override]
@@ -216,8 +217,6 @@ class MemlayerMemory(BaseMemory):
         asyncio_run(self.aset(messages))
 
     async def _track(self, messages: list[ChatMessage]) -> None:
-        if any(role_name(m) == "user" for m in messages):
-            LEDGER.clear(self._handle.memory, self._scope)  # a new turn: its recall is not shown yet
         if not self.record:
             return
         for m in messages:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import threading
+import weakref
 from typing import Any
 
 from llama_index.core.base.base_retriever import BaseRetriever
@@ -16,7 +18,7 @@ from llama_index.core.vector_stores.types import (
 
 from memlayer import kit
 from memlayer.errors import FilterError
-from memlayer.kit import AUTO, LEDGER, FloorSetting, MemoryHandle, Op, ops
+from memlayer.kit import AUTO, FloorSetting, MemoryHandle, Op, Scope, ops
 from memlayer.records import SearchAnswer, SearchHit
 
 # Metadata the LLM sees with each memory; the rest (ids, scores) stays out of prompts and embeddings.
@@ -59,10 +61,12 @@ class MemlayerRetriever(BaseRetriever):
     Node metadata holds the memory's own metadata plus ``memory_id``, ``user_id``, ``agent_id``,
     ``run_id``, ``created_at``, ``updated_at``, ``attribute`` and ``similarity``; the score is memlayer's
     ranking score (higher is better). ``filters`` are memlayer filters or LlamaIndex ``MetadataFilters``.
-    ``threshold`` is the relevance floor (``"auto"``: calibrated for the memory's embedder). Memories a
-    ``MemlayerMemory`` on the same memory and scope already put into this turn's prompt are left out
-    (a context chat engine using both shows each memory once). With ``include_relations=True`` the graph
-    relations found for the query come last as one extra node (score None).
+    ``threshold`` is the relevance floor (``"auto"``: calibrated for the memory's embedder). While a
+    retriever over a memory and scope exists, a ``MemlayerMemory`` on the same memory and scope leaves the
+    recall of ``get(input=...)`` to it: context chat engines (CondensePlusContext, Context) call the memory
+    with the input and put the retriever's nodes in their own system message, so each memory is shown
+    once, in that one system message. With ``include_relations=True`` the graph relations found for the
+    query come last as one extra node (score None).
     """
 
     def __init__(
@@ -79,6 +83,7 @@ class MemlayerRetriever(BaseRetriever):
             "filters": to_memlayer_filters(filters), **(search_options or {}),
         }
         self._include_relations = include_relations
+        _register(self, self._handle.memory, self._scope)
 
     def _op(self, query_bundle: QueryBundle) -> Op[SearchAnswer]:
         return ops.search(query_bundle.query_str, self._scope, **self._options)
@@ -90,8 +95,7 @@ class MemlayerRetriever(BaseRetriever):
         return self._to_nodes(await self._handle.arun(self._op(query_bundle)))
 
     def _to_nodes(self, found: SearchAnswer) -> list[NodeWithScore]:
-        shown = LEDGER.recalled(self._handle.memory, self._scope)
-        nodes = [to_node(h) for h in found.results if h.id not in shown]
+        nodes = [to_node(h) for h in found.results]
         if self._include_relations and found.relations:
             text = kit.format_recall([], found.relations)
             digest = hashlib.sha1(text.encode()).hexdigest()[:16]
@@ -100,6 +104,21 @@ class MemlayerRetriever(BaseRetriever):
             node.excluded_embed_metadata_keys = ["kind"]
             nodes.append(NodeWithScore(node=node, score=None))
         return nodes
+
+
+_retrievers: dict[tuple[str, Scope], weakref.WeakSet[MemlayerRetriever]] = {}
+_lock = threading.Lock()
+
+
+def _register(retriever: MemlayerRetriever, memory: Any, scope: Scope) -> None:
+    with _lock:
+        _retrievers.setdefault((kit.refs.reference(memory), scope), weakref.WeakSet()).add(retriever)
+
+
+def retriever_covers(memory: Any, scope: Scope) -> bool:
+    """Whether a live MemlayerRetriever searches ``memory`` in ``scope``."""
+    with _lock:
+        return bool(_retrievers.get((kit.refs.reference(memory), scope)))
 
 
 def to_node(hit: SearchHit | dict[str, Any]) -> NodeWithScore:
@@ -120,4 +139,4 @@ def to_node(hit: SearchHit | dict[str, Any]) -> NodeWithScore:
     return NodeWithScore(node=node, score=float(hit.score))
 
 
-__all__ = ["MemlayerRetriever", "to_memlayer_filters", "to_node"]
+__all__ = ["MemlayerRetriever", "retriever_covers", "to_memlayer_filters", "to_node"]

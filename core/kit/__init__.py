@@ -21,7 +21,6 @@ from .handle import ArgumentError, MemoryHandle, NotAMemoryError, Op
 from .recall import (
     AUTO,
     DEFAULT_MIN_SIMILARITY,
-    LEDGER,
     FloorSetting,
     above_floor,
     floor_for,
@@ -38,7 +37,7 @@ def scope(user_id: Any = None, agent_id: Any = None, run_id: Any = None) -> Scop
 
 
 __all__ = [
-    "AUTO", "DEFAULT_MIN_SIMILARITY", "LEDGER", "ArgumentError", "FloorSetting", "LoopThread", "MemoryHandle", "NotAMemoryError", "Op",
+    "AUTO", "DEFAULT_MIN_SIMILARITY", "ArgumentError", "FloorSetting", "LoopThread", "MemoryHandle", "NotAMemoryError", "Op",
     "Scope", "above_floor", "floor_for", "format_recall", "ops", "refs", "resolve_floor", "run_sync", "scope",
     "shared_loop", "truncate_recall", "unseen",
 ]

@@ -8,14 +8,11 @@ truncation) and accepts whatever a framework hands it: an empty block, None, or 
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal
 
 from ..errors import ConfigError
 from ..records import RelationRecord, SearchHit
-from ..types import Scope
-from . import refs
 
 # The relevance floor: the similarity (cosine) under which a memory is not recalled. A floor only means
 # something on the scale of one embedder, so it is calibrated per model. all-MiniLM-L6-v2 (memlayer's
@@ -136,29 +133,3 @@ def _tiktoken_count(text: str) -> int:
 
     return count_tokens(text)
 
-
-class RecallLedger:
-    """Which memories a chat memory put into the prompt of the current turn, per memory and scope.
-
-    A retriever over the same memory and scope leaves those out, so a chat engine that uses both (a
-    context engine with memlayer recall and a memlayer retriever) never shows a memory twice. A turn
-    ends when the chat memory records the next user message (``clear``)."""
-
-    def __init__(self) -> None:
-        self._recalled: dict[tuple[str, Scope], frozenset[str]] = {}
-        self._lock = threading.Lock()
-
-    def note(self, memory: Any, scope: Scope, ids: Iterable[str]) -> None:
-        with self._lock:
-            self._recalled[(refs.reference(memory), scope)] = frozenset(ids)
-
-    def recalled(self, memory: Any, scope: Scope) -> frozenset[str]:
-        with self._lock:
-            return self._recalled.get((refs.reference(memory), scope), frozenset())
-
-    def clear(self, memory: Any, scope: Scope) -> None:
-        with self._lock:
-            self._recalled.pop((refs.reference(memory), scope), None)
-
-
-LEDGER = RecallLedger()
