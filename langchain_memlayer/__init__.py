@@ -4,7 +4,8 @@
 ``MemlayerMiddleware`` (recall and record for ``create_agent``) and ``create_memory_tools``. They are
 imported on first use, so a missing ``langgraph``/``langchain`` only fails where it is needed, with the
 install hint ``pip install "memlayer[langchain]"``. The langchain-classic ``MemlayerMemory`` and
-``MemlayerChatMessageHistory`` live in ``langchain_memlayer.classic``.
+``MemlayerChatMessageHistory`` (``langchain_memlayer.classic``) import from here too, with the
+``langchain-classic`` extra.
 """
 
 from __future__ import annotations
@@ -13,6 +14,10 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .classic import (
+        MemlayerChatMessageHistory as MemlayerChatMessageHistory,  # classic extra: not in __all__
+    )
+    from .classic import MemlayerMemory as MemlayerMemory
     from .middleware import MemlayerMiddleware
     from .retriever import MemlayerRetriever
     from .store import MemlayerStore
@@ -23,6 +28,8 @@ _EXPORTS = {
     "MemlayerStore": "store",
     "MemlayerMiddleware": "middleware",
     "create_memory_tools": "tools",
+    "MemlayerMemory": "classic",
+    "MemlayerChatMessageHistory": "classic",
 }
 
 __all__ = ["MemlayerMiddleware", "MemlayerRetriever", "MemlayerStore", "create_memory_tools"]
@@ -36,4 +43,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+    return sorted([*globals(), *__all__, *_EXPORTS])
