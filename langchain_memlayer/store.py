@@ -224,13 +224,13 @@ class MemlayerStore(BaseStore):
         ranked = and_filters(where, {"lg_indexed": True})
         if self.index is not None and query is not None:
             rows = yield ops.get_all(read, filters=ranked)
-            scored = [(r, best_score(query, v, self.index.distance))
-                      for r in rows if (v := unpack(r.metadata.get(VECTORS_KEY))) is not None]
-            hits: list[tuple[MemoryRecord, float | None]] = sorted(scored, key=lambda h: -h[1])
+            scored: list[tuple[MemoryRecord, float]] = [
+                (r, best_score(query, v, self.index.distance))
+                for r in rows if (v := unpack(r.metadata.get(VECTORS_KEY))) is not None]
         else:
             found = yield ops.search(op.query, read, **self.search_kwargs, filters=ranked, limit=want)
-            hits = sorted(((h, h.similarity) for h in found.results), key=lambda h: -h[1])
-        hits = _distinct_hits(hits)[:want]
+            scored = [(h, h.similarity) for h in found.results]
+        hits: list[tuple[MemoryRecord, float | None]] = [*_distinct_hits(sorted(scored, key=lambda h: -h[1]))[:want]]
         if len(hits) < want:
             unranked = and_filters(where, {"lg_indexed": False})
             rows = yield ops.get_all(read, filters=unranked, limit=want - len(hits))
@@ -371,6 +371,6 @@ def _distinct(rows: Iterable[MemoryRecord]) -> list[MemoryRecord]:
     return out
 
 
-def _distinct_hits(hits: Iterable[tuple[MemoryRecord, float | None]]) -> list[tuple[MemoryRecord, float | None]]:
+def _distinct_hits(hits: list[tuple[MemoryRecord, float]]) -> list[tuple[MemoryRecord, float]]:
     keep = {id(r) for r in _distinct(r for r, _ in hits)}
     return [h for h in hits if id(h[0]) in keep]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
+from collections.abc import Iterable
 from typing import Any
 
 from llama_index.core.base.llms.types import ChatMessage
@@ -39,23 +40,24 @@ def statuses(buffer: BaseMemory) -> bool:
     return isinstance(buffer, LlamaMemory)
 
 
-def build_buffer(session_id: str | None, chat_history: list[ChatMessage] | None, options: dict[str, Any]) -> BaseMemory:
-    """The buffer ``MemlayerMemory.from_defaults`` builds for ``options`` (consumed; unknown ones raise)."""
+def build_buffer(
+    session_id: str | None, chat_history: list[ChatMessage] | None, options: dict[str, Any], fields: Iterable[str] = (),
+) -> BaseMemory:
+    """The buffer ``MemlayerMemory.from_defaults`` builds for ``options`` (consumed; unknown ones raise,
+    with the close names among the buffer's options and ``fields``)."""
     store = options.get("chat_store")
     classic = isinstance(store, BaseChatStore) or "chat_store_key" in options or "llm" in options
     allowed = BUFFER_OPTIONS if classic else MEMORY_OPTIONS
     unknown = sorted(set(options) - allowed)
     if unknown:
-        from .memory import MemlayerMemory
-
-        known = sorted(MEMORY_OPTIONS | BUFFER_OPTIONS | set(MemlayerMemory.model_fields))
+        known = sorted(MEMORY_OPTIONS | BUFFER_OPTIONS | set(fields))
         hints = {u: difflib.get_close_matches(u, known, n=1) for u in unknown}
         said = ", ".join(f"{u!r}" + (f" (did you mean {h[0]!r}?)" if h else "") for u, h in hints.items())
         raise ArgumentError(f"MemlayerMemory.from_defaults() got unexpected keyword argument(s) {said}")
     if classic:
         key = options.pop("chat_store_key", None) or session_id
-        return ChatMemoryBuffer.from_defaults(chat_history=chat_history, **options,
-                                              **({"chat_store_key": key} if key else {}))
+        given: dict[str, Any] = {**options, **({"chat_store_key": key} if key else {})}
+        return ChatMemoryBuffer.from_defaults(chat_history=chat_history, **given)
     return LlamaMemory.from_defaults(session_id=session_id, chat_history=chat_history, **options)
 
 

@@ -120,7 +120,7 @@ class MemlayerMemory(BaseMemory):
             raise kit.ArgumentError("MemlayerMemory.from_defaults() needs memory=memlayer.Memory(...) (or AsyncMemory)")
         fields = {k: kwargs.pop(k) for k in list(kwargs) if k in cls.model_fields and k not in ("memory", "short_term")}
         if short_term is None:
-            short_term = build_buffer(session_id, chat_history, kwargs)
+            short_term = build_buffer(session_id, chat_history, kwargs, cls.model_fields)
         elif kwargs:
             raise kit.ArgumentError(f"MemlayerMemory.from_defaults() got buffer options {sorted(kwargs)} together "
                                     "with short_term=; set them on the buffer you pass")

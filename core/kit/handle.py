@@ -25,6 +25,7 @@ from ..errors import MemlayerError
 from .bridge import run_sync
 
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
 REQUIRED = ("search", "add")
 
 
@@ -37,13 +38,13 @@ class ArgumentError(MemlayerError, TypeError):
 
 
 @dataclass(frozen=True, slots=True)
-class Op(Generic[T]):
+class Op(Generic[T_co]):
     """One call of a memory method, and how to read its answer."""
 
     name: str
     args: tuple[Any, ...] = ()
     kwargs: dict[str, Any] = field(default_factory=dict)
-    read: Callable[[Any], T] = field(default=lambda answer: answer)  # type: ignore[assignment,return-value]
+    read: Callable[[Any], T_co] = field(default=lambda answer: answer)  # type: ignore[assignment,return-value]
 
 
 class MemoryHandle:
@@ -60,7 +61,7 @@ class MemoryHandle:
                 f"expected a memlayer.Memory, memlayer.AsyncMemory or a memlayer client, got "
                 f"{type(memory).__name__} (it has no {' or '.join(missing)} method)"
             )
-        self.memory = memory
+        self.memory: Any = memory
 
     def _method(self, name: str) -> Callable[..., Any]:
         method = getattr(self.memory, name, None)

@@ -9,7 +9,7 @@ truncation) and accepts whatever a framework hands it: an empty block, None, or 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from ..errors import ConfigError
 from ..records import RelationRecord, SearchHit
@@ -24,7 +24,7 @@ from ..records import RelationRecord, SearchHit
 DEFAULT_MIN_SIMILARITY = 0.1
 CALIBRATED_FLOORS = {"all-MiniLM-L6-v2": DEFAULT_MIN_SIMILARITY,
                      "sentence-transformers/all-MiniLM-L6-v2": DEFAULT_MIN_SIMILARITY}
-AUTO = "auto"
+AUTO: Final = "auto"
 FloorSetting = float | Literal["auto"] | None
 
 
