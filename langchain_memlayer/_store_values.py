@@ -8,6 +8,8 @@ so LangGraph's value filters become memlayer metadata filters.
 from __future__ import annotations
 
 import json
+import math
+import sys
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, unquote
@@ -16,6 +18,7 @@ from langgraph.store.base import MatchCondition
 
 _OPERATORS = {"$eq": "eq", "$ne": "ne", "$gt": "gt", "$gte": "gte", "$lt": "lt", "$lte": "lte"}
 _INT64 = (-(2**63), 2**63 - 1)
+NEVER = {"lg_indexed": "never"}  # a condition no item meets (lg_indexed is always a boolean)
 
 
 def _label(text: str) -> str:
@@ -60,6 +63,8 @@ def flatten_value(value: Mapping[str, Any], path: tuple[str, ...] = ()) -> dict[
 
 
 def _equals(path: tuple[str, ...], want: Any) -> dict[str, Any]:
+    if isinstance(want, float) and math.isnan(want):
+        return dict(NEVER)  # NaN equals nothing, not even a stored NaN
     if isinstance(want, (list, tuple)):
         return {_path_key("l", path): _canonical(list(want))}
     if isinstance(want, Mapping):
@@ -71,10 +76,27 @@ def _equals(path: tuple[str, ...], want: Any) -> dict[str, Any]:
 
 
 def _comparable(value: Any) -> Any:
-    """An integer beyond 64 bits (which SQLite cannot bind) compares as the float it is closest to."""
-    if isinstance(value, int) and not isinstance(value, bool) and not _INT64[0] <= value <= _INT64[1]:
-        return float(value)
-    return value
+    """A number memlayer's filters can bind: an integer beyond 64 bits becomes the float closest to it, and
+    infinities (or numbers beyond floats) the largest float of that sign, which orders every stored number
+    alike. NaN stays NaN (see ``_compare``)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return value
+    if isinstance(value, int) and _INT64[0] <= value <= _INT64[1]:
+        return value
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf if value > 0 else -math.inf
+    if math.isinf(number):
+        return math.copysign(sys.float_info.max, number)
+    return number
+
+
+def _compare(key: str, op: str, value: Any) -> dict[str, Any]:
+    bound = _comparable(value)
+    if isinstance(bound, float) and math.isnan(bound):
+        return dict(NEVER)  # NaN orders with nothing, as in Python
+    return {key: {op: bound}}
 
 
 def _any(conditions: list[dict[str, Any]]) -> dict[str, Any]:
@@ -99,7 +121,7 @@ def translate_filter(flt: Mapping[str, Any], path: tuple[str, ...] = ()) -> list
                 elif op == "$ne":
                     out.append({"NOT": _any([_equals(here, arg) for here in candidates])})
                 else:
-                    out.append(_any([{_path_key("f", here): {_OPERATORS[op]: _comparable(arg)}} for here in candidates]))
+                    out.append(_any([_compare(_path_key("f", here), _OPERATORS[op], arg) for here in candidates]))
         elif isinstance(want, Mapping):
             nested = [translate_filter(want, here) for here in candidates]
             out.append(_any([c[0] if len(c) == 1 else {"AND": c} for c in nested if c]) if any(nested) else {})
