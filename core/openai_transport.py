@@ -50,6 +50,7 @@ LOCAL_KEY = "not-needed"  # sent to OpenAI-compatible servers that need no key
 
 CHECK_SERVER = "Check base_url and that the server is running."
 SLOW_SERVER = "Raise timeout= or check that the server is up and not overloaded."
+OVERLOADED = "Check that the server is up and not overloaded."
 NOT_OPENAI = "Check that base_url is an OpenAI-compatible endpoint (it usually ends in /v1)."
 
 
@@ -60,6 +61,10 @@ class Retryable(Exception):
         super().__init__(problem)
         self.advice = advice
         self.retry_after = retry_after
+
+
+class _TooSlow(Retryable):
+    """The call's deadline passed during an attempt."""
 
 
 class BadRequest(Exception):
@@ -130,6 +135,7 @@ class _Call:
     asked_to_wait: float | None = None  # a Retry-After that ended the retries
     left: float = math.inf  # seconds of the deadline left when the retries ended
     stopped_by_deadline: bool = False
+    problem: Retryable | None = None  # the last failure that was not the deadline itself
 
 
 _CURRENT: contextvars.ContextVar[_Call | None] = contextvars.ContextVar("memlayer_openai_call", default=None)
@@ -231,12 +237,14 @@ class OpenAITransport:
 
     def _too_slow(self, call: _Call) -> Retryable:
         call.stopped_by_deadline = True
-        return Retryable(f"no complete reply before the {call.deadline.seconds:g}s deadline", SLOW_SERVER)
+        return _TooSlow(f"no complete reply before the {call.deadline.seconds:g}s deadline", OVERLOADED)
 
     def _policy(self, call: _Call) -> dict[str, Any]:
         def wait(state: tenacity.RetryCallState) -> float:
             delay = min(MAX_BACKOFF, self.backoff * 2 ** (state.attempt_number - 1)) * (0.5 + random.random() / 2)
             failure = state.outcome.exception() if state.outcome is not None else None
+            if isinstance(failure, Retryable) and not isinstance(failure, _TooSlow):
+                call.problem = failure
             asked = getattr(failure, "retry_after", None)
             return delay if asked is None else max(delay, float(asked))
 
@@ -261,6 +269,8 @@ class OpenAITransport:
         }
 
     def _exhausted(self, last: Retryable, call: _Call) -> ProviderError:
+        if isinstance(last, _TooSlow) and call.problem is not None:
+            last = call.problem  # say why the earlier attempts failed; the deadline is in the message
         advice = " ".join(part for part in (last.advice, self.advice) if part)
         if call.asked_to_wait is not None:
             return self.error(
