@@ -249,7 +249,7 @@ class OpenAITransport:
             return delay if asked is None else max(delay, float(asked))
 
         def stop(state: tenacity.RetryCallState) -> bool:
-            if call.stopped_by_deadline:
+            if call.stopped_by_deadline or state.attempt_number > self.max_retries:
                 return True
             sleep, left = state.upcoming_sleep, call.deadline.remaining()
             if sleep >= left or sleep > MAX_RETRY_AFTER:
@@ -262,7 +262,7 @@ class OpenAITransport:
             return False
 
         return {
-            "stop": tenacity.stop_any(tenacity.stop_after_attempt(self.max_retries + 1), stop),
+            "stop": stop,
             "wait": wait,
             "retry": tenacity.retry_if_exception_type(Retryable),
             "reraise": True,
@@ -380,7 +380,7 @@ class OpenAITransport:
     def close(self) -> None:
         """Close the HTTP client (sync clients)."""
         result = self.client.close()
-        if inspect.isawaitable(result):  # an async client closed from sync code: nothing to await on
+        if inspect.iscoroutine(result):  # an async client closed from sync code: nothing to await on
             result.close()
 
 

@@ -125,9 +125,12 @@ def _default_chat(request: dict[str, Any]) -> Any:
 class FakeOpenAI:
     """The server. ``start()``/``stop()`` or use it as a context manager."""
 
-    def __init__(self, *, reject_json_schema: bool = False, reject_json_object: bool = False) -> None:
+    def __init__(
+        self, *, reject_json_schema: bool = False, reject_json_object: bool = False, keep_alive: bool = False
+    ) -> None:
         self.reject_json_schema = reject_json_schema
         self.reject_json_object = reject_json_object
+        self.keep_alive = keep_alive  # HTTP/1.1 with persistent connections (clients pool them), else HTTP/1.0
         self.default_chat: Callable[[dict[str, Any]], Any] = _default_chat
         self.models: list[str] = list(MODELS)  # what GET /models lists, in order
         self.requests: list[Recorded] = []
@@ -186,7 +189,8 @@ class FakeOpenAI:
         return f"http://{host!s}:{port}/v1"
 
     def start(self) -> FakeOpenAI:
-        handler = type("Handler", (_Handler,), {"fake": self})
+        protocol = "HTTP/1.1" if self.keep_alive else "HTTP/1.0"
+        handler = type("Handler", (_Handler,), {"fake": self, "protocol_version": protocol})
         self._httpd = _Server(("127.0.0.1", 0), handler)
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
