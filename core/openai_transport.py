@@ -45,7 +45,7 @@ DEFAULT_TIMEOUT = 30.0  # seconds: one attempt's connect and each of its reads
 DEFAULT_DEADLINE = 60.0  # seconds: a whole call, every attempt, read, retry and backoff included
 CONNECT_TIMEOUT = 10.0  # seconds: a host that does not accept the connection is not waited for longer
 MAX_BACKOFF = 8.0  # seconds: the longest backoff of our own between two attempts
-MAX_RETRY_AFTER = 60.0  # seconds: a longer Retry-After ends the retries (with no deadline to bound it)
+MAX_RETRY_AFTER = 60.0  # seconds: with deadline=None, a longer Retry-After ends the retries
 LOCAL_KEY = "not-needed"  # sent to OpenAI-compatible servers that need no key
 
 CHECK_SERVER = "Check base_url and that the server is running."
@@ -252,7 +252,7 @@ class OpenAITransport:
             if call.stopped_by_deadline or state.attempt_number > self.max_retries:
                 return True
             sleep, left = state.upcoming_sleep, call.deadline.remaining()
-            if sleep >= left or sleep > MAX_RETRY_AFTER:
+            if sleep >= left or (self.deadline is None and sleep > MAX_RETRY_AFTER):
                 failure = state.outcome.exception() if state.outcome is not None else None
                 asked = getattr(failure, "retry_after", None)
                 call.asked_to_wait = asked if asked is not None and asked >= sleep else None

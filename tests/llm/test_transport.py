@@ -142,3 +142,10 @@ def test_retry_after_forms() -> None:
     assert 25 <= (retry_after({"retry-after": format_datetime(when, usegmt=True)}) or 0) <= 30
     past = datetime.now(timezone.utc) - timedelta(seconds=30)
     assert retry_after({"retry-after": format_datetime(past, usegmt=True)}) == 0.0
+
+
+async def test_without_a_deadline_a_retry_after_past_a_minute_fails_at_once(fake_openai: FakeOpenAI) -> None:
+    fake_openai.script_chat(Fault.status(503, retry_after=120, times=3))
+    with pytest.raises(LLMError, match=r"asked to wait 120s before retrying, longer than the 60s memlayer waits at most"):
+        await llm(fake_openai, deadline=None).complete(MSGS)
+    assert fake_openai.chat_calls == 1
