@@ -19,6 +19,7 @@ from memlayer.errors import ConfigError
 from memlayer.extract.base import Extractor
 from memlayer.graph.base import GraphStore
 from memlayer.llm.base import LLM
+from memlayer.storage.base import Store
 from memlayer.vectors.base import VectorIndex
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,9 +58,9 @@ def test_every_builtin_loads(kind: Any) -> None:
 def test_lookups_are_typed() -> None:
     """``create``/``get`` overloads give each kind its protocol (what a type checker reports)."""
     expected = {"llms": LLM, "embedders": Embedder, "vector_indexes": VectorIndex, "graph_stores": GraphStore,
-                "extractors": Extractor}
+                "extractors": Extractor, "stores": Store}
     namespace = {**vars(registry), "LLM": LLM, "Embedder": Embedder, "VectorIndex": VectorIndex,
-                 "GraphStore": GraphStore, "Extractor": Extractor}
+                 "GraphStore": GraphStore, "Extractor": Extractor, "Store": Store}
     for function in (registry.create, registry.get):
         typed = {}
         for overload in typing.get_overloads(function):
