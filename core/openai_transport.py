@@ -329,11 +329,14 @@ class OpenAITransport:
 
     def translate(self, exc: Exception, timeout: float | None = None) -> Exception:
         """An ``openai`` failure as a ``Retryable``, a ``BadRequest`` or the provider's error."""
+        call = _CURRENT.get()
         if isinstance(exc, _DeadlinePassed):
-            call = _CURRENT.get()
             return self._too_slow(call) if call is not None else Retryable(str(exc), SLOW_SERVER)
         if isinstance(exc, openai.APITimeoutError):
-            return Retryable(f"timed out after {timeout if timeout is not None else self.timeout:g}s", SLOW_SERVER)
+            seconds = self.timeout if timeout is None else timeout
+            if call is not None and seconds < self.timeout:  # the timeout was what was left of the deadline
+                return self._too_slow(call)
+            return Retryable(f"timed out after {seconds:g}s", SLOW_SERVER)
         if isinstance(exc, openai.APIConnectionError):
             return Retryable(f"could not connect to {self.where()}: {exc}", CHECK_SERVER)
         if isinstance(exc, openai.APIStatusError):
