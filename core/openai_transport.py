@@ -2,8 +2,9 @@
 
 It owns what both need from the ``openai`` client:
 
-- **client setup**: OpenAI, Azure OpenAI, any OpenAI-compatible ``base_url``, and the api key rules
-  (``api_key=``, else ``OPENAI_API_KEY``/``AZURE_OPENAI_API_KEY``; a local ``base_url`` needs none);
+- **client setup** (in ``openai_client``): OpenAI, Azure OpenAI, any OpenAI-compatible ``base_url``, and
+  the api key rules (``api_key=``, else ``OPENAI_API_KEY``/``AZURE_OPENAI_API_KEY``; a local ``base_url``
+  needs none);
 - **error mapping**: every failure becomes either a retryable problem or the provider's own
   ``ProviderError`` subclass, with a message that says what to do;
 - **one retry policy** (tenacity): 408/409/429/5xx, timeouts, connection errors and unusable replies
@@ -26,27 +27,22 @@ import math
 import os
 import random
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import openai
 import tenacity
 
 from .errors import MemlayerError, ProviderError
-
-try:
-    import openai
-except ImportError as exc:  # pragma: no cover - openai is a core dependency
-    raise ImportError('memlayer\'s OpenAI providers need the openai package: pip install "openai>=1.40"') from exc
+from .openai_client import CONNECT_TIMEOUT, Deadline, DeadlinePassed, client_for, current_deadline
 
 T = TypeVar("T")
 
 DEFAULT_TIMEOUT = 30.0  # seconds: one attempt's connect and each of its reads
 DEFAULT_DEADLINE = 60.0  # seconds: a whole call, every attempt, read, retry and backoff included
-CONNECT_TIMEOUT = 10.0  # seconds: a host that does not accept the connection is not waited for longer
 MAX_BACKOFF = 8.0  # seconds: the longest backoff of our own between two attempts
 MAX_RETRY_AFTER = 60.0  # seconds: with deadline=None, a longer Retry-After ends the retries
-LOCAL_KEY = "not-needed"  # sent to OpenAI-compatible servers that need no key
 
 CHECK_SERVER = "Check base_url and that the server is running."
 SLOW_SERVER = "Raise timeout= or check that the server is up and not overloaded."
@@ -73,10 +69,6 @@ class BadRequest(Exception):
     def __init__(self, error: Any) -> None:
         super().__init__(describe_status(error))
         self.error = error
-
-
-class _DeadlinePassed(Exception):
-    """Raised from inside a reply's body when the call's deadline passes (sync path)."""
 
 
 def describe_status(exc: Any) -> str:
@@ -113,17 +105,6 @@ def retry_after(headers: Any) -> float | None:
         if math.isfinite(seconds):
             return max(0.0, seconds)
     return None
-
-
-class Deadline:
-    """Seconds left of a total budget (``None``: unbounded)."""
-
-    def __init__(self, seconds: float | None) -> None:
-        self.seconds = seconds
-        self._end = math.inf if seconds is None else time.monotonic() + seconds
-
-    def remaining(self) -> float:
-        return self._end - time.monotonic()
 
 
 @dataclass
@@ -207,7 +188,7 @@ class OpenAITransport:
     def run(self, attempt: Callable[[], T]) -> T:
         """Run ``attempt`` under the retry policy and the deadline (sync)."""
         call = _Call(Deadline(self.deadline))
-        token = _CURRENT.set(call)
+        token, guard = _CURRENT.set(call), current_deadline.set(call.deadline)
         try:
             for step in tenacity.Retrying(**self._policy(call)):
                 with step:
@@ -217,6 +198,7 @@ class OpenAITransport:
         except Retryable as last:
             raise self._exhausted(last, call) from last
         finally:
+            current_deadline.reset(guard)
             _CURRENT.reset(token)
         raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
 
@@ -330,7 +312,7 @@ class OpenAITransport:
     def translate(self, exc: Exception, timeout: float | None = None) -> Exception:
         """An ``openai`` failure as a ``Retryable``, a ``BadRequest`` or the provider's error."""
         call = _CURRENT.get()
-        if isinstance(exc, _DeadlinePassed):
+        if isinstance(exc, DeadlinePassed):
             return self._too_slow(call) if call is not None else Retryable(str(exc), SLOW_SERVER)
         if isinstance(exc, openai.APITimeoutError):
             seconds = self.timeout if timeout is None else timeout
@@ -385,76 +367,3 @@ class OpenAITransport:
         result = self.client.close()
         if inspect.iscoroutine(result):  # an async client closed from sync code: nothing to await on
             result.close()
-
-
-def client_for(
-    error: type[ProviderError], asynchronous: bool, *, client: Any, api_key: str | None, base_url: str | None,
-    azure_endpoint: str | None, api_version: str | None, timeout: float,
-) -> Any:
-    """The ``openai`` client to use: an injected one (its own retries turned off), Azure OpenAI when an
-    endpoint or api_version is given, else OpenAI / an OpenAI-compatible ``base_url``."""
-    if client is not None:
-        with_options = getattr(client, "with_options", None)
-        return with_options(max_retries=0) if callable(with_options) else client
-    http: dict[str, Any] = {} if asynchronous else {"http_client": openai.DefaultHttpxClient(
-        event_hooks={"response": [_guard_body]})}
-    try:
-        if azure_endpoint or api_version:
-            endpoint = azure_endpoint or os.environ.get("AZURE_OPENAI_ENDPOINT")
-            if not endpoint:
-                raise error(
-                    "Azure OpenAI needs azure_endpoint=... (or AZURE_OPENAI_ENDPOINT), e.g. "
-                    "https://<resource>.openai.azure.com"
-                )
-            azure = openai.AsyncAzureOpenAI if asynchronous else openai.AzureOpenAI
-            return azure(
-                azure_endpoint=endpoint, api_version=api_version,
-                api_key=api_key or os.environ.get("AZURE_OPENAI_API_KEY"), timeout=timeout, max_retries=0, **http,
-            )
-        key = api_key or os.environ.get("OPENAI_API_KEY") or (LOCAL_KEY if base_url else None)
-        if not key:
-            raise error(
-                "no OpenAI API key: pass api_key=... or set OPENAI_API_KEY; for a local "
-                "OpenAI-compatible server pass base_url=... (no key needed)"
-            )
-        plain = openai.AsyncOpenAI if asynchronous else openai.OpenAI
-        return plain(api_key=key, base_url=base_url, timeout=timeout, max_retries=0, **http)
-    except openai.OpenAIError as exc:
-        raise error(f"could not create the OpenAI client: {exc}") from exc
-
-
-# -- the sync path's deadline inside a reply body ---------------------------------------------------
-_GUARDS: dict[type, type] = {}
-
-
-def _guard_body(response: Any) -> None:
-    """httpx response hook: while a call with a deadline is running, check it between body chunks."""
-    call = _CURRENT.get()
-    if call is None or math.isinf(call.deadline.remaining()):
-        return
-    response.stream = _guard_class(type(response.stream))(response.stream, call.deadline)
-
-
-def _guard_class(stream_type: type) -> type:
-    """A subclass of the HTTP library's own SyncByteStream (httpx or its fork) that checks a deadline."""
-    guard = _GUARDS.get(stream_type)
-    if guard is not None:
-        return guard
-    base = next((c for c in stream_type.__mro__ if c.__name__ == "SyncByteStream"), object)
-
-    class DeadlineStream(base):  # type: ignore[valid-type,misc]
-        def __init__(self, inner: Any, deadline: Deadline) -> None:
-            self._inner = inner
-            self._deadline = deadline
-
-        def __iter__(self) -> Iterator[bytes]:
-            for chunk in self._inner:
-                if self._deadline.remaining() <= 0:
-                    raise _DeadlinePassed(f"no complete reply before the {self._deadline.seconds:g}s deadline")
-                yield chunk
-
-        def close(self) -> None:
-            self._inner.close()
-
-    _GUARDS[stream_type] = DeadlineStream
-    return DeadlineStream

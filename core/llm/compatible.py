@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import LLMError
-from ..openai_transport import LOCAL_KEY
+from ..openai_client import LOCAL_KEY
 from .openai import OpenAILLM
 
 ENDPOINTS: dict[str, str] = {
