@@ -7,7 +7,6 @@ first argument and never reach into the facade.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import threading
 from collections.abc import Callable
@@ -22,7 +21,14 @@ from .embeddings.base import as_matrix
 from .errors import ConfigError, StoreError
 from .projections.graph import GraphProjection
 from .projections.vectors import VectorProjection
-from .providers import resolve_embedder, resolve_extractor, resolve_graph, resolve_llm
+from .providers import (
+    built_here,
+    close_provider,
+    resolve_embedder,
+    resolve_extractor,
+    resolve_graph,
+    resolve_llm,
+)
 from .search.config import SearchConfig
 from .storage import Selection, Store, StoredMemory, open_store
 from .types import Scope, Usage
@@ -187,12 +193,10 @@ class Engine:
     async def aclose(self) -> None:
         try:
             await asyncio.to_thread(self.close)
-        finally:
-            for provider in (self.llm, self.embedder):
-                closer = getattr(provider, "aclose", None)
-                if callable(closer):
-                    with contextlib.suppress(Exception):
-                        await closer()
+        finally:  # the LLM and embedder built from the config close their HTTP clients; objects passed in stay open
+            for provider, spec in ((self.llm, self.config.llm), (self.embedder, self.config.embedder)):
+                if provider is not None and built_here(spec):
+                    await close_provider(provider)
 
     def close(self) -> None:
         if self._pool is not None:

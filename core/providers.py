@@ -1,8 +1,11 @@
-"""Turning config values into provider objects, with the defaults a user expects."""
+"""Turning config values into provider objects, with the defaults a user expects, and closing the
+ones memlayer built."""
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
+import inspect
 import logging
 import os
 from typing import Any, Literal
@@ -10,9 +13,17 @@ from typing import Any, Literal
 from . import registry
 from .embeddings.base import Embedder
 from .errors import ConfigError, missing_extra
+from .extract.base import Extractor
+from .llm.base import LLM
 
 log = logging.getLogger("memlayer")
 GraphMode = Literal["local", "ephemeral", "shared"]
+
+
+def built_here(spec: Any) -> bool:
+    """Whether memlayer builds the provider from ``spec`` (a name, a mapping or the default), and so
+    owns it; an object the caller passed stays the caller's to close."""
+    return spec is None or isinstance(spec, (str, dict))
 
 
 def resolve_embedder(spec: Any) -> Embedder:
@@ -26,10 +37,10 @@ def resolve_embedder(spec: Any) -> Embedder:
     embedder = registry.create("embedders", spec)
     if not isinstance(getattr(embedder, "dims", None), int) or not callable(getattr(embedder, "embed", None)):
         raise ConfigError("embedder must have an int `dims` and an `embed(texts) -> ndarray` method")
-    return embedder  # type: ignore[no-any-return]
+    return embedder
 
 
-def resolve_llm(spec: Any) -> Any:
+def resolve_llm(spec: Any) -> LLM | None:
     if spec is None:
         if os.environ.get("OPENAI_API_KEY") or os.environ.get("OPENAI_BASE_URL"):
             spec = "openai"
@@ -40,21 +51,26 @@ def resolve_llm(spec: Any) -> Any:
     return registry.create("llms", spec)
 
 
-def resolve_extractor(spec: Any, llm: Any, related: int = 10) -> Any:
+def resolve_extractor(spec: Any, llm: LLM | None, related: int = 10) -> Extractor:
+    """The extractor for ``spec``; the configured ``llm`` and ``related`` (memories shown) are offered
+    to every extractor factory that takes them, so ``{"provider": "llm", "config": {...}}`` works."""
     if spec is None:
         if llm is None:
             log.info(
                 "no LLM configured: memlayer uses its offline pattern extractor (first-person facts only). "
-                "Pass llm='openai' (with OPENAI_API_KEY) or llm={'provider': 'openai', 'config': {'base_url': ...}} "
-                "to let an LLM decide."
+                "Pass llm='openai' (with OPENAI_API_KEY), llm='ollama' or "
+                "llm={'provider': 'openai', 'config': {'base_url': ...}} to let an LLM decide."
             )
             return registry.create("extractors", "pattern")
-        return registry.get("extractors", "llm")(llm, max_related=related)
-    if spec == "llm":
-        if llm is None:
-            raise ConfigError("extractor='llm' needs an LLM: pass llm=... as well")
-        return registry.get("extractors", "llm")(llm, max_related=related)
-    return registry.create("extractors", spec)
+        spec = "llm"
+    name = spec if isinstance(spec, str) else spec.get("provider") if isinstance(spec, dict) else None
+    config = spec.get("config") or {} if isinstance(spec, dict) else {}
+    if name == "llm" and llm is None and "llm" not in config:
+        raise ConfigError(
+            "the 'llm' extractor needs an LLM: pass llm=... as well (e.g. llm='openai' with OPENAI_API_KEY, "
+            "llm='ollama', or llm={'provider': 'openai', 'config': {'base_url': ...}})"
+        )
+    return registry.create("extractors", spec, offer={"llm": llm, "max_related": related})
 
 
 def resolve_graph(spec: Any, directory: str | None, embedder: Any) -> tuple[Any, GraphMode]:
@@ -75,9 +91,28 @@ def resolve_graph(spec: Any, directory: str | None, embedder: Any) -> tuple[Any,
                 raise ConfigError("graph='oxigraph' needs an on-disk store path; use graph='memory' with ':memory:'")
             config["path"] = os.path.join(directory, "graph")
         spec = {"provider": "rdf", "config": config}
-    graph = registry.create("graph_stores", spec, embedder=embedder) if isinstance(spec, (str, dict)) else spec
+    graph: Any = (
+        registry.create("graph_stores", spec, offer={"embedder": embedder}) if isinstance(spec, (str, dict)) else spec
+    )
     if bool(getattr(graph, "shared", getattr(graph, "kind", None) == "sparql")):
         return graph, "shared"
     return graph, "local" if getattr(graph, "persistent", False) else "ephemeral"
 
 
+async def close_provider(provider: Any) -> None:
+    """Close a provider's resources (its HTTP client): ``await aclose()`` if it has one, else
+    ``close()`` in a worker thread. A failure is logged, never raised: closing goes on."""
+    try:
+        aclose = getattr(provider, "aclose", None)
+        if callable(aclose):
+            result = aclose()
+            if inspect.isawaitable(result):
+                await result
+            return
+        close = getattr(provider, "close", None)
+        if callable(close):
+            result = await asyncio.to_thread(close)
+            if inspect.isawaitable(result):
+                await result
+    except Exception:
+        log.warning("closing %r failed", provider, exc_info=True)

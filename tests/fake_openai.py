@@ -7,7 +7,9 @@
 Chat answers come from a queue (``script_chat``): a str, a dict (JSON-encoded), a ``ToolCall`` or a
 list of them, a callable ``(request_json) -> any of those``, or a ``Fault``. An empty queue falls back
 to ``server.default_chat``. Embeddings are deterministic (lexical hashing) unless ``script_embeddings``
-queued a fault. Every request is recorded in ``server.requests``.
+queued a fault. Every request is recorded in ``server.requests``. ``Fault.status(429, retry_after=2)``
+sends a Retry-After header; ``Fault.trickle(0.5)`` sends its reply one byte every 0.5 s (the status
+line and headers too, unless ``body_only=True``).
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ import base64
 import itertools
 import json
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
@@ -40,11 +44,23 @@ class Fault:
     seconds: float = 0.0
     then: Any = None
     message: str = ""
+    headers: tuple[tuple[str, str], ...] = ()
+    body_only: bool = False
 
     @classmethod
-    def status(cls, code: int, *, times: int = 1, message: str = "") -> list[Fault]:
-        """Answer the next ``times`` requests with HTTP ``code`` and an OpenAI-style error body."""
-        return [cls("status", status_code=code, message=message)] * times
+    def status(
+        cls, code: int, *, times: int = 1, message: str = "", retry_after: float | str | None = None
+    ) -> list[Fault]:
+        """Answer the next ``times`` requests with HTTP ``code`` and an OpenAI-style error body
+        (with a ``Retry-After`` header when ``retry_after`` is given)."""
+        headers = () if retry_after is None else (("Retry-After", str(retry_after)),)
+        return [cls("status", status_code=code, message=message, headers=headers)] * times
+
+    @classmethod
+    def trickle(cls, seconds: float, *, then: Any = None, times: int = 1, body_only: bool = False) -> list[Fault]:
+        """Send the reply (``then``, or the default answer) one byte every ``seconds``: the status line
+        and headers too, or only the body with ``body_only``. Per-read timeouts never fire."""
+        return [cls("trickle", seconds=seconds, then=then, body_only=body_only)] * times
 
     @classmethod
     def slow(cls, seconds: float, *, then: Any = None, times: int = 1) -> list[Fault]:
@@ -76,11 +92,24 @@ class ToolCall:
 
 
 @dataclass(frozen=True)
+class Reply:
+    """What the handler sends: a status, a JSON-able payload (or raw bytes), extra headers, and the
+    pace of a trickled reply (seconds per byte; 0 sends at once)."""
+
+    status: int
+    payload: Any
+    headers: tuple[tuple[str, str], ...] = ()
+    trickle: float = 0.0
+    body_only: bool = False
+
+
+@dataclass(frozen=True)
 class Recorded:
     method: str
     path: str
     json: Any
     headers: dict[str, str]
+    at: float = 0.0  # time.monotonic() when the request arrived
 
 
 def count_tokens(text: str) -> int:
@@ -96,10 +125,14 @@ def _default_chat(request: dict[str, Any]) -> Any:
 class FakeOpenAI:
     """The server. ``start()``/``stop()`` or use it as a context manager."""
 
-    def __init__(self, *, reject_json_schema: bool = False, reject_json_object: bool = False) -> None:
+    def __init__(
+        self, *, reject_json_schema: bool = False, reject_json_object: bool = False, keep_alive: bool = False
+    ) -> None:
         self.reject_json_schema = reject_json_schema
         self.reject_json_object = reject_json_object
+        self.keep_alive = keep_alive  # HTTP/1.1 with persistent connections (clients pool them), else HTTP/1.0
         self.default_chat: Callable[[dict[str, Any]], Any] = _default_chat
+        self.models: list[str] = list(MODELS)  # what GET /models lists, in order
         self.requests: list[Recorded] = []
         self._lock = threading.Lock()
         self._chat: deque[Any] = deque()
@@ -156,7 +189,8 @@ class FakeOpenAI:
         return f"http://{host!s}:{port}/v1"
 
     def start(self) -> FakeOpenAI:
-        handler = type("Handler", (_Handler,), {"fake": self})
+        protocol = "HTTP/1.1" if self.keep_alive else "HTTP/1.0"
+        handler = type("Handler", (_Handler,), {"fake": self, "protocol_version": protocol})
         self._httpd = _Server(("127.0.0.1", 0), handler)
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
@@ -182,7 +216,7 @@ class FakeOpenAI:
     # -- request handling (called from handler threads) ----------------------------------------
     def _record(self, method: str, path: str, body: Any, headers: dict[str, str]) -> None:
         with self._lock:
-            self.requests.append(Recorded(method, path, body, headers))
+            self.requests.append(Recorded(method, path, body, headers, time.monotonic()))
 
     def _next_chat(self, request: dict[str, Any]) -> Any:
         with self._lock:
@@ -196,30 +230,35 @@ class FakeOpenAI:
     def _sleep(self, seconds: float) -> None:
         self._stopping.wait(seconds)
 
-    def chat(self, request: dict[str, Any]) -> tuple[int, Any]:
+    def chat(self, request: dict[str, Any]) -> Reply:
         fmt = (request.get("response_format") or {}).get("type")
         if (fmt == "json_schema" and self.reject_json_schema) or (
             fmt == "json_object" and self.reject_json_object
         ):
-            return 400, _error(
-                400, f"response_format {fmt} is not supported by this server", "response_format"
-            )
+            return Reply(400, _error(400, f"response_format {fmt} is not supported by this server", "response_format"))
         answer = self._next_chat(request)
+        trickle: Fault | None = None
         if isinstance(answer, Fault):
             if answer.kind == "status":
-                return answer.status_code, _error(answer.status_code, answer.message)
-            if answer.kind == "slow":
-                self._sleep(answer.seconds)
+                return Reply(answer.status_code, _error(answer.status_code, answer.message), answer.headers)
+            if answer.kind in ("slow", "trickle"):
+                if answer.kind == "slow":
+                    self._sleep(answer.seconds)
+                else:
+                    trickle = answer
                 answer = self.default_chat(request) if answer.then is None else answer.then
             elif answer.kind == "malformed":
                 answer = 'Sure! Here is the result: {"name": "Ada", "age": '
             elif answer.kind == "empty":
                 answer = ""
             elif answer.kind == "garbage":
-                return 200, b"<html>this is not json</html>"
+                return Reply(200, b"<html>this is not json</html>")
         if callable(answer) and not isinstance(answer, ToolCall):
             answer = answer(request)
-        return 200, self._completion(request, answer)
+        completion = self._completion(request, answer)
+        if trickle is not None:
+            return Reply(200, completion, trickle=trickle.seconds, body_only=trickle.body_only)
+        return Reply(200, completion)
 
     def _completion(self, request: dict[str, Any], answer: Any) -> dict[str, Any]:
         calls = [answer] if isinstance(answer, ToolCall) else answer
@@ -254,19 +293,19 @@ class FakeOpenAI:
             },
         }
 
-    def embeddings(self, request: dict[str, Any]) -> tuple[int, Any]:
+    def embeddings(self, request: dict[str, Any]) -> Reply:
         fault = self._next_embed_fault()
         if fault is not None:
             if fault.kind == "status":
-                return fault.status_code, _error(fault.status_code, fault.message)
+                return Reply(fault.status_code, _error(fault.status_code, fault.message), fault.headers)
             if fault.kind == "slow":
                 self._sleep(fault.seconds)
             elif fault.kind == "garbage":
-                return 200, b"<html>this is not json</html>"
+                return Reply(200, b"<html>this is not json</html>")
         texts = request.get("input")
         texts = [texts] if isinstance(texts, str) else list(texts or [])
         if not texts or any(not isinstance(t, str) or not t for t in texts):
-            return 400, _error(400, "input must be a non-empty string or list of non-empty strings", "input")
+            return Reply(400, _error(400, "input must be a non-empty string or list of non-empty strings", "input"))
         dims = int(request.get("dimensions") or DEFAULT_DIMS)
         vectors = fake_embeddings(texts, dims)
         as_b64 = request.get("encoding_format") == "base64"
@@ -279,12 +318,15 @@ class FakeOpenAI:
             for i, v in enumerate(vectors)
         ]
         tokens = sum(count_tokens(t) for t in texts)
-        return 200, {
+        payload = {
             "object": "list",
             "data": data,
             "model": request.get("model", "text-embedding-3-small"),
             "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
         }
+        if fault is not None and fault.kind == "trickle":
+            return Reply(200, payload, trickle=fault.seconds, body_only=fault.body_only)
+        return Reply(200, payload)
 
 
 def fake_embeddings(texts: list[str], dims: int = DEFAULT_DIMS) -> np.ndarray:
@@ -332,10 +374,10 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self.fake._record("GET", self.path, None, self._headers())
         if urlsplit(self.path).path.rstrip("/").endswith("/models"):
-            models = [{"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in MODELS]
-            self._send(200, {"object": "list", "data": models})
+            models = [{"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in self.fake.models]
+            self._send(Reply(200, {"object": "list", "data": models}))
         else:
-            self._send(404, _error(404, f"no route GET {self.path}"))
+            self._send(Reply(404, _error(404, f"no route GET {self.path}")))
 
     def do_POST(self) -> None:
         length = int(self.headers.get("content-length") or 0)
@@ -347,21 +389,40 @@ class _Handler(BaseHTTPRequestHandler):
         self.fake._record("POST", self.path, body, self._headers())
         route = urlsplit(self.path).path
         if not isinstance(body, dict):
-            self._send(400, _error(400, "the request body is not a JSON object"))
+            self._send(Reply(400, _error(400, "the request body is not a JSON object")))
         elif route.endswith("/chat/completions"):
-            self._send(*self.fake.chat(body))
+            self._send(self.fake.chat(body))
         elif route.endswith("/embeddings"):
-            self._send(*self.fake.embeddings(body))
+            self._send(self.fake.embeddings(body))
         else:
-            self._send(404, _error(404, f"no route POST {self.path}"))
+            self._send(Reply(404, _error(404, f"no route POST {self.path}")))
 
-    def _send(self, status: int, payload: Any) -> None:
-        data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    def _send(self, reply: Reply) -> None:
+        data = reply.payload if isinstance(reply.payload, bytes) else json.dumps(reply.payload).encode()
+        headers = [("Content-Type", "application/json"), ("Content-Length", str(len(data))), *reply.headers]
         try:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
+            if reply.trickle > 0:
+                head = f"{self.protocol_version} {reply.status} {HTTPStatus(reply.status).phrase}\r\n"
+                head += "".join(f"{name}: {value}\r\n" for name, value in headers) + "\r\n"
+                if reply.body_only:
+                    self.wfile.write(head.encode("latin-1"))
+                    self._trickle(data, reply.trickle)
+                else:
+                    self._trickle(head.encode("latin-1") + data, reply.trickle)
+                return
+            self.send_response(reply.status)
+            for name, value in headers:
+                self.send_header(name, value)
             self.end_headers()
             self.wfile.write(data)
         except (BrokenPipeError, ConnectionResetError):
             pass
+
+    def _trickle(self, data: bytes, seconds: float) -> None:
+        """Write ``data`` one byte every ``seconds`` until done, the client hangs up or the server stops."""
+        for i in range(len(data)):
+            if self.fake._stopping.is_set():
+                return
+            self.wfile.write(data[i : i + 1])
+            self.wfile.flush()
+            self.fake._sleep(seconds)

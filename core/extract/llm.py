@@ -2,8 +2,9 @@
 memories (ADD/UPDATE/DELETE/NONE) and lists the relations.
 
 The answer is checked, never trusted: decisions on refs the model was not shown are dropped
-(and logged), an ADD that names a ref stays an ADD, empty texts are dropped. Only an ``LLMError``
-from the LLM itself propagates.
+(and logged), an ADD that names a ref stays an ADD, empty texts are dropped, and at most
+``max_facts`` facts and ``max_relations`` relations of one answer are used (the rest is dropped
+with a warning). Only an ``LLMError`` from the LLM itself propagates.
 """
 
 from __future__ import annotations
@@ -12,14 +13,19 @@ import logging
 
 from pydantic import ValidationError
 
+from ..errors import ConfigError
 from ..llm.base import LLM, LLMResult
+from ..llm.jsonparse import parse_model
 from ..prompts.extraction import ExtractionAnswer, FactDecision
-from ..prompts.sets import PromptSet, PromptSpec, resolve_prompts
+from ..prompts.sets import PromptSet, PromptSpec, configured_prompts
 from ..types import Decision, ExistingMemory, Extraction, Message, Relation, Usage
 from .base import ExtractContext, RelatedLookup
 from .common import clean_relation, dedupe_relations, normalise_attribute, source_texts
 
 log = logging.getLogger(__name__)
+
+DEFAULT_MAX_FACTS = 100
+DEFAULT_MAX_RELATIONS = 100
 
 
 class LLMExtractor:
@@ -27,9 +33,14 @@ class LLMExtractor:
 
     ``prompt`` overrides the prompt: a function ``(messages, existing, context) -> chat messages``,
     a ``PromptSet``, or the name of a set registered with ``memlayer.prompts.register_prompts``.
+    ``focus`` keeps the default prompt but replaces its "What to remember" guidance with your text;
+    ``instructions`` are appended to the system message of whichever prompt is used. Both are plain
+    text, so they can come from a config file.
     ``max_related`` caps how many existing memories the model is shown. With ``attribute_hints``
     the offline pattern parser names the attributes the messages seem to touch (e.g. "residence"),
     so that the lookup also returns the memories holding them, even when they are worded differently.
+    ``max_facts`` and ``max_relations`` cap what one answer may create (default 100 each): a
+    runaway or hostile answer with 100k facts never becomes 100k memories.
     """
 
     def __init__(
@@ -38,13 +49,26 @@ class LLMExtractor:
         prompt: PromptSpec = None,
         max_related: int = 10,
         attribute_hints: bool = True,
+        *,
+        focus: str | None = None,
+        instructions: str | None = None,
+        max_facts: int = DEFAULT_MAX_FACTS,
+        max_relations: int = DEFAULT_MAX_RELATIONS,
     ) -> None:
-        if llm is None:
-            raise TypeError("LLMExtractor needs an llm (an object with an async complete())")
+        if llm is None or not callable(getattr(llm, "complete", None)):
+            raise ConfigError(
+                "the 'llm' extractor needs an LLM (an object with an async complete()): pass llm=... to "
+                "Memory (e.g. llm='openai' or llm='ollama') or to LLMExtractor"
+            )
+        for name, cap in (("max_facts", max_facts), ("max_relations", max_relations)):
+            if isinstance(cap, bool) or not isinstance(cap, int) or cap < 0:
+                raise ConfigError(f"{name} must be a whole number >= 0, got {cap!r}")
         self.llm = llm
-        self.prompts: PromptSet = resolve_prompts(prompt)
+        self.prompts: PromptSet = configured_prompts(prompt, focus=focus, instructions=instructions)
         self.max_related = max(0, int(max_related))
         self.attribute_hints = attribute_hints
+        self.max_facts = max_facts
+        self.max_relations = max_relations
 
     async def extract(
         self, messages: list[Message], *, lookup: RelatedLookup, context: ExtractContext
@@ -61,11 +85,26 @@ class LLMExtractor:
         answer = _answer(result)
         if answer is None:
             return Extraction(usage=usage)
+        answer = self._capped(answer)
         return Extraction(
             decisions=to_decisions(answer.facts, shown),
             relations=to_relations(answer),
             usage=usage,
         )
+
+    def _capped(self, answer: ExtractionAnswer) -> ExtractionAnswer:
+        facts, relations = answer.facts, answer.relations
+        if len(facts) > self.max_facts:
+            log.warning("the LLM answered %d facts for one add(); using the first %d (max_facts), dropping %d",
+                        len(facts), self.max_facts, len(facts) - self.max_facts)
+            facts = facts[: self.max_facts]
+        if len(relations) > self.max_relations:
+            log.warning("the LLM answered %d relations for one add(); using the first %d (max_relations), dropping %d",
+                        len(relations), self.max_relations, len(relations) - self.max_relations)
+            relations = relations[: self.max_relations]
+        if facts is answer.facts and relations is answer.relations:
+            return answer
+        return ExtractionAnswer.model_construct(facts=facts, relations=relations)
 
     def _hints(self, messages: list[Message], context: ExtractContext) -> set[str]:
         if not self.attribute_hints:
@@ -109,20 +148,12 @@ def _answer(result: LLMResult) -> ExtractionAnswer | None:
         if parsed is not None:
             return ExtractionAnswer.model_validate(parsed.model_dump())
         if result.content and result.content.strip():
-            return ExtractionAnswer.model_validate_json(_strip_fences(result.content))
+            return parse_model(result.content, ExtractionAnswer)
     except (ValidationError, ValueError) as exc:
         log.warning("extraction answer could not be read (%s); nothing extracted", exc)
         return None
     log.warning("extraction answer was empty; nothing extracted")
     return None
-
-
-def _strip_fences(content: str) -> str:
-    text = content.strip()
-    if text.startswith("```"):
-        text = text.split("\n", 1)[1] if "\n" in text else ""
-        text = text.rsplit("```", 1)[0]
-    return text.strip()
 
 
 def to_decisions(facts: list[FactDecision], shown: list[ExistingMemory]) -> list[Decision]:

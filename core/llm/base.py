@@ -27,6 +27,9 @@ class LLM(Protocol):
     (rate limits, 5xx, timeouts) a bounded number of times and then raise ``memlayer.errors.LLMError``;
     an answer that cannot be parsed into ``response_model`` also raises ``LLMError``. ``usage`` holds
     the tokens of every attempt that reached the model.
+
+    A provider that holds resources (an HTTP client) may also define ``async aclose()``: memlayer calls
+    it when the memory that built the provider from its config closes.
     """
 
     async def complete(

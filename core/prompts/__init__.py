@@ -17,10 +17,12 @@ from .sets import (
     ExtractionPrompt,
     PromptSet,
     PromptSpec,
+    configured_prompts,
     get_prompts,
     prompt_names,
     register_prompts,
     resolve_prompts,
+    with_focus,
     with_instructions,
 )
 
@@ -35,6 +37,7 @@ __all__ = [
     "build_extraction_messages",
     "build_system_prompt",
     "build_user_prompt",
+    "configured_prompts",
     "format_conversation",
     "format_day",
     "format_existing",
@@ -42,5 +45,6 @@ __all__ = [
     "prompt_names",
     "register_prompts",
     "resolve_prompts",
+    "with_focus",
     "with_instructions",
 ]

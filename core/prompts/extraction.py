@@ -189,10 +189,16 @@ def _dates_section(context: ExtractContext) -> str:
     return " ".join(lines)
 
 
-def build_system_prompt(context: ExtractContext) -> str:
-    """The system message: task, dates, rules, attribute naming, safety and answer shape."""
-    focus = _AGENT_FOCUS if context.agent_facts else _USER_FOCUS
-    return "\n\n".join([_INTRO, _dates_section(context), focus, _RULES])
+def build_system_prompt(context: ExtractContext, focus: str | None = None) -> str:
+    """The system message: task, dates, what to remember, rules, attribute naming, safety and answer
+    shape. ``focus`` replaces the "What to remember" guidance (the rest stays, so decisions, relations
+    and the answer shape keep working)."""
+    if focus and focus.strip():
+        text = focus.strip()
+        section = text if text.startswith("## ") else f"## What to remember\n{text}"
+    else:
+        section = _AGENT_FOCUS if context.agent_facts else _USER_FOCUS
+    return "\n\n".join([_INTRO, _dates_section(context), section, _RULES])
 
 
 def build_user_prompt(messages: list[Message], existing: list[ExistingMemory]) -> str:

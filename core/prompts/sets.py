@@ -9,6 +9,10 @@ A prompt is a function called at request time, never a constant string::
     LLMExtractor(llm, prompt=PromptSet(extraction=my_prompt))  # a whole set
     register_prompts("terse", my_prompt); LLMExtractor(llm, prompt="terse")  # by name
     LLMExtractor(llm, prompt=with_instructions("Only remember food preferences."))
+
+Through config (plain data, e.g. a JSON file), the same reaches the extractor as
+``extractor={"provider": "llm", "config": {"prompt": "terse", "focus": ..., "instructions": ...}}``:
+``configured_prompts`` builds the set.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from typing import TYPE_CHECKING, Union
 
 from ..errors import ConfigError
 from ..types import ExistingMemory, Message
-from .extraction import build_extraction_messages
+from .extraction import build_extraction_messages, build_system_prompt, build_user_prompt
 
 if TYPE_CHECKING:
     from ..extract.base import ExtractContext
@@ -102,3 +106,40 @@ def with_instructions(
         return [{"role": "system", "content": extra}, *built]
 
     return prompt
+
+
+def with_focus(focus: str) -> ExtractionPrompt:
+    """The default extraction prompt with its "What to remember" guidance replaced by ``focus`` (what
+    facts to keep, in your words); the rules for deciding, the relations and the answer shape stay."""
+    if not isinstance(focus, str) or not focus.strip():
+        raise ConfigError("focus must be a non-empty text saying which facts to remember")
+    text = focus.strip()
+
+    def prompt(
+        messages: list[Message], existing: list[ExistingMemory], context: ExtractContext
+    ) -> list[dict[str, str]]:
+        return [
+            {"role": "system", "content": build_system_prompt(context, focus=text)},
+            {"role": "user", "content": build_user_prompt(messages, existing)},
+        ]
+
+    return prompt
+
+
+def configured_prompts(
+    prompt: PromptSpec = None, *, focus: str | None = None, instructions: str | None = None
+) -> PromptSet:
+    """The prompt set an extractor's config asks for: ``prompt`` (a registered name, a PromptSet or a
+    function), or the default prompt with ``focus`` replacing its "What to remember" guidance; then
+    ``instructions`` appended to the system message of either."""
+    if focus is not None and prompt is not None:
+        raise ConfigError(
+            "give either prompt= (a whole prompt) or focus= (the default prompt with your own 'What to "
+            "remember'), not both; instructions= can be added to either"
+        )
+    if instructions is not None and not isinstance(instructions, str):
+        raise ConfigError(f"instructions must be a text, got {type(instructions).__name__}")
+    prompts = resolve_prompts(prompt) if focus is None else PromptSet(extraction=with_focus(focus))
+    if instructions and instructions.strip():
+        prompts = prompts.with_extraction(with_instructions(instructions, prompts.extraction))
+    return prompts

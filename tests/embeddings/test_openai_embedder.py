@@ -50,7 +50,9 @@ def test_known_dims_for_other_models(fake_openai: FakeOpenAI) -> None:
 @pytest.mark.parametrize(("n", "batch_size", "requests"), [(10, 3, 4), (9, 3, 3), (1, 256, 1), (300, 256, 2)])
 def test_batching(fake_openai: FakeOpenAI, n: int, batch_size: int, requests: int) -> None:
     texts = [f"text number {i}" for i in range(n)]
-    out = make(fake_openai, batch_size=batch_size).embed(texts)
+    # a generous timeout: on a loaded machine the fake server may take over 0.5 s to encode 256 vectors, and a
+    # retried batch would be counted twice
+    out = make(fake_openai, batch_size=batch_size, timeout=10.0).embed(texts)
     assert out.shape == (n, 1536)
     assert fake_openai.embedding_calls == requests
     sizes = [len(r.json["input"]) for r in fake_openai.calls("/embeddings")]
