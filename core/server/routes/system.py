@@ -1,0 +1,30 @@
+"""``/health`` (the process answers), ``/ready`` (the store is open and accepting), ``/v1/whoami``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from ..errors import error_response
+from ..models import WhoAmI
+from . import ERRORS, Anyone
+
+router = APIRouter(tags=["system"])
+
+
+@router.get("/health", summary="Liveness: the server process answers")
+async def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/ready", summary="Readiness: the store is open and requests are accepted")
+async def ready(request: Request) -> JSONResponse:
+    state = request.app.state.memlayer
+    if not state.ready:
+        return error_response(503, "not_ready", "the server is starting or shutting down", {"Retry-After": "1"})
+    return JSONResponse({"status": "ready", "running": state.gate.running})
+
+
+@router.get("/v1/whoami", response_model=WhoAmI, responses=ERRORS, summary="The tenant and scopes of your key")
+async def whoami(who: Anyone) -> dict[str, object]:
+    return who.describe()
