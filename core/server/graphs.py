@@ -72,9 +72,36 @@ def _valid(row: dict[str, Any], when: dt.datetime | None) -> bool:
     return (start is None or start <= when) and (end is None or when < end)
 
 
+def check_scoped_query(query: str) -> None:
+    """A tenant's query must be a read-only query whose dataset is its scope: GRAPH, FROM, FROM NAMED and
+    SERVICE are refused (at the network boundary, whatever the graph store does with them)."""
+    from rdflib.plugins.sparql import prepareQuery
+    from rdflib.plugins.sparql.parserutils import CompValue
+
+    from ..graph.vocab import QUERY_PREFIXES
+
+    try:
+        parsed = prepareQuery(query, initNs=QUERY_PREFIXES)
+    except Exception as exc:  # pyparsing's ParseException and friends
+        raise ConfigError(f"not a SPARQL query (SELECT, ASK, CONSTRUCT or DESCRIBE): {str(exc)[:300]}") from None
+    names: set[str] = set()
+    pending: list[Any] = [parsed.algebra]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, CompValue):
+            names.add(node.name)
+            pending.extend(node.values())
+        elif isinstance(node, (list, tuple)):
+            pending.extend(node)
+    if parsed.algebra.get("datasetClause") or names & {"Graph", "ServiceGraphPattern"}:
+        raise ConfigError("a SPARQL query here runs over its scope's graphs only: GRAPH, FROM, FROM NAMED and "
+                          "SERVICE are not allowed (name the scope with user_id/agent_id/run_id instead)")
+
+
 def sparql(memory: Any, scope: dict[str, str | None], query: str,
            bindings: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """A read-only SPARQL query over the scope's graphs only; rows of JSON values."""
+    check_scoped_query(query)
     graph = _graph(memory)
     if _is_view(graph):
         rows = graph.sparql(query, bindings, **scope)

@@ -7,6 +7,7 @@ keeps its output in ``path/../server-<port>.log`` (shown when it fails to start)
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -102,10 +103,8 @@ class ServerProcess:
     def kill(self) -> None:
         """SIGKILL the server and its workers (its whole process group)."""
         if self.proc is not None and self.proc.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             self.proc.wait(30)
 
     def __enter__(self) -> ServerProcess:
@@ -113,7 +112,5 @@ class ServerProcess:
 
     def __exit__(self, *exc: object) -> None:
         if self.proc is not None and self.proc.poll() is None:
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 self.stop(30)
-            except subprocess.TimeoutExpired:
-                pass
