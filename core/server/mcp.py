@@ -20,6 +20,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 from starlette.datastructures import Headers
 from starlette.types import Receive, Scope, Send
 
+from .. import __version__
 from ..errors import MemlayerError
 from .auth import Authenticator, Principal
 from .errors import ApiError, error_response, from_exception
@@ -54,7 +55,7 @@ def build(runtime: Callable[[], Runtime]) -> MCPServer:
     """The MCP server with memlayer's tools; ``runtime()`` gives the service once the store is open."""
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
-    mcp = MCPServer("memlayer", instructions=INSTRUCTIONS, log_level="WARNING")
+    mcp = MCPServer("memlayer", instructions=INSTRUCTIONS, version=__version__, log_level="WARNING")
     root.handlers[:], root.level = handlers, level  # the SDK configures root logging; that is the app's call
 
     async def call(ctx: Context, need: str, operation: Callable[[Runtime, Principal], Awaitable[T]]) -> T:
