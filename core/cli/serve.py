@@ -98,8 +98,7 @@ def _keys_arguments(p: argparse.ArgumentParser) -> None:
 
 @command("keys", "create, list and revoke the server's API keys (stored hashed in the store)", _keys_arguments)
 def run_keys(args: argparse.Namespace) -> int:
-    from ..server.keys import KeyRing
-    from ..server.run import open_meta_store
+    from ..server.keys import KeyRing, open_meta_store
 
     store = open_meta_store(memory_config(args))
     if store is None:

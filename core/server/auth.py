@@ -10,9 +10,10 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from .errors import ApiError
 from .keys import KeyInfo, KeyRing
@@ -83,10 +84,15 @@ def _bearer(header: str | None) -> str | None:
     return token.strip()
 
 
+# Declares the bearer scheme in the OpenAPI schema (the header itself is read and checked below).
+BEARER = HTTPBearer(auto_error=False, description="an API key: memlayer keys create --tenant NAME")
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
+
+
 def requires(scope: str | None) -> Callable[[Request], Awaitable[Principal]]:
     """A FastAPI dependency: the caller, who must hold ``scope`` (403 otherwise; None: any valid key)."""
 
-    async def dependency(request: Request) -> Principal:
+    async def dependency(request: Request, _: Credentials = None) -> Principal:
         auth: Authenticator = request.app.state.memlayer.auth
         principal = await auth.principal(request.headers.get("authorization"))
         if scope is not None and not principal.allows(scope):

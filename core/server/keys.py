@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from ..config import IN_MEMORY, load_config
 from ..errors import ConfigError, NotFoundError
 from ..types import iso
 from .tenancy import check_tenant
@@ -140,3 +141,14 @@ class KeyRing:
             created_at=iso(record.get("created")), last_used_at=None if used is None else iso(float(used)),
             name=record.get("name"),
         )
+
+
+def open_meta_store(memory_config: dict[str, Any]) -> Any:
+    """The SQLite store of a config's store directory, without the embedder, vectors or graph (for keys, and
+    for checks while a server holds the graph); None for an in-memory store."""
+    from ..storage.sqlite import SQLiteStore
+
+    directory = load_config(memory_config).resolved_path()
+    if directory == IN_MEMORY:
+        return None
+    return SQLiteStore(SQLiteStore.file_for(directory))

@@ -6,22 +6,10 @@ import json
 import os
 from typing import Any
 
-from ..config import IN_MEMORY, load_config
 from ..errors import ConfigError
 from .app import check_exposure, create_app, worker_memory_config
-from .keys import KeyRing
+from .keys import KeyRing, open_meta_store
 from .settings import ENV_SETTINGS, ServerSettings
-
-
-def open_meta_store(memory_config: dict[str, Any]) -> Any:
-    """The SQLite store of a config's store directory, without the embedder, vectors or graph (for keys, and
-    for checks while a server holds the graph); None for an in-memory store."""
-    from ..storage.sqlite import SQLiteStore
-
-    directory = load_config(memory_config).resolved_path()
-    if directory == IN_MEMORY:
-        return None
-    return SQLiteStore(SQLiteStore.file_for(directory))
 
 
 def preflight(settings: ServerSettings) -> None:

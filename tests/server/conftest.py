@@ -34,7 +34,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KeyedServer]:
     keys = {
         "acme": create_key(path, "acme"), "acme_admin": create_key(path, "acme", "admin"),
         "acme_read": create_key(path, "acme", "read"), "acme_write": create_key(path, "acme", "write"),
-        "globex": create_key(path, "globex", "read,write,admin"),
+        "globex": create_key(path, "globex", "read,write,admin"), "fuzz": create_key(path, "fuzz", "admin"),
     }
     with ServerProcess(path) as proc:
         yield KeyedServer(proc, keys)

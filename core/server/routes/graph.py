@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from ..jsonbody import StrictJSONRoute
 from ..models import MAX_QUERY_CHARS, RelationsOut, SparqlBody, SparqlOut, Time
-from . import ERRORS, AgentQ, Reader, RunQ, UserQ, answer, scope_args, service
+from . import ERRORS, STRICT, AgentQ, Reader, RunQ, UserQ, answer, scope_args, service
 
-router = APIRouter(prefix="/v1", route_class=StrictJSONRoute, responses=ERRORS, tags=["graph"])
+router = APIRouter(prefix="/v1", route_class=StrictJSONRoute, responses=ERRORS, dependencies=STRICT, tags=["graph"])
 MEDIA = {"jsonl": "application/x-ndjson", "turtle": "text/turtle", "trig": "application/trig",
          "json-ld": "application/ld+json", "nquads": "application/n-quads"}
 
@@ -45,7 +45,8 @@ async def sparql(request: Request, body: SparqlBody, who: Reader) -> JSONRespons
 
 
 @router.get("/export", summary="A scope's memories (jsonl) or knowledge graph (turtle, trig, json-ld, nquads)",
-            response_class=PlainTextResponse)
+            responses={200: {"description": "the export, in the format asked for",
+                             "content": {media: {} for media in MEDIA.values()}}})
 async def export(
     request: Request, who: Reader, format: Literal["jsonl", "turtle", "trig", "json-ld", "nquads"] = "jsonl",
     user_id: UserQ = None, agent_id: AgentQ = None, run_id: RunQ = None, include_expired: bool = False,

@@ -27,9 +27,9 @@ from ..models import (
     UpdateOut,
 )
 from ..service import parse_filters
-from . import ERRORS, Admin, AgentQ, Reader, RunQ, UserQ, Writer, answer, scope_args, service
+from . import ERRORS, STRICT, Admin, AgentQ, Reader, RunQ, UserQ, Writer, answer, scope_args, service
 
-router = APIRouter(prefix="/v1", route_class=StrictJSONRoute, responses=ERRORS, tags=["memories"])
+router = APIRouter(prefix="/v1", route_class=StrictJSONRoute, responses=ERRORS, dependencies=STRICT, tags=["memories"])
 MemoryId = Annotated[str, Path(min_length=1, max_length=128, description="a memory id")]
 FiltersQ = Annotated[str | None, Query(max_length=100_000, description='a JSON filter, e.g. {"topic": "food"}')]
 

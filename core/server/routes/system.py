@@ -7,9 +7,9 @@ from fastapi.responses import JSONResponse
 
 from ..errors import error_response
 from ..models import WhoAmI
-from . import ERRORS, Anyone
+from . import ERRORS, STRICT, Anyone
 
-router = APIRouter(tags=["system"])
+router = APIRouter(tags=["system"], dependencies=STRICT)
 
 
 @router.get("/health", summary="Liveness: the server process answers")
