@@ -16,11 +16,12 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from .errors import ApiError
-from .keys import KeyInfo, KeyRing
+from .keys import KeyInfo, KeyRing, digest
 from .limits import RateLimiter
 from .tenancy import DEFAULT_TENANT, Tenant
 
 OPEN_CHECK_EVERY_S = 1.0  # how stale "are there keys?" may be (a new key closes an open server within this)
+KEY_CACHE_S = 1.0  # how long a checked key is trusted without reading the store again (a revocation's delay)
 BEARER_HINT = "send the key as 'Authorization: Bearer mlk_...' (memlayer keys create --tenant NAME makes one)"
 
 
@@ -42,6 +43,7 @@ class Authenticator:
     def __init__(self, keys: KeyRing, *, may_open: bool, limiter: RateLimiter | None = None) -> None:
         self.keys, self.may_open, self.limiter = keys, may_open, limiter
         self._open: tuple[float, bool] = (0.0, False)
+        self._checked: dict[str, tuple[float, KeyInfo | None]] = {}  # sha256 of a token -> (when, its record)
 
     async def is_open(self) -> bool:
         """Open: allowed by the settings (loopback) and no key exists in the store."""
@@ -62,12 +64,24 @@ class Authenticator:
                 return principal
             raise ApiError(401, "unauthorized", f"this server needs an API key: {BEARER_HINT}",
                            {"WWW-Authenticate": "Bearer"})
-        info = await asyncio.to_thread(self.keys.verify, token)
+        info = await self._verify(token)
         if info is None:
             raise ApiError(401, "unauthorized", "the API key is not valid (unknown, malformed or revoked); "
                            + BEARER_HINT, {"WWW-Authenticate": 'Bearer error="invalid_token"'})
         self._limit(info.id)
         return Principal(Tenant(info.tenant), info)
+
+    async def _verify(self, token: str) -> KeyInfo | None:
+        """The key's record, read from the store at most once per KEY_CACHE_S per token and process."""
+        name, now = digest(token), time.monotonic()
+        hit = self._checked.get(name)
+        if hit is not None and now - hit[0] < KEY_CACHE_S:
+            return hit[1]
+        info = await asyncio.to_thread(self.keys.verify, token)
+        if len(self._checked) > 10_000:  # many distinct (bad) tokens: start over rather than grow
+            self._checked.clear()
+        self._checked[name] = (now, info)
+        return info
 
     def _limit(self, key: str) -> None:
         if self.limiter is not None:

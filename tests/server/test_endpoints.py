@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
+
+from memlayer.server.auth import KEY_CACHE_S
 
 from .conftest import KeyedServer
 
@@ -214,7 +217,7 @@ def test_errors_have_one_shape_and_stable_codes(server: KeyedServer) -> None:
             assert error(response)["message"]
 
 
-def test_key_revocation_takes_effect_at_once(server: KeyedServer) -> None:
+def test_key_revocation_takes_effect_within_a_second(server: KeyedServer) -> None:
     import subprocess
 
     from .harness import child_env, cli_command, create_key
@@ -231,4 +234,7 @@ def test_key_revocation_takes_effect_at_once(server: KeyedServer) -> None:
         revoked = subprocess.run(cli_command("--path", str(server.proc.path), "keys", "revoke", key_id),
                                  capture_output=True, text=True, env=child_env(), timeout=120)
         assert revoked.returncode == 0, revoked.stderr
-        assert http.get("/v1/whoami").status_code == 401
+        revoked_at = time.monotonic()
+        while http.get("/v1/whoami").status_code != 401:  # a checked key is trusted for KEY_CACHE_S
+            assert time.monotonic() - revoked_at < KEY_CACHE_S + 2, "the revoked key still works"
+            time.sleep(0.05)
