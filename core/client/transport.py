@@ -37,7 +37,7 @@ RETRY_STATUSES = (429, 503)
 ERRORS_BY_CODE: dict[str, type[MemlayerError]] = {
     "not_found": NotFoundError, "unauthorized": AuthError, "forbidden": AuthError, "invalid_scope": ScopeError,
     "invalid_filter": FilterError, "invalid_argument": ConfigError, "invalid_request": ConfigError,
-    "payload_too_large": ConfigError, "bad_request": MemlayerError, "llm_unavailable": LLMError,
+    "payload_too_large": ConfigError, "graph_disabled": ConfigError, "bad_request": MemlayerError, "llm_unavailable": LLMError,
     "provider_unavailable": ProviderError, "store_unavailable": StoreError,
 }
 

@@ -26,11 +26,13 @@ from ..errors import (
     ScopeError,
     StoreError,
 )
+from .graphs import GraphDisabled
 
 log = logging.getLogger("memlayer.server")
 
 # (class, status, code), most specific first: the first class the error is an instance of wins.
 CORE_ERRORS: tuple[tuple[type[BaseException], int, str], ...] = (
+    (GraphDisabled, 409, "graph_disabled"),
     (NotFoundError, 404, "not_found"),
     (AuthError, 401, "unauthorized"),
     (ScopeError, 400, "invalid_scope"),

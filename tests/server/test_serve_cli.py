@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -101,3 +102,38 @@ def _graph_config(tmp_path: Path) -> Path:
     path = tmp_path / "oxigraph.json"
     path.write_text(json.dumps({**HASH_CONFIG, "graph": "oxigraph"}))
     return path
+
+
+def test_a_store_without_graph_answers_409_for_graph_calls(tmp_path: Path, server_factory: type[ServerProcess]) -> None:
+    proc = server_factory(tmp_path / "store", config={**HASH_CONFIG, "graph": False}).start()
+    r = httpx.get(proc.url + "/v1/graph/relations", params={"user_id": "me"})
+    assert r.status_code == 409 and r.json()["error"]["code"] == "graph_disabled"
+    from memlayer import Client
+    from memlayer.errors import ConfigError
+
+    with Client(proc.url) as client, pytest.raises(ConfigError, match="no knowledge graph"):
+        client.graph.relations(user_id="me")
+    assert httpx.post(proc.url + "/v1/search", json={"query": "x", "user_id": "me"}).status_code == 200
+
+
+def test_without_the_server_extra_the_command_says_what_to_install() -> None:
+    code = ("import sys; sys.modules['fastapi'] = None; from memlayer.cli import main; "
+            "raise SystemExit(main(['serve']))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=child_env(), timeout=120)
+    assert out.returncode == 2 and 'pip install "memlayer[server]"' in out.stderr
+
+
+def test_static_pages_are_served_under_ui(tmp_path: Path) -> None:
+    from starlette.testclient import TestClient
+
+    from memlayer.server import ServerSettings, create_app
+    from memlayer.server.pages import mount_pages
+
+    pages = tmp_path / "static"
+    pages.mkdir()
+    (pages / "index.html").write_text("<h1>memory browser</h1>")
+    app = create_app(ServerSettings(path=str(tmp_path / "store"), memory=HASH_CONFIG, mcp=False))
+    assert mount_pages(app, pages) and not mount_pages(app, tmp_path / "missing")
+    with TestClient(app, base_url="http://127.0.0.1:8765") as http:
+        assert "memory browser" in http.get("/ui/").text
+        assert http.get("/v1/whoami").json()["open"] is True

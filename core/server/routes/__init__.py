@@ -26,6 +26,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorOut, "description": text}
     for status, text in ((400, "the core refused a value"), (401, "no or a bad API key"),
                          (403, "the key lacks the scope"), (404, "not found (or not yours)"),
+                         (409, "the store has no knowledge graph (graph calls)"),
                          (413, "body too large"), (422, "the request does not match the schema"),
                          (429, "rate limited"), (503, "busy, timed out or a provider is down"))
 }
