@@ -35,6 +35,10 @@ def jsonable(value: Any) -> Any:
     return value
 
 
+def _scope(user_id: str | None, agent_id: str | None, run_id: str | None) -> dict[str, str | None]:
+    return {"user_id": user_id, "agent_id": agent_id, "run_id": run_id}
+
+
 def _id(memory_id: Any) -> str:
     if not isinstance(memory_id, str) or not memory_id:
         raise MemlayerError(f"a memory id is a non-empty string, got {memory_id!r}")
@@ -105,9 +109,12 @@ class AsyncClient:
         out: dict[str, Any] = await self._http.request("POST", "/v1/search", body=body)
         return out
 
-    async def get(self, memory_id: str) -> dict[str, Any] | None:
+    async def get(
+        self, memory_id: str, *, user_id: str | None = None, agent_id: str | None = None, run_id: str | None = None,
+    ) -> dict[str, Any] | None:
         try:
-            out: dict[str, Any] = await self._http.request("GET", f"/v1/memories/{_id(memory_id)}")
+            out: dict[str, Any] = await self._http.request("GET", f"/v1/memories/{_id(memory_id)}",
+                                                           params=_scope(user_id, agent_id, run_id))
         except NotFoundError:
             return None
         return out
@@ -122,15 +129,22 @@ class AsyncClient:
         out: dict[str, Any] = await self._http.request("GET", "/v1/memories", params=params)
         return out
 
-    async def update(self, memory_id: str, text: str, metadata: dict[str, Any] | None = None) -> dict[str, Any]:
+    async def update(
+        self, memory_id: str, text: str, metadata: dict[str, Any] | None = None, *, user_id: str | None = None,
+        agent_id: str | None = None, run_id: str | None = None,
+    ) -> dict[str, Any]:
         if not isinstance(text, str) or not text.strip():
             raise MemlayerError("update() needs non-empty text")
         body = {"text": text, "metadata": jsonable(metadata)}
-        out: dict[str, Any] = await self._http.request("PUT", f"/v1/memories/{_id(memory_id)}", body=body)
+        out: dict[str, Any] = await self._http.request("PUT", f"/v1/memories/{_id(memory_id)}", body=body,
+                                                       params=_scope(user_id, agent_id, run_id))
         return out
 
-    async def delete(self, memory_id: str) -> dict[str, Any]:
-        out: dict[str, Any] = await self._http.request("DELETE", f"/v1/memories/{_id(memory_id)}")
+    async def delete(
+        self, memory_id: str, *, user_id: str | None = None, agent_id: str | None = None, run_id: str | None = None,
+    ) -> dict[str, Any]:
+        out: dict[str, Any] = await self._http.request("DELETE", f"/v1/memories/{_id(memory_id)}",
+                                                       params=_scope(user_id, agent_id, run_id))
         return out
 
     async def delete_all(
@@ -140,13 +154,22 @@ class AsyncClient:
         out: dict[str, Any] = await self._http.request("DELETE", "/v1/memories", params=params)
         return out
 
-    async def history(self, memory_id: str) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = await self._http.request("GET", f"/v1/memories/{_id(memory_id)}/history")
+    async def history(
+        self, memory_id: str, *, user_id: str | None = None, agent_id: str | None = None, run_id: str | None = None,
+    ) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = await self._http.request("GET", f"/v1/memories/{_id(memory_id)}/history",
+                                                             params=_scope(user_id, agent_id, run_id))
         return out
 
     async def reset(self) -> None:
         """Forget every memory of this key's tenant (needs a key with the admin scope)."""
         await self._http.request("POST", "/v1/reset")
+
+    async def health(self) -> dict[str, Any]:
+        """Whether the server's store answers and its vector index and graph are caught up: ``ok`` and each
+        projection's ``ok`` (the counts and errors ``Memory.health`` adds stay with the server's operator)."""
+        out: dict[str, Any] = await self._http.request("GET", "/v1/health")
+        return out
 
     # -- beyond Memory ----------------------------------------------------------------------------
     async def whoami(self) -> dict[str, Any]:
@@ -231,7 +254,7 @@ def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
 
 def _progress(progress: Any, total: int) -> Any:
     if progress is True:
-        from ..cli.progress import Progress
+        from ..progress import Progress
 
         bar = Progress(total, "importing")
 

@@ -38,6 +38,7 @@ class Client:
     delete_all = _sync(AsyncClient.delete_all)
     history = _sync(AsyncClient.history)
     reset = _sync(AsyncClient.reset)
+    health = _sync(AsyncClient.health)
     whoami = _sync(AsyncClient.whoami)
     ready = _sync(AsyncClient.ready)
 

@@ -33,9 +33,10 @@ def _graph(memory: Any) -> Any:
 
 def _catch_up(memory: Any) -> None:
     """Apply graph writes other processes committed (the view does this itself)."""
-    sync = getattr(memory, "graph_sync", None)
-    if sync is not None:
-        sync.apply()
+    projection = getattr(getattr(memory, "engine", None), "graph", None)
+    catch_up = getattr(projection, "catch_up", None)
+    if callable(catch_up):
+        catch_up()
 
 
 def _is_view(graph: Any) -> bool:
@@ -56,13 +57,34 @@ def relations(memory: Any, scope: dict[str, str | None], query: str | None, *, a
         hits: list[dict[str, Any]] = graph.search(Scope(**scope), query, as_of=when, limit=limit,
                                                   include_expired=include_expired)
         return hits
-    from ..cli.graph import relations as all_relations
-
-    rows = all_relations(memory, Scope(**scope))
+    rows = _all_relations(graph, Scope(**scope))
     keep = [r for r in rows if include_expired or _valid(r, when)]
     keep.sort(key=lambda r: r["valid_from"] or "", reverse=True)
-    return [{k: r[k] for k in ("source", "relationship", "destination", "valid_from", "valid_to", "memory_ids",
-                               "statement")} for r in keep[:limit]]
+    return keep[:limit]
+
+
+# Every reified relation of the scope's graphs with its validity and the memories it came from.
+Q_RELATIONS = """SELECT ?st ?sl ?p ?ol ?vf ?vt ?mid WHERE {
+  ?st a rdf:Statement ; rdf:subject ?s ; rdf:predicate ?p ; rdf:object ?o ; ml:validFrom ?vf .
+  ?s rdfs:label ?sl . ?o rdfs:label ?ol .
+  OPTIONAL { ?st ml:validTo ?vt }
+  OPTIONAL { ?st prov:wasDerivedFrom ?m . ?m ml:memoryId ?mid }
+}"""
+
+
+def _all_relations(graph: Any, scope: Scope) -> list[dict[str, Any]]:
+    from ..graph.vocab import predicate_name
+
+    merged: dict[str, dict[str, Any]] = {}
+    for row in graph.sparql(Q_RELATIONS, None, scope=scope):
+        item = merged.setdefault(str(row["st"]), {
+            "source": row["sl"], "relationship": predicate_name(row["p"]), "destination": row["ol"],
+            "valid_from": _json_value(row["vf"]), "valid_to": _json_value(row["vt"]), "memory_ids": [],
+            "statement": str(row["st"]),
+        })
+        if row.get("mid") and row["mid"] not in item["memory_ids"]:
+            item["memory_ids"].append(row["mid"])
+    return list(merged.values())
 
 
 def _valid(row: dict[str, Any], when: dt.datetime | None) -> bool:

@@ -37,7 +37,7 @@ class MetaStore(Protocol):
 
     def get_meta(self, key: str) -> str | None: ...
     def set_meta(self, key: str, value: str) -> None: ...
-    def delete_meta(self, key: str) -> bool: ...
+    def delete_meta(self, key: str) -> None: ...
     def meta_items(self, prefix: str) -> dict[str, str]: ...
 
 
@@ -104,8 +104,9 @@ class KeyRing:
         return sorted(out, key=lambda k: (k.created_at or "", k.id))
 
     def revoke(self, key_id: str) -> None:
-        if not self.store.delete_meta(KEY_PREFIX + key_id):
+        if self.store.get_meta(KEY_PREFIX + key_id) is None:
             raise NotFoundError(f"no API key with id {key_id!r}; `memlayer keys list` shows the ids")
+        self.store.delete_meta(KEY_PREFIX + key_id)
         self.store.delete_meta(USED_PREFIX + key_id)
 
     def any(self) -> bool:
@@ -144,11 +145,12 @@ class KeyRing:
 
 
 def open_meta_store(memory_config: dict[str, Any]) -> Any:
-    """The SQLite store of a config's store directory, without the embedder, vectors or graph (for keys, and
-    for checks while a server holds the graph); None for an in-memory store."""
-    from ..storage.sqlite import SQLiteStore
+    """The store a config names, without the embedder, vectors or graph (for keys, and for checks while a
+    server holds the graph); None for an in-memory store."""
+    from ..storage import open_store
 
-    directory = load_config(memory_config).resolved_path()
-    if directory == IN_MEMORY:
+    config = load_config(memory_config)
+    directory = config.resolved_path()
+    if config.store is None and directory == IN_MEMORY:
         return None
-    return SQLiteStore(SQLiteStore.file_for(directory))
+    return open_store(config.store, None if directory == IN_MEMORY else directory)

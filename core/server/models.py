@@ -200,6 +200,16 @@ class WhoAmI(_Out):
     open: bool
 
 
+class ProjectionHealth(_Out):
+    ok: bool
+
+
+class HealthOut(_Out):
+    ok: bool
+    vectors: ProjectionHealth | None
+    graph: ProjectionHealth | None
+
+
 class ErrorDetail(_Out):
     code: str
     message: str

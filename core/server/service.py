@@ -103,7 +103,11 @@ class MemoryService:
         if tenant.name is None:
             await self.memory.reset()
             return {"deleted": 0, "scopes": 0, "message": "Erased the whole store"}
-        ids = await asyncio.to_thread(self.memory.store.scope_ids, tenant.prefix)
+        scope_ids = getattr(self.memory.store, "scope_ids", None)
+        if scope_ids is None:
+            raise ConfigError("this store cannot list a tenant's scopes, so a tenant reset is not available on it; "
+                              "forget each scope with delete_all")
+        ids = await asyncio.to_thread(scope_ids, tenant.prefix)
         deleted = scopes = 0
         for field in SCOPE_KEYS:
             for value in ids[field]:

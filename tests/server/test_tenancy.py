@@ -51,8 +51,10 @@ def snapshot(http: httpx.Client, scopes: list[dict[str, str]]) -> dict[str, Any]
     memories = {json.dumps(s): http.get("/v1/memories", params={**s, "include_expired": True, "limit": 1000}).json()["results"]
                 for s in scopes}
     history = {m["id"]: http.get(f"/v1/memories/{m['id']}/history").json() for ms in memories.values() for m in ms}
-    relations = {json.dumps(s): http.get("/v1/graph/relations", params={**s, "include_expired": True}).json()
-                 for s in scopes}
+    relations = {json.dumps(s): sorted(  # statement IRIs are minted anew when a graph is rebuilt: not compared
+        json.dumps({k: v for k, v in r.items() if k != "statement"}, sort_keys=True)
+        for r in http.get("/v1/graph/relations", params={**s, "include_expired": True}).json()["relations"])
+        for s in scopes}
     return {"memories": memories, "history": history, "relations": relations}
 
 
