@@ -49,7 +49,7 @@ def build(path: Path, size: int, users: int) -> float:
             for lo in range(0, size, 20_000):
                 hi = min(size, lo + 20_000)
                 await m.bulk_add([{"text": t, "user_id": f"u{i % users}"} for i, t in
-                                  zip(range(lo, hi), synth.texts(lo, hi))], batch_size=5000, progress=False)
+                                  zip(range(lo, hi), synth.texts(lo, hi), strict=True)], batch_size=5000, progress=False)
         return time.perf_counter() - started
 
     return asyncio.run(run())

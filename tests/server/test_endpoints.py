@@ -196,6 +196,8 @@ def test_errors_have_one_shape_and_stable_codes(server: KeyedServer) -> None:
             (http.post("/v1/search", json={"query": "x", "user_id": user, "surprise": 1}), 422, "invalid_request"),
             (http.get("/v1/memories", params={"user_id": user, "filters": "{not json"}), 400, "invalid_argument"),
             (http.get("/v1/memories", params={"user_id": user, "limit": -1}), 422, "invalid_request"),
+            (http.get("/v1/memories", params={"user_id": user, "include_expire": "true"}), 422, "invalid_request"),
+            (http.get("/v1/memories", params=[("user_id", user), ("user_id", "other")]), 422, "invalid_request"),
             (http.post("/v1/memories", content=b"{", headers={"content-type": "application/json"}), 422,
              "invalid_request"),
             (http.post("/v1/memories", content=b'{"messages": "x", "user_id": "a", "metadata": {"n": NaN}}',

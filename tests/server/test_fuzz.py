@@ -3,7 +3,10 @@ real server; every answer is a documented, well-formed JSON response and bad inp
 never a 5xx.
 
 The operations' hypothesis strategies are driven here directly (schemathesis' pytest loader relies on pytest
-internals that pytest 9 no longer has)."""
+internals that pytest 9 no longer has). schemathesis' ``negative_data_rejection`` check is not run: it judges
+the generated value, not the bytes sent, and flags values that become valid once serialized into a query
+string (a one-element array is one plain parameter); what it found for real (unknown and repeated query
+parameters accepted silently) is refused now and tested in test_endpoints."""
 
 from __future__ import annotations
 
@@ -16,7 +19,6 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
-    negative_data_rejection,
     response_schema_conformance,
     status_code_conformance,
 )
@@ -25,12 +27,13 @@ from .conftest import KeyedServer
 
 EXAMPLES = int(os.environ.get("MEMLAYER_FUZZ_EXAMPLES", "30"))
 PARSER_REJECTED = "Invalid HTTP request received."
-CHECKS = [status_code_conformance, content_type_conformance, response_schema_conformance, negative_data_rejection]
+CHECKS = [status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
 @pytest.fixture(scope="module")
 def operations(server: KeyedServer) -> dict[str, schemathesis.APIOperation]:
     schema = schemathesis.openapi.from_url(server.url + "/openapi.json")
+    schema.config.generation.update(with_security_parameters=False)  # the key is sent by the test
     found = {}
     for result in schema.get_all_operations():
         operation = result.ok()
