@@ -27,6 +27,7 @@ from ..errors import (
     MemlayerError,
     NotFoundError,
     ProviderError,
+    QueryError,
     ScopeError,
     ServerError,
     StoreError,
@@ -36,9 +37,10 @@ MAX_WAIT_S = 30.0
 RETRY_STATUSES = (429, 503)
 ERRORS_BY_CODE: dict[str, type[MemlayerError]] = {
     "not_found": NotFoundError, "unauthorized": AuthError, "forbidden": AuthError, "invalid_scope": ScopeError,
-    "invalid_filter": FilterError, "invalid_argument": ConfigError, "invalid_request": ConfigError,
-    "payload_too_large": ConfigError, "graph_disabled": ConfigError, "bad_request": MemlayerError, "llm_unavailable": LLMError,
-    "provider_unavailable": ProviderError, "store_unavailable": StoreError,
+    "invalid_filter": FilterError, "invalid_query": QueryError, "invalid_argument": ConfigError,
+    "invalid_request": ConfigError, "payload_too_large": ConfigError, "graph_disabled": ConfigError,
+    "bad_request": MemlayerError, "llm_unavailable": LLMError, "provider_unavailable": ProviderError,
+    "store_unavailable": StoreError,
 }
 
 

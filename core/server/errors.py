@@ -23,6 +23,7 @@ from ..errors import (
     MemlayerError,
     NotFoundError,
     ProviderError,
+    QueryError,
     ScopeError,
     StoreError,
 )
@@ -37,6 +38,7 @@ CORE_ERRORS: tuple[tuple[type[BaseException], int, str], ...] = (
     (AuthError, 401, "unauthorized"),
     (ScopeError, 400, "invalid_scope"),
     (FilterError, 400, "invalid_filter"),
+    (QueryError, 400, "invalid_query"),
     (ConfigError, 400, "invalid_argument"),
     (LLMError, 503, "llm_unavailable"),
     (ProviderError, 503, "provider_unavailable"),

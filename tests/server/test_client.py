@@ -18,6 +18,7 @@ from memlayer.errors import (
     FilterError,
     MemlayerError,
     NotFoundError,
+    QueryError,
     ScopeError,
     ServerError,
 )
@@ -97,6 +98,8 @@ def test_graph_client(server: KeyedServer) -> None:
         assert "User works at Hooli" in client.graph.export("jsonl", user_id=user)
         with pytest.raises(ConfigError):
             client.graph.export("xml", user_id=user)
+        with pytest.raises(QueryError):
+            client.graph.sparql("DELETE WHERE { ?s ?p ?o }", user_id=user)
 
 
 def test_errors_are_memlayer_errors(server: KeyedServer) -> None:

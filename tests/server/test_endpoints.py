@@ -135,7 +135,10 @@ def test_graph_relations_sparql_and_export(server: KeyedServer) -> None:
         assert {m["user_id"] for m in lines} == {user}
         assert http.get("/v1/graph/relations").status_code == 400  # a scope is required
         bad = http.post("/v1/graph/sparql", json={"query": "this is not sparql", "user_id": user})
-        assert bad.status_code == 400 and error(bad)["code"] == "invalid_argument"
+        assert bad.status_code == 400 and error(bad)["code"] == "invalid_query"
+        remote = http.post("/v1/graph/sparql", json={"query": "SELECT * WHERE { SERVICE <http://127.0.0.1:9/> "
+                                                              "{ ?s ?p ?o } }", "user_id": user})
+        assert remote.status_code == 400 and error(remote)["code"] == "invalid_query"
 
 
 def test_auth_and_scopes(server: KeyedServer) -> None:
