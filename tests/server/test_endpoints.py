@@ -223,6 +223,18 @@ def test_errors_have_one_shape_and_stable_codes(server: KeyedServer) -> None:
             assert error(response)["message"]
 
 
+def test_a_chunked_body_over_the_limit_is_cut_off_with_413(server: KeyedServer) -> None:
+    def chunks():  # no Content-Length: the limit is counted as the body arrives
+        yield b'{"messages": "'
+        for _ in range(80):
+            yield b"x" * 65536
+        yield b'", "user_id": "u"}'
+
+    with server.http("acme") as http:
+        r = http.post("/v1/memories", content=chunks(), headers={"content-type": "application/json"})
+        assert r.status_code == 413 and error(r)["code"] == "payload_too_large"
+
+
 def test_key_revocation_takes_effect_within_a_second(server: KeyedServer) -> None:
     import subprocess
 
