@@ -22,6 +22,10 @@ def __getattr__(name: str) -> object:  # lazy: keep `import memlayer` cheap
         from .search.config import SearchConfig
 
         return SearchConfig
+    if name in ("Client", "AsyncClient"):
+        from . import client
+
+        return getattr(client, name)
     if name == "Scope":
         from .types import Scope
 
@@ -35,4 +39,4 @@ def __getattr__(name: str) -> object:  # lazy: keep `import memlayer` cheap
 
 _RECORDS = ("MemoryRecord", "SearchHit", "SearchAnswer", "RelationRecord", "AddAnswer", "ChangeRecord", "HistoryEvent")
 
-__all__ = ["AsyncMemory", "Memory", "MemoryConfig", "MemlayerError", "Scope", "SearchConfig", "__version__", *_RECORDS]
+__all__ = ["AsyncClient", "AsyncMemory", "Client", "Memory", "MemoryConfig", "MemlayerError", "Scope", "SearchConfig", "__version__", *_RECORDS]

@@ -43,6 +43,16 @@ class StoreError(MemlayerError):
     """The on-disk store is unusable: locked by another process, corrupt, or from a newer version."""
 
 
+class AuthError(MemlayerError):
+    """A memlayer server refused the call: no API key, an unknown or revoked one, or one whose scopes
+    (read, write, admin) do not allow it."""
+
+
+class ServerError(MemlayerError):
+    """A memlayer server could not be reached, stayed busy or unavailable through the client's retries,
+    or failed on its side; the message carries the server's own explanation when it gave one."""
+
+
 def missing_extra(extra: str, package: str) -> ImportError:
     """The ImportError raised when an optional dependency is missing, with the install hint."""
     return ImportError(

@@ -2,7 +2,7 @@
 
 Commands register themselves in :data:`memlayer.cli.base.COMMANDS` with the ``@command`` decorator;
 each lives in a small module: ``basic`` (add, search, list, history, forget, demo), ``transfer``
-(import, export), ``show`` and ``graph`` (drawing in ``draw``). Errors memlayer raises on purpose, a
+(import, export), ``show`` and ``graph`` (drawing in ``draw``), ``serve`` (serve, mcp, keys). Errors memlayer raises on purpose, a
 missing extra and unreadable files print one line (``memlayer: error: ...``) and exit with status 2;
 ``--debug`` shows the traceback instead.
 """
@@ -15,12 +15,13 @@ import os
 import sys
 
 from ..errors import MemlayerError
-from . import basic, graph, show, transfer  # noqa: F401  (each registers its commands)
+from . import basic, graph, serve, show, transfer  # noqa: F401  (each registers its commands)
 from .base import COMMANDS, command, global_arguments
 
 __all__ = ["COMMANDS", "build_parser", "command", "main"]
 
-ORDER = ("add", "search", "list", "show", "history", "forget", "import", "export", "graph", "demo")
+ORDER = ("add", "search", "list", "show", "history", "forget", "import", "export", "graph", "serve", "mcp", "keys",
+         "demo")
 
 
 def build_parser() -> argparse.ArgumentParser:

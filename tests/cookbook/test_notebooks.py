@@ -53,6 +53,7 @@ def outputs(nb: nbformat.NotebookNode, kind: str) -> list[object]:
 def test_the_cookbook_has_its_notebooks() -> None:
     assert [p.stem for p in NOTEBOOKS] == [
         "01_quickstart", "02_langchain_agent", "03_llamaindex_chat", "04_knowledge_graph", "05_benchmarks",
+        "06_server",
     ]
 
 

@@ -283,6 +283,22 @@ class SQLiteStore:
         return {str(k): str(v) for k, v in self._rows(
             "SELECT key, value FROM meta WHERE key LIKE ? ESCAPE '\\' ORDER BY key", (escaped + "%",))}
 
+    def scope_ids(self, prefix: str) -> dict[str, list[str]]:
+        """The distinct user, agent and run ids starting with ``prefix`` (non-empty) anywhere in the store:
+        memories, history, raw messages and the graph outbox (a server tenant's scopes, to forget them)."""
+        if not prefix:
+            raise ValueError("scope_ids needs a non-empty prefix")
+        following = ord(prefix[-1]) + 1
+        low, high = prefix, prefix[:-1] + chr(0xE000 if 0xD800 <= following <= 0xDFFF else following)
+        out: dict[str, list[str]] = {}
+        for field in ("user_id", "agent_id", "run_id"):  # an index range, unlike LIKE (no escaping, case-exact)
+            found: set[str] = set()
+            for table in ("memories", "history", "messages", "graph_log"):
+                found.update(str(r[0]) for r in self._rows(
+                    f"SELECT DISTINCT {field} FROM {table} WHERE {field} >= ? AND {field} < ?", (low, high)))
+            out[field] = sorted(found)
+        return out
+
     # -- upkeep ---------------------------------------------------------------------------------
     def compact(self) -> None:
         """Fold the WAL back into the database file and flush to disk: with secure_delete on and the

@@ -1,0 +1,220 @@
+"""The request bodies and answer shapes of the HTTP API (they are also its OpenAPI schema).
+
+Answers are the dicts ``Memory`` returns (see ``memlayer.records``), scope ids without the tenant prefix.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+ScopeId = Annotated[str, StringConstraints(min_length=1, max_length=512)]
+Time = Annotated[str | float, Field(description="ISO 8601 time (UTC unless it has an offset) or epoch seconds")]
+MAX_QUERY_CHARS = 32_768
+MAX_LIMIT = 1_000_000_000  # get_all's "everything" (the adapters ask for 1e9)
+MAX_SEARCH_LIMIT = 10_000
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+class Scoped(_Body):
+    user_id: ScopeId | None = None
+    agent_id: ScopeId | None = None
+    run_id: ScopeId | None = None
+
+    def scope(self) -> dict[str, str | None]:
+        return {"user_id": self.user_id, "agent_id": self.agent_id, "run_id": self.run_id}
+
+
+class MessageIn(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    role: str = "user"
+    content: str | list[dict[str, Any]] | None
+    name: str | None = None
+    metadata: dict[str, Any] | None = None
+
+
+Messages = str | MessageIn | list[str | MessageIn]
+
+
+class AddBody(Scoped):
+    messages: Messages = Field(description="a string, a {role, content} message, or a list of them")
+    metadata: dict[str, Any] | None = None
+    infer: bool = Field(True, description="extract facts (LLM or pattern extractor); false stores each message")
+    timestamp: Time | None = None
+
+
+class BulkBody(_Body):
+    records: list[dict[str, Any]] = Field(
+        max_length=10_000, description="{text | messages, user_id, agent_id, run_id, metadata, timestamp} each",
+    )
+    batch_size: int = Field(1000, ge=1, le=10_000)
+
+
+class SearchBody(Scoped):
+    query: str = Field(max_length=MAX_QUERY_CHARS)
+    limit: int = Field(10, ge=0, le=MAX_SEARCH_LIMIT)
+    filters: dict[str, Any] | None = None
+    threshold: float | None = None
+    max_tokens: int | None = Field(None, ge=0, le=10_000_000)
+    as_of: Time | None = None
+    include_expired: bool = False
+    config: str | dict[str, Any] | None = Field(None, description="a preset name or SearchConfig fields")
+
+
+class UpdateBody(_Body):
+    text: str = Field(min_length=1, max_length=2_000_000)
+    metadata: dict[str, Any] | None = None
+
+
+class SparqlBody(Scoped):
+    query: str = Field(min_length=1, max_length=100_000, description="a read-only SPARQL query")
+    bindings: dict[str, str | int | float | bool] | None = Field(
+        None, description="variable -> value, bound as RDF terms (never spliced into the query)",
+    )
+
+
+# -- answers -------------------------------------------------------------------------------------
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class MemoryOut(_Out):
+    id: str
+    memory: str
+    metadata: dict[str, Any]
+    user_id: str | None
+    agent_id: str | None
+    run_id: str | None
+    attribute: str | None
+    created_at: str | None
+    updated_at: str | None
+    valid_from: str | None
+    valid_to: str | None
+    superseded_by: str | None
+
+
+class HitOut(MemoryOut):
+    score: float
+    similarity: float
+
+
+class RelationOut(_Out):
+    source: str
+    relationship: str
+    destination: str
+    valid_from: str | None = None
+    valid_to: str | None = None
+    memory_ids: list[str] = []
+
+
+class SearchOut(_Out):
+    results: list[HitOut]
+    relations: list[RelationOut]
+
+
+class ListOut(_Out):
+    results: list[MemoryOut]
+
+
+class ChangeOut(_Out):
+    id: str
+    event: Literal["ADD", "UPDATE", "DELETE", "NONE"]
+    memory: str | None = None
+
+
+class AddOut(_Out):
+    results: list[ChangeOut]
+    relations: dict[str, list[dict[str, Any]]]
+    usage: dict[str, int]
+
+
+class BulkOut(_Out):
+    added: int
+    duplicates: int
+    records: int
+    messages: int
+    seconds: float
+
+
+class UpdateOut(_Out):
+    id: str
+    memory: str
+    event: Literal["UPDATE"]
+
+
+class DeleteOut(_Out):
+    id: str
+    event: Literal["DELETE"]
+    message: str
+
+
+class DeleteAllOut(_Out):
+    deleted: int
+    message: str
+
+
+class SourceMessageOut(_Out):
+    role: str
+    content: str
+    name: str | None
+    created_at: str | None
+
+
+class HistoryOut(_Out):
+    id: int
+    memory_id: str
+    event: str
+    old_memory: str | None
+    new_memory: str | None
+    created_at: str | None
+    actor: str | None
+    user_id: str | None
+    agent_id: str | None
+    run_id: str | None
+    source_messages: list[SourceMessageOut]
+
+
+class RelationsOut(_Out):
+    relations: list[RelationOut]
+
+
+class SparqlOut(_Out):
+    rows: list[dict[str, Any]]
+
+
+class ResetOut(_Out):
+    deleted: int
+    scopes: int
+    message: str
+
+
+class WhoAmI(_Out):
+    tenant: str | None
+    scopes: list[str]
+    key_id: str | None
+    open: bool
+
+
+class ProjectionHealth(_Out):
+    ok: bool
+
+
+class HealthOut(_Out):
+    ok: bool
+    vectors: ProjectionHealth | None
+    graph: ProjectionHealth | None
+
+
+class ErrorDetail(_Out):
+    code: str
+    message: str
+    status: int
+
+
+class ErrorOut(_Out):
+    error: ErrorDetail
