@@ -138,11 +138,16 @@ def _parse(record: Mapping[str, Any], index: int, now: float) -> WriteItem:
 
 def _name(plans: list[Planned], memory_id: Any) -> None:
     """Give the one memory of a record the id it names."""
-    if not isinstance(memory_id, str) or not memory_id.strip() or memory_id != memory_id.strip():
-        raise MemlayerError(f"'id' must be a non-empty string without surrounding spaces, got {memory_id!r}")
-    if len(memory_id) > MAX_ID_CHARS or "\x00" in memory_id:
-        raise MemlayerError(f"'id' must be at most {MAX_ID_CHARS} characters, without NUL")
+    check_id(memory_id)
     if len(plans) != 1:
         raise MemlayerError(f"a record with an 'id' must make exactly one memory (a 'text' or one non-empty "
                             f"message); this one makes {len(plans)}")
     plans[0].new_id = memory_id
+
+
+def check_id(memory_id: Any) -> None:
+    """A memory id a caller names: a non-empty string, no surrounding spaces, at most MAX_ID_CHARS, no NUL."""
+    if not isinstance(memory_id, str) or not memory_id.strip() or memory_id != memory_id.strip():
+        raise MemlayerError(f"'id' must be a non-empty string without surrounding spaces, got {memory_id!r}")
+    if len(memory_id) > MAX_ID_CHARS or "\x00" in memory_id:
+        raise MemlayerError(f"'id' must be at most {MAX_ID_CHARS} characters, without NUL")
