@@ -23,9 +23,14 @@ def _show_add(out: TextIO, said: str, result: dict[str, Any]) -> None:
 
 
 def _show_search(out: TextIO, query: str, result: dict[str, Any], k: int = 3) -> None:
+    """The top hits in rank order: ``score`` (what ranks them: similarity, keyword and graph evidence fused,
+    so it falls down the list) and the plain cosine ``similarity`` beside it (which need not)."""
     _say(out, f'\n? "{query}"')
-    for r in result["results"][:k]:
-        _say(out, f"  {r['similarity']:.2f}  {r['memory']}")
+    hits = result["results"][:k]
+    if hits:
+        _say(out, "  score  similarity")
+    for r in hits:
+        _say(out, f"  {r['score']:5.2f}  {r['similarity']:10.2f}  {r['memory']}")
     for rel in result.get("relations", [])[:5]:
         _say(out, f"  graph: {rel['source']} -[{rel['relationship']}]-> {rel['destination']}")
 

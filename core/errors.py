@@ -27,6 +27,10 @@ class NotFoundError(MemlayerError, KeyError):
         return str(self.args[0]) if self.args else "not found"
 
 
+class ConflictError(MemlayerError, ValueError):
+    """A write would reuse what exists: a memory id given for a new memory is already taken."""
+
+
 class FilterError(MemlayerError, ValueError):
     """A search/get_all filter is malformed: the message shows the offending part."""
 

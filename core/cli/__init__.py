@@ -4,7 +4,9 @@ Commands register themselves in :data:`memlayer.cli.base.COMMANDS` with the ``@c
 each lives in a small module: ``basic`` (add, search, list, history, forget, demo), ``transfer``
 (import, export), ``show`` and ``graph`` (drawing in ``draw``), ``serve`` (serve, mcp, keys). Errors memlayer raises on purpose, a
 missing extra and unreadable files print one line (``memlayer: error: ...``) and exit with status 2;
-``--debug`` shows the traceback instead.
+``--debug`` shows the traceback instead. With ``--json`` that line is a JSON object instead, also for a
+command line argparse refuses: ``{"error": {"type": "NotFoundError", "message": "..."}}`` on stderr, with
+the same exit status (2; 130 when interrupted).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import argparse
 import json
 import os
 import sys
+from typing import NoReturn
 
 from ..errors import MemlayerError
 from . import basic, graph, serve, show, transfer  # noqa: F401  (each registers its commands)
@@ -24,8 +27,28 @@ ORDER = ("add", "search", "list", "show", "history", "forget", "import", "export
          "demo")
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse's parser, whose refusals of a command line are JSON too when it asks for ``--json``."""
+
+    json_errors = False
+
+    def error(self, message: str) -> NoReturn:
+        if not Parser.json_errors:
+            super().error(message)
+        fail("UsageError", f"{message} (see `{self.prog} --help`)", json_output=True)
+        raise SystemExit(2)
+
+
+def fail(kind: str, message: str, *, json_output: bool) -> None:
+    """Print one error line on stderr: plain, or the JSON object ``--json`` asks for."""
+    if json_output:
+        print(json.dumps({"error": {"type": kind, "message": message}}, ensure_ascii=False), file=sys.stderr)
+    else:
+        print(f"memlayer: error: {message}", file=sys.stderr)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="memlayer", description="Long-term memory for LLM agents.")
+    parser = Parser(prog="memlayer", description="Long-term memory for LLM agents.")
     global_arguments(parser, suppress=False)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     names = [n for n in ORDER if n in COMMANDS] + sorted(set(COMMANDS) - set(ORDER))
@@ -39,17 +62,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    words = sys.argv[1:] if argv is None else argv
+    Parser.json_errors = "--json" in words[: words.index("--")] if "--" in words else "--json" in words
+    try:
+        args = build_parser().parse_args(argv)
+    finally:
+        Parser.json_errors = False
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # the model loader's bars are noise here
     try:
         return COMMANDS[args.command].handler(args)
     except KeyboardInterrupt:
-        print("memlayer: interrupted", file=sys.stderr)
+        if args.json:
+            fail("Interrupted", "interrupted", json_output=True)
+        else:
+            print("memlayer: interrupted", file=sys.stderr)
         return 130
     except (MemlayerError, ImportError, OSError, json.JSONDecodeError) as exc:
         if args.debug:
             raise
-        print(f"memlayer: error: {exc}", file=sys.stderr)
+        fail(type(exc).__name__, str(exc), json_output=args.json)
         return 2
 
 

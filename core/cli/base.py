@@ -126,6 +126,15 @@ def parse_json_option(name: str, value: str | None) -> Any:
         raise ConfigError(f"{name} is not valid JSON ({exc.msg} at column {exc.colno}): {value!r}") from None
 
 
+def time_option(value: str) -> str | float:
+    """A time given on the command line: epoch seconds stay a number, anything else is read as ISO 8601
+    (``to_utc`` checks it and names it when it is neither)."""
+    try:
+        return float(value)
+    except ValueError:
+        return value
+
+
 def emit(args: argparse.Namespace, data: Any, render: Callable[[Any], str]) -> None:
     print(json.dumps(data, indent=2, ensure_ascii=False, default=str) if args.json else render(data))
 

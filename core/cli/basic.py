@@ -7,6 +7,7 @@ import sys
 import tempfile
 from typing import Any
 
+from ..errors import NotFoundError
 from .base import (
     command,
     emit,
@@ -18,6 +19,7 @@ from .base import (
     scope_of,
     short_time,
     table,
+    time_option,
 )
 
 MEMORY_COLUMNS = [("id", "id", 36), ("memory", "memory", 60), ("updated", "updated", 25)]
@@ -28,13 +30,15 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     scope_arguments(p)
     p.add_argument("--metadata", help="JSON object stored with the memory")
     p.add_argument("--no-infer", action="store_true", help="store the text verbatim (no fact extraction)")
+    p.add_argument("--timestamp", type=time_option, help="when it was said (ISO 8601 date or datetime, or epoch "
+                                                         "seconds; default now): relative dates resolve against it")
 
 
 @command("add", "remember a message", _add_arguments)
 def run_add(args: argparse.Namespace) -> int:
     meta = parse_json_option("--metadata", args.metadata)
     with open_memory(args, announce_extractor=not args.no_infer) as m:
-        out = m.add(args.text, **scope_of(args), metadata=meta, infer=not args.no_infer)
+        out = m.add(args.text, **scope_of(args), metadata=meta, infer=not args.no_infer, timestamp=args.timestamp)
 
     def render(d: dict[str, Any]) -> str:
         text = table(d["results"], [("event", "event", 6), ("id", "id", 36), ("memory", "memory", 60)])
@@ -52,7 +56,7 @@ def _search_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("query")
     scope_arguments(p)
     p.add_argument("--limit", "-k", type=int, default=10)
-    p.add_argument("--as-of", help="answer as of this time (ISO 8601 date or datetime)")
+    p.add_argument("--as-of", type=time_option, help="answer as of this time (ISO 8601 date or datetime, or epoch seconds)")
 
 
 @command("search", "find the memories most relevant to a query", _search_arguments)
@@ -96,6 +100,8 @@ def _history_arguments(p: argparse.ArgumentParser) -> None:
 def run_history(args: argparse.Namespace) -> int:
     with open_memory(args) as m:
         out = m.history(args.memory_id)
+        if not out and m.get(args.memory_id) is None:
+            raise NotFoundError(f"no memory with id {args.memory_id!r} (try `memlayer list --user ...` for ids)")
     rows = [{**h, "when": short_time(h["created_at"])} for h in out]
     emit(args, out, lambda d: table(rows, [("when", "when", 19), ("event", "event", 6),
                                            ("old_memory", "before", 40), ("new_memory", "after", 40)]))

@@ -1,7 +1,8 @@
 """``memlayer import FILE`` and ``memlayer export``: conversations in, memories and the graph out.
 
 The import file format is :data:`FILE_FORMAT` (also printed by ``memlayer import --help``). Every record
-is checked before anything is written, so a typo on line 900 does not leave 899 records imported.
+is checked — its shape and every value ``add()`` would check: scope, metadata, messages, timestamp, id —
+before the store is written to, so a typo on line 900 does not leave 899 records imported.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, MemlayerError
-from ..messages import make_scope
+from ..errors import ConfigError, ConflictError, MemlayerError
+from ..messages import check_metadata, make_scope, normalize_messages
+from ..ops.bulk import check_id
 from ..progress import Progress
+from ..types import to_utc
 from .base import command, emit, open_memory, scope_arguments, scope_of, warn
 
 FILE_FORMAT = """\
@@ -28,8 +31,9 @@ file format: one JSON object per line (.jsonl), or a JSON array of them (.json):
   {"memory": "User likes tea", "user_id": "alice", ...}      (a line of `memlayer export`)
 
 messages/text go through add() (facts are extracted unless --no-infer); memory records are restored
-verbatim. Records without user_id/agent_id/run_id take --user/--agent/--run. Nothing is written
-unless every record is valid.
+verbatim, keeping their "id" (an id the store already has is refused). --user/--agent/--run, when
+given, apply to every record (over the file's own ids); records without any scope need one of them.
+Nothing is written unless every record is valid.
 """
 
 SCOPE_KEYS = ("user_id", "agent_id", "run_id")
@@ -46,6 +50,7 @@ class Record:
     metadata: dict[str, Any] | None
     timestamp: Any
     verbatim: bool
+    id: str | None = None  # the memory's id, kept on a verbatim import (a restore)
 
 
 def read_records(path: str) -> list[tuple[str, Any]]:
@@ -71,8 +76,9 @@ def read_records(path: str) -> list[tuple[str, Any]]:
     return out
 
 
-def to_record(where: str, item: Any, defaults: dict[str, str | None], infer: bool) -> Record | None:
-    """Check one import record; None for an exported memory that was already superseded."""
+def to_record(where: str, item: Any, overrides: dict[str, str | None], infer: bool) -> Record | None:
+    """Check one import record as ``add()`` would (``overrides``: --user/--agent/--run, which win over the
+    record's own ids); None for an exported memory that was already superseded."""
     if not isinstance(item, dict):
         raise ConfigError(f"{where}: a record must be a JSON object, got {type(item).__name__}")
     given = [k for k in ("messages", "text", "memory") if item.get(k) not in (None, "", [])]
@@ -85,7 +91,7 @@ def to_record(where: str, item: Any, defaults: dict[str, str | None], infer: boo
         raise ConfigError(f"{where}: 'messages' must be a list of {{role, content}} objects or a string")
     if key != "messages" and not isinstance(content, str):
         raise ConfigError(f"{where}: {key!r} must be a string, got {type(content).__name__}")
-    scope = {k: item.get(k) or defaults.get(k) for k in SCOPE_KEYS}
+    scope = {k: overrides.get(k) or item.get(k) for k in SCOPE_KEYS}
     if not any(scope.values()):
         raise ConfigError(f"{where}: no user_id, agent_id or run_id; put one in the record or pass --user")
     metadata = item.get("metadata")
@@ -97,7 +103,52 @@ def to_record(where: str, item: Any, defaults: dict[str, str | None], infer: boo
     if key == "memory" and item.get("valid_to"):
         return None
     timestamp = item.get("timestamp") or (item.get("valid_from") if key == "memory" else None)
-    return Record(where, content, scope, metadata, timestamp, verbatim=key == "memory" or not infer)
+    record = Record(where, content, scope, metadata, timestamp, verbatim=key == "memory" or not infer,
+                    id=item.get("id"))
+    try:
+        _check(record)
+    except MemlayerError as exc:
+        raise type(exc)(f"{where}: {exc}") from None
+    return record
+
+
+def _check(rec: Record) -> None:
+    """What ``add()``/``bulk_add`` would refuse: the scope ids, metadata, messages, time and id."""
+    make_scope(rec.scope["user_id"], rec.scope["agent_id"], rec.scope["run_id"])
+    check_metadata(rec.metadata)
+    messages = normalize_messages(rec.messages)
+    for message in messages:
+        check_metadata(message.metadata)
+    to_utc(rec.timestamp)
+    if rec.id is None:
+        return
+    if not rec.verbatim:
+        raise ConfigError("an 'id' is kept only for memories stored as they are ('memory' records, or --no-infer); "
+                          "facts extracted from a conversation get new ids")
+    check_id(rec.id)
+    if len(messages) != 1:
+        raise ConfigError(f"a record with an 'id' must make exactly one memory; this one makes {len(messages)}")
+
+
+def named_ids(records: list[Record]) -> dict[str, str]:
+    """id -> where, for the records that name their memory's id; an id named twice is refused."""
+    first: dict[str, str] = {}
+    for rec in records:
+        if rec.id is None:
+            continue
+        if rec.id in first:
+            raise ConflictError(f"{rec.where}: the id {rec.id!r} is already used by {first[rec.id]}")
+        first[rec.id] = rec.where
+    return first
+
+
+def refuse_taken(m: Any, first: dict[str, str]) -> None:
+    """Refuse ids the store already has, before anything is written."""
+    taken = m.async_memory.store.rids_of(list(first)) if first else {}
+    if taken:
+        names = ", ".join(f"{first[i]} ({i})" for i in sorted(taken, key=list(first).index)[:3])
+        raise ConflictError(f"the store already has memories with the ids of {len(taken)} record(s): {names}. Nothing "
+                            "was imported; import into another --path, or forget those memories first")
 
 
 def _import_arguments(p: argparse.ArgumentParser) -> None:
@@ -119,7 +170,7 @@ def _runs(records: list[Record]) -> list[list[Record]]:
 
 def _bulk_record(rec: Record) -> dict[str, Any]:
     key = "text" if isinstance(rec.messages, str) else "messages"
-    fields = {key: rec.messages, **rec.scope, "metadata": rec.metadata, "timestamp": rec.timestamp}
+    fields = {key: rec.messages, **rec.scope, "metadata": rec.metadata, "timestamp": rec.timestamp, "id": rec.id}
     return {k: v for k, v in fields.items() if v is not None}
 
 
@@ -144,11 +195,15 @@ def _import_run(m: Any, run: list[Record], bar: Progress, events: Counter[str]) 
 @command("import", "remember conversations from a JSONL/JSON file, with a progress bar", _import_arguments,
          epilog=FILE_FORMAT)
 def run_import(args: argparse.Namespace) -> int:
-    defaults = scope_of(args)
-    checked = [to_record(where, item, defaults, not args.no_infer) for where, item in read_records(args.file)]
+    overrides = scope_of(args)
+    checked = [to_record(where, item, overrides, not args.no_infer) for where, item in read_records(args.file)]
     records = [r for r in checked if r is not None]
+    ids = named_ids(records)
     events: Counter[str] = Counter()
     with open_memory(args, announce_extractor=any(not r.verbatim for r in records)) as m:
+        refuse_taken(m, ids)
+        if ids and not hasattr(m, "bulk_add"):
+            warn("this memory has no bulk_add: the imported memories get new ids")
         bar = Progress(len(records), "importing")
         try:
             for run in _runs(records):

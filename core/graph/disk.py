@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import StoreError
+from . import owner
 
 logger = logging.getLogger("memlayer.graph")
 #: a file in the directory saying "data was forgotten since the last rewrite" (RocksDB ignores it)
@@ -70,7 +71,14 @@ def is_lock_error(exc: BaseException) -> bool:
 
 def open_dir(location: Path) -> tuple[Any, str | None]:
     """The opened pyoxigraph Store at ``location`` and, when it started empty instead of opening existing
-    data, the reason (missing directory, or damaged data moved aside)."""
+    data, the reason (missing directory, or damaged data moved aside). This process is then noted as the
+    store's holder (:mod:`memlayer.graph.owner`); a store another holds is a StoreError naming the holder."""
+    opened = _open_dir(location)
+    owner.record(location)
+    return opened
+
+
+def _open_dir(location: Path) -> tuple[Any, str | None]:
     import pyoxigraph
 
     settle(location)
@@ -89,10 +97,7 @@ def open_dir(location: Path) -> tuple[Any, str | None]:
         return inner, (f"no graph store at {location}; started an empty one" if fresh else None)
     except Exception as exc:
         if is_lock_error(exc):
-            raise StoreError(
-                f"cannot open the oxigraph graph store at {location}: {exc}. Is another process using it? "
-                "Close it there, or serve it with `oxigraph serve` and use store='sparql'."
-            ) from exc
+            raise StoreError(owner.lock_message(location, exc)) from exc
         damage = f"{type(exc).__name__}: {exc}"
     inner = None  # outside the except block, so nothing holds the half-open store any more
     return _replace(location, damage)
@@ -121,7 +126,9 @@ def _replace(location: Path, damage: str) -> tuple[Any, str]:
 
 def replace_damaged(location: Path, damage: str) -> tuple[Any, str]:
     """Damage found while the store was in use (the caller has dropped it): move it aside, open an empty one."""
-    return _replace(location, damage)
+    replaced = _replace(location, damage)
+    owner.record(location)
+    return replaced
 
 
 def mark_damaged(location: Path, damage: str) -> None:
@@ -171,4 +178,6 @@ def rewrite(box: list[Any], location: Path) -> Any:
     location.rename(old)
     new.rename(location)
     shutil.rmtree(old)
-    return ox.Store(str(location))
+    reopened = ox.Store(str(location))
+    owner.record(location)
+    return reopened

@@ -4,25 +4,31 @@
 message (deduplicated against the scope's current memories and within the import), history, the vector log
 — through the same ``ops.add.write`` (one duplicate check, one embedder call, one transaction and one vector
 index catch-up per batch). A batch that fails rolls back whole; earlier batches stay committed.
+
+A record may name the ``id`` of the memory it makes (restoring an export keeps the memories' ids): the id
+must be new to the store and to the import, else the batch is refused with a ``ConflictError`` before
+anything of it is written.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from itertools import islice
 from typing import Any
 
 from ..engine import Engine
-from ..errors import MemlayerError
+from ..errors import ConflictError, MemlayerError, StoreError
 from ..messages import check_metadata, make_scope, normalize_messages
 from ..progress import Progress
 from ..types import Message, to_utc, utcnow
 from .add import write
-from .plan import WriteItem, verbatim
+from .plan import Planned, WriteItem, verbatim
 
-RECORD_KEYS = frozenset({"text", "messages", "user_id", "agent_id", "run_id", "metadata", "timestamp"})
+RECORD_KEYS = frozenset({"text", "messages", "user_id", "agent_id", "run_id", "metadata", "timestamp", "id"})
+MAX_ID_CHARS = 256
 ProgressFn = Callable[[int, "int | None"], None]
 
 
@@ -30,7 +36,13 @@ async def bulk_add(
     engine: Engine, records: Iterable[Mapping[str, Any]], *, batch_size: int = 1000,
     progress: bool | ProgressFn = True,
 ) -> dict[str, Any]:
-    """Import ``records`` ({text | messages, user_id, agent_id, run_id, metadata, timestamp}) verbatim.
+    """Import ``records`` ({text | messages, user_id, agent_id, run_id, metadata, timestamp, id}) verbatim.
+
+    ``id`` (optional) is the id the record's memory gets, e.g. the original id when restoring an export;
+    a record with an id must make exactly one memory (``text``, or one message). An id that a memory of
+    the store (current or superseded) or an earlier record of the same call already has is refused with a
+    ``ConflictError`` naming it, before its batch writes anything. A record whose text is already a current
+    memory of its scope is a duplicate, as without an id: it is skipped and its id not used.
 
     Returns counts: ``added`` memories, ``duplicates`` skipped, ``records`` and ``messages`` read.
     ``progress``: True prints a progress line on stderr, a callable gets (records done, total or None).
@@ -41,9 +53,10 @@ async def bulk_add(
     bar = Progress(total, "memlayer bulk_add") if progress is True else None
     counts = {"added": 0, "duplicates": 0, "records": 0, "messages": 0}
     started = time.perf_counter()
+    given: set[str] = set()  # ids named by the records so far
     for batch in _batches(records, batch_size):
         items = await asyncio.to_thread(_parse_all, batch, counts["records"])
-        await asyncio.to_thread(write, engine, items)
+        await asyncio.to_thread(_write, engine, items, given)
         planned = sum(len(i.plans) for i in items)
         added = sum(1 for i in items for p in i.plans if p.event == "ADD")
         counts["added"] += added
@@ -63,6 +76,32 @@ def _batches(records: Iterable[Mapping[str, Any]], size: int) -> Iterator[list[M
     it = iter(records)
     while batch := list(islice(it, size)):
         yield batch
+
+
+def _write(engine: Engine, items: list[WriteItem], given: set[str]) -> None:
+    """Write one batch, after checking the ids its records name are new (again after a failed commit: a
+    concurrent writer may have taken one meanwhile, which the store's unique ids refused)."""
+    ids = [p.new_id for i in items for p in i.plans if p.new_id is not None]
+    repeated = sorted({i for i, n in Counter(ids).items() if n > 1 or i in given})
+    if repeated:
+        raise ConflictError(f"memory id(s) {repeated[:5]} are given to more than one record of this import; "
+                            "each id can name only one memory")
+    _refuse_taken(engine, ids)
+    try:
+        write(engine, items)
+    except StoreError:
+        _refuse_taken(engine, ids)
+        raise
+    given.update(ids)
+
+
+def _refuse_taken(engine: Engine, ids: list[str]) -> None:
+    taken = sorted(engine.store.rids_of(ids)) if ids else []
+    if taken:
+        raise ConflictError(
+            f"the store already has memories with the id(s) {taken[:5]}{' …' if len(taken) > 5 else ''}; "
+            "nothing of this batch was written. Leave 'id' out to give the memories new ids, or forget the "
+            "existing ones first (delete(id))")
 
 
 def _parse_all(batch: list[Mapping[str, Any]], offset: int) -> list[WriteItem]:
@@ -87,8 +126,28 @@ def _parse(record: Mapping[str, Any], index: int, now: float) -> WriteItem:
         msgs = [m if not m.metadata else Message(m.role, m.content, m.name, check_metadata(m.metadata))
                 for m in normalize_messages(raw)]
         when = to_utc(record.get("timestamp"))
+        plans = verbatim(msgs, meta)
+        if record.get("id") is not None:
+            _name(plans, record["id"])
     except MemlayerError as exc:
         raise type(exc)(f"record {index}: {exc}") from exc
     except (TypeError, ValueError) as exc:
         raise MemlayerError(f"record {index}: {exc}") from exc
-    return WriteItem(scope, msgs, when.timestamp() if when else now, verbatim(msgs, meta))
+    return WriteItem(scope, msgs, when.timestamp() if when else now, plans)
+
+
+def _name(plans: list[Planned], memory_id: Any) -> None:
+    """Give the one memory of a record the id it names."""
+    check_id(memory_id)
+    if len(plans) != 1:
+        raise MemlayerError(f"a record with an 'id' must make exactly one memory (a 'text' or one non-empty "
+                            f"message); this one makes {len(plans)}")
+    plans[0].new_id = memory_id
+
+
+def check_id(memory_id: Any) -> None:
+    """A memory id a caller names: a non-empty string, no surrounding spaces, at most MAX_ID_CHARS, no NUL."""
+    if not isinstance(memory_id, str) or not memory_id.strip() or memory_id != memory_id.strip():
+        raise MemlayerError(f"'id' must be a non-empty string without surrounding spaces, got {memory_id!r}")
+    if len(memory_id) > MAX_ID_CHARS or "\x00" in memory_id:
+        raise MemlayerError(f"'id' must be at most {MAX_ID_CHARS} characters, without NUL")

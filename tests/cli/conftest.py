@@ -38,7 +38,10 @@ def cli(store_dir: Path, capsys: pytest.CaptureFixture[str]) -> Cli:
 
     def run(*argv: str, embedder: str | None = "hash") -> Result:
         options = ["--path", str(store_dir)] + (["--embedder", embedder] if embedder else [])
-        rc = main([*options, *argv])
+        try:
+            rc = main([*options, *argv])
+        except SystemExit as exc:  # argparse refusing the command line
+            rc = exc.code if isinstance(exc.code, int) else 1
         captured = capsys.readouterr()
         return Result(rc, captured.out, captured.err)
 

@@ -68,7 +68,8 @@ def test_errors_are_one_line_with_status_2(cli: Cli) -> None:
     bad_meta = cli("add", "x", "--user", "u", "--metadata", "{oops")
     assert bad_meta.rc == 2 and "--metadata is not valid JSON" in bad_meta.err
     unknown = cli("history", "no-such-id")
-    assert unknown.rc == 0 and unknown.out.strip() == "(nothing found)"
+    assert unknown.rc == 2 and unknown.out == ""
+    assert unknown.err.strip() == "memlayer: error: no memory with id 'no-such-id' (try `memlayer list --user ...` for ids)"
 
 
 def test_debug_shows_the_traceback(cli: Cli) -> None:
@@ -76,3 +77,36 @@ def test_debug_shows_the_traceback(cli: Cli) -> None:
 
     with pytest.raises(ScopeError):
         cli("list", "--debug")
+
+
+def test_history_of_a_deleted_memory_is_still_shown(cli: Cli) -> None:
+    added = cli("add", "I like tea", "--user", "u", "--no-infer", "--json").data()["results"][0]["id"]
+    cli("forget", "--id", added)
+    history = cli("history", added, "--json").data()
+    assert [h["event"] for h in history] == ["ADD", "DELETE"]
+
+
+def test_add_timestamp_dates_the_memory_and_its_relative_dates(cli: Cli) -> None:
+    out = cli("add", "I moved here yesterday.", "--user", "u", "--timestamp", "2024-02-03T09:00:00Z", "--json")
+    fact = next(r for r in out.data()["results"] if r["event"] == "ADD")
+    row = cli("show", fact["id"], "--json").data()["memory"]
+    assert row["created_at"].startswith("2024-02-03T09:00:00") and row["valid_from"] == row["created_at"]
+    assert "2024-02-02" in row["memory"]  # "yesterday" of that day, not of today
+    epoch = cli("add", "note", "--user", "u", "--no-infer", "--timestamp", "1700000000", "--json").data()
+    assert cli("show", epoch["results"][0]["id"], "--json").data()["memory"]["created_at"].startswith("2023-11-14T22:13:20")
+    past = cli("search", "moved", "--user", "u", "--as-of", "2024-02-02", "--json").data()
+    assert [r["memory"] for r in past["results"]] == ["note"]  # the move was not said yet then; the 2023 note was
+    bad = cli("add", "x", "--user", "u", "--timestamp", "last tuesday")
+    assert bad.rc == 2 and "'last tuesday' is not a time" in bad.err
+
+
+def test_demo_prints_hits_in_rank_order(cli: Cli) -> None:
+    out = cli("demo")
+    assert out.rc == 0
+    blocks = [b.split("\n\n")[0] for b in out.out.split('\n? "')[1:]]
+    assert len(blocks) == 5
+    for block in blocks:
+        lines = block.splitlines()
+        assert lines[1].split() == ["score", "similarity"]
+        scores = [float(line.split()[0]) for line in lines[2:] if not line.strip().startswith("graph:")]
+        assert scores and scores == sorted(scores, reverse=True), block

@@ -89,3 +89,28 @@ def test_config_file_that_is_not_a_json_object(cli: Cli, tmp_path: Path, text: s
 def test_unreadable_files_are_one_line(cli: Cli, tmp_path: Path) -> None:
     assert "cannot read the config file" in one_line_error(cli("--config", str(tmp_path / "nope.json"), "list", "-u", "u"))
     assert "nope.jsonl" in one_line_error(cli("import", str(tmp_path / "nope.jsonl"), "--user", "u"))
+
+
+@pytest.mark.parametrize(("argv", "kind", "expected"), [
+    (["history", "no-such-id"], "NotFoundError", "no memory with id 'no-such-id'"),
+    (["list"], "ScopeError", "needs a scope"),
+    (["add", "x", "--user", "u", "--metadata", "{oops"], "ConfigError", "--metadata is not valid JSON"),
+    (["search", "--user", "u"], "UsageError", "the following arguments are required: query"),
+    (["list", "--user", "u", "--limit", "many"], "UsageError", "invalid int value: 'many'"),
+    (["frobnicate"], "UsageError", "invalid choice: 'frobnicate'"),
+])
+def test_json_errors_are_json_on_stderr_with_the_same_status(cli: Cli, argv: list[str], kind: str,
+                                                              expected: str) -> None:
+    for where in ("before", "after"):
+        out = cli("--json", *argv) if where == "before" else cli(*argv, "--json")
+        assert out.rc == 2 and out.out == ""
+        (line,) = [x for x in out.err.strip().splitlines() if not x.startswith("rebuilding ")]
+        error = json.loads(line)["error"]
+        assert error["type"] == kind and expected in error["message"]
+
+
+def test_json_errors_for_a_missing_file_and_a_value_after_the_double_dash(cli: Cli, tmp_path: Path) -> None:
+    error = json.loads(cli("--json", "import", str(tmp_path / "nope.jsonl"), "--user", "u").err)["error"]
+    assert error["type"] == "FileNotFoundError" and "nope.jsonl" in error["message"]
+    plain = cli("search", "--user", "u", "--limit", "x", "--", "--json")  # "--json" as the query: not the option
+    assert plain.rc == 2 and plain.err.startswith("usage:")

@@ -65,6 +65,20 @@ def test_import_json_array_with_default_scope_and_no_infer(cli: Cli, tmp_path: P
     (['"just a string"'], "a record must be a JSON object, got str"),
     (['{"memory": "x", "user_id": "u", "metadata": {"user_id": "v"}}'], "metadata may not hold ['user_id']"),
     (['{"text": 5, "user_id": "u"}'], "'text' must be a string, got int"),
+    # values only add() used to check, after the records before them had been written:
+    (['{"text": "ok", "user_id": "u"}', '{"text": "x", "user_id": "u", "timestamp": "soon"}'],
+     "c.jsonl:2: 'soon' is not a time"),
+    (['{"text": "ok", "user_id": "u"}', '{"text": "x", "user_id": "  "}'], "c.jsonl:2: user_id must be a non-empty"),
+    (['{"text": "ok", "user_id": "u"}', '{"text": "x", "user_id": "u", "metadata": {"n": NaN}}'],
+     "c.jsonl:2: metadata must be JSON-serialisable"),
+    (['{"text": "ok", "user_id": "u"}', '{"messages": [{"role": "user"}], "user_id": "u"}'],
+     "c.jsonl:2: message 0 has no 'content' key"),
+    (['{"text": "ok", "user_id": "u"}', '{"messages": [{"content": "x", "metadata": {"user_id": "v"}}], "user_id": "u"}'],
+     "c.jsonl:2: metadata may not use the reserved key"),
+    (['{"memory": "ok", "user_id": "u", "id": "m1"}', '{"memory": "x", "user_id": "u", "id": "m1"}'],
+     "c.jsonl:2: the id 'm1' is already used by "),
+    (['{"memory": "ok", "user_id": "u", "id": ""}'], "c.jsonl:1: 'id' must be a non-empty string"),
+    (['{"text": "I like tea", "user_id": "u", "id": "m1"}'], "c.jsonl:1: an 'id' is kept only for memories stored as"),
 ])
 def test_a_bad_record_stops_the_import_before_anything_is_written(
     cli: Cli, tmp_path: Path, lines: list[str], expected: str
@@ -163,3 +177,53 @@ def test_progress_bar_redraws_on_a_terminal_and_logs_tenths_elsewhere() -> None:
     bar.close()
     lines = log.getvalue().splitlines()
     assert len(lines) == 11 and lines[0].endswith("0/100   0% -") and "100/100 100%" in lines[-1]
+
+
+def test_import_user_option_applies_to_every_record(cli: Cli, tmp_path: Path) -> None:
+    rows = [{"memory": "User likes tea", "user_id": "alice"}, {"text": "I like jazz", "user_id": "alice"},
+            {"text": "Agent is terse", "agent_id": "coach"}, {"memory": "no scope in the file"}]
+    out = cli("import", str(write_jsonl(tmp_path / "a.jsonl", rows)), "--user", "you", "--no-infer", "--json")
+    assert out.data()["events"] == {"ADD": 4}
+    assert current(cli, user="alice") == {}
+    assert set(current(cli, user="you")) == {"User likes tea", "I like jazz", "Agent is terse", "no scope in the file"}
+    assert current(cli, user="you", agent="coach")["Agent is terse"]["agent_id"] == "coach"  # other ids stay
+
+
+def test_restoring_an_export_keeps_the_ids(cli: Cli, tmp_path: Path) -> None:
+    cli("import", str(write_jsonl(tmp_path / "c.jsonl", RECORDS)))
+    dump = tmp_path / "alice.jsonl"
+    assert cli("export", "--user", "alice", "--out", str(dump)).rc == 0
+    exported = {r["id"]: r for r in map(json.loads, dump.read_text().splitlines())}
+
+    from memlayer.cli import main
+
+    other = ["--path", str(tmp_path / "other"), "--embedder", "hash"]
+    assert main([*other, "import", str(dump)]) == 0
+    assert main([*other, "--json", "export", "--user", "alice", "--out", str(tmp_path / "again.jsonl")]) == 0
+    restored = {r["id"]: r for r in map(json.loads, (tmp_path / "again.jsonl").read_text().splitlines())}
+    assert set(restored) == set(exported)
+    for mid, row in restored.items():
+        assert (row["memory"], row["metadata"], row["created_at"]) == (
+            exported[mid]["memory"], exported[mid]["metadata"], exported[mid]["created_at"])
+
+
+def test_restoring_into_a_store_that_has_the_ids_writes_nothing(cli: Cli, tmp_path: Path) -> None:
+    cli("add", "I like tea", "--user", "u", "--no-infer")
+    dump = tmp_path / "u.jsonl"
+    cli("export", "--user", "u", "--out", str(dump))
+    rows = [{"memory": "a new one", "user_id": "u"}, *map(json.loads, dump.read_text().splitlines())]
+    out = cli("import", str(write_jsonl(tmp_path / "back.jsonl", rows)))
+    assert out.rc == 2 and "the store already has memories with the ids of 1 record(s): " in out.err
+    assert "back.jsonl:2 (" in out.err and "Nothing was imported" in out.err
+    assert set(current(cli, user="u")) == {"I like tea"}
+
+
+def test_without_bulk_add_ids_are_not_kept_and_it_says_so(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from memlayer import Memory
+
+    monkeypatch.delattr(Memory, "bulk_add", raising=False)
+    out = cli("import", str(write_jsonl(tmp_path / "v.jsonl", [{"memory": "Tea", "user_id": "u", "id": "m1"}])))
+    assert out.rc == 0 and "the imported memories get new ids" in out.err
+    assert current(cli, user="u")["Tea"]["id"] != "m1"
