@@ -8,7 +8,8 @@ from typing import Any, TypeVar
 
 import httpx
 
-from ..sync import _LoopThread, _sync
+from ..kit.bridge import LoopThread
+from ..sync import _sync
 from .aclient import AsyncClient, AsyncGraphClient
 
 R = TypeVar("R")
@@ -25,7 +26,7 @@ class Client:
                  retries: int = 3, backoff: float = 0.5, transport: httpx.AsyncBaseTransport | None = None) -> None:
         self._closed = False
         self._async = AsyncClient(url, api_key, timeout=timeout, retries=retries, backoff=backoff, transport=transport)
-        self._runner = _LoopThread()
+        self._runner = LoopThread()
         self.graph = GraphClient(self)
 
     add = _sync(AsyncClient.add)
