@@ -31,6 +31,7 @@ from .providers import (
 )
 from .search.config import SearchConfig
 from .storage import Selection, Store, StoredMemory, open_store
+from .transcripts import TranscriptFlag
 from .types import Scope, Usage
 
 log = logging.getLogger("memlayer")
@@ -110,6 +111,7 @@ class Engine:
             raise
         self.search_config = SearchConfig.coerce(config.search)
         self.usage = Usage()
+        self.transcripts = TranscriptFlag(self.store)
         self._extractor: Any = None
         self._pool: ThreadPoolExecutor | None = None
 

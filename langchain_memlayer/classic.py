@@ -4,8 +4,10 @@
 ``MemlayerMemory`` recalls the memories relevant to a chain's input into one prompt variable
 (``history`` by default, for ``ConversationChain``) and adds each exchange to memlayer. The chat history
 keeps every message as one verbatim memory with metadata ``lc_history`` (the session id), ``role`` (the
-LangChain message type), ``sequence`` (its position) and ``lc_message`` (the serialised message, so
-messages round-trip exactly); ``messages`` reads them back in sequence order.
+LangChain message type), ``sequence`` (its position), ``lc_message`` (the serialised message, so
+messages round-trip exactly) and memlayer's transcript mark (``memlayer_transcript``: a user-wide
+``search`` leaves these rows out; ``get_all`` still lists them); ``messages`` reads them back in sequence
+order.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from langchain_core.messages import BaseMessage, SystemMessage, message_to_dict,
 from pydantic import ConfigDict, Field, PrivateAttr
 
 from memlayer.errors import missing_extra
-from memlayer.kit import AUTO, FloorSetting, Op, format_recall, ops, resolve_floor, scope
+from memlayer.kit import AUTO, TRANSCRIPT_KEY, FloorSetting, Op, format_recall, ops, resolve_floor, scope
 from memlayer.records import MemoryRecord, SearchAnswer
 
 from ._memory import ROLES, MemoryHandle, Scope, and_filters, message_text
@@ -143,7 +145,7 @@ class MemlayerChatMessageHistory(BaseChatMessageHistory):
         out = []
         for i, m in enumerate(messages):
             meta = {"lc_history": self.session_id, "role": m.type, "sequence": start + i,
-                    "lc_message": message_to_dict(m)}
+                    "lc_message": message_to_dict(m), TRANSCRIPT_KEY: True}
             out.append({"role": ROLES.get(m.type, m.type),
                         "content": message_text(m) or f"[{m.type} message]", "metadata": meta})
         return ops.add(out, self.scope, infer=False)

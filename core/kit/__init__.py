@@ -6,6 +6,7 @@
 * ``format_recall`` / ``truncate_recall`` and ``DEFAULT_MIN_SIMILARITY`` — the one recall formatter and
   the relevance floor both adapters use by default ("auto": calibrated per embedder);
 * ``scope`` — the one scope type, ``memlayer.Scope``, validated early;
+* ``TRANSCRIPT_KEY`` — the metadata mark of a chat history's verbatim rows (``search`` leaves them out);
 * ``refs`` — process-local references that let a serialised adapter find its memory again.
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..messages import make_scope
+from ..transcripts import TRANSCRIPT_KEY
 from ..types import Scope
 from . import ops, refs
 from .bridge import LoopThread, run_sync, shared_loop
@@ -37,7 +39,7 @@ def scope(user_id: Any = None, agent_id: Any = None, run_id: Any = None) -> Scop
 
 
 __all__ = [
-    "AUTO", "DEFAULT_MIN_SIMILARITY", "ArgumentError", "FloorSetting", "LoopThread", "MemoryHandle", "NotAMemoryError", "Op",
+    "AUTO", "DEFAULT_MIN_SIMILARITY", "ArgumentError", "FloorSetting", "LoopThread", "MemoryHandle", "NotAMemoryError", "Op", "TRANSCRIPT_KEY",
     "Scope", "above_floor", "floor_for", "format_recall", "ops", "refs", "resolve_floor", "run_sync", "scope",
     "shared_loop", "truncate_recall", "unseen",
 ]

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import transcripts
 from ..engine import Engine
 from ..errors import NotFoundError
 from ..records import ChangeRecord
@@ -31,6 +32,7 @@ def update_one(
     with engine.store.transaction() as tx:
         row = owned(tx.current(memory_id), memory_id, scope)
         tx.rewrite(row.rid, text, text_hash(text), vector, now, metadata=metadata)
+        transcripts.note_written(tx, [metadata])
         tx.add_history([HistoryEntry(memory_id, "UPDATE", row.memory, text, now, _scope_of(row))])
     engine.vectors.catch_up({row.rid: vector})
     return ChangeRecord(memory_id, "UPDATE", text, previous_memory=row.memory)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import transcripts
 from ..records import ChangeRecord
 from ..storage.base import HistoryEntry, NewMemory, NewMessage, Store, StoredMemory, Tx
 from ..types import Scope
@@ -68,6 +69,7 @@ def commit(store: Store, items: list[WriteItem], *, graph: bool, checked_at: int
             rows.append(NewMemory(p.new_id, item.scope, p.text, p.hash, p.embedding, item.when, p.metadata, p.attribute,
                                   speaker=_speaker(item, p)))
         new_rids = tx.insert_memories(rows)
+        transcripts.note_written(tx, (r.metadata for r in rows))
         start = 0
         sources: dict[int, tuple[int, ...]] = {}
         for item in items:

@@ -124,3 +124,14 @@ def test_chat_history_with_runnable_with_message_history(memory: Any, capture: A
     chain.invoke({"input": "I am Ann."}, config)
     chain.invoke({"input": "What is my name?"}, config)
     assert [m.content for m in capture.chat_calls[1]] == ["I am Ann.", "Hello Ann!", "What is my name?"]
+
+
+def test_chat_history_rows_stay_out_of_user_wide_search(memory: Any) -> None:
+    memory.add("I am allergic to peanuts", user_id="alice", infer=False)
+    history = MemlayerChatMessageHistory(memory, "chat-7", user_id="alice")
+    history.add_messages([HumanMessage("Am I allergic to peanuts?"), AIMessage("You told me you are allergic to peanuts.")])
+    found = memory.search("allergic to peanuts", user_id="alice")["results"]
+    assert [r["memory"] for r in found] == ["I am allergic to peanuts"]  # knowledge, not the transcript
+    assert len(history.messages) == 2 and len(memory.get_all(user_id="alice")["results"]) == 3
+    only = memory.search("peanuts", user_id="alice", filters={"memlayer_transcript": True})["results"]
+    assert sorted(r["metadata"]["sequence"] for r in only) == [0, 1]
