@@ -42,7 +42,11 @@ def run_notebook(path: Path, specs: KernelSpecManager) -> nbformat.NotebookNode:
     manager = KernelManager(kernel_name=KERNEL, kernel_spec_manager=specs)
     client = NotebookClient(nb, km=manager, timeout=CELL_TIMEOUT_S, allow_errors=False,
                             resources={"metadata": {"path": str(COOKBOOK)}})
-    client.execute()
+    try:
+        client.execute()
+    finally:  # nbclient shuts down only kernels it started itself, not one whose manager it was given
+        if manager.has_kernel:
+            manager.shutdown_kernel(now=True)
     return nb
 
 
