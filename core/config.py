@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from .compat import mem0
 from .errors import ConfigError
 
 IN_MEMORY = ":memory:"
@@ -68,12 +69,15 @@ class MemoryConfig(BaseModel):
 
 
 def load_config(config: MemoryConfig | dict[str, Any] | None = None, **overrides: Any) -> MemoryConfig:
-    """Validate a config mapping; the error names each bad key and why."""
+    """Validate a config mapping; the error names each bad key and why. A mem0 ``Memory.from_config``
+    mapping is read as memlayer's (``memlayer.compat.mem0``)."""
     if isinstance(config, MemoryConfig):
         data = config.model_dump()
         data.update({k: v for k, v in overrides.items() if v is not None})
     else:
         data = dict(config or {})
+        if mem0.looks_like_mem0(data):
+            data = mem0.from_mem0_config(data)
         data.update({k: v for k, v in overrides.items() if v is not None})
     try:
         return MemoryConfig(**data)

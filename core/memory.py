@@ -132,8 +132,8 @@ class AsyncMemory:
         return answer.to_dict()
 
     async def bulk_add(self, records: Any, *, batch_size: int = 1000, progress: Any = True) -> dict[str, Any]:
-        """Import many records ({text | messages, user_id, agent_id, run_id, metadata, timestamp, id}) verbatim,
-        as ``add(infer=False)`` would, a batch per transaction; see ``memlayer.ops.bulk``."""
+        """Import many records ({text | messages, user_id, agent_id, run_id, metadata, timestamp, id,
+        updated_at}) verbatim, as ``add(infer=False)`` would, a batch per transaction; see ``memlayer.ops.bulk``."""
         self._check_open()
         return await bulk_op.bulk_add(self._engine, records, batch_size=batch_size, progress=progress)
 

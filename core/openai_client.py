@@ -10,6 +10,7 @@ import os
 import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 from .errors import ProviderError
 
@@ -20,6 +21,28 @@ except ImportError as exc:  # pragma: no cover - openai is a core dependency
 
 CONNECT_TIMEOUT = 10.0  # seconds: a host that does not accept the connection is not waited for longer
 LOCAL_KEY = "not-needed"  # sent to OpenAI-compatible servers that need no key
+# The OpenAI-compatible endpoints local servers usually have (the llm= and embedder= aliases of these names)
+LOCAL_ENDPOINTS: dict[str, str] = {
+    "ollama": "http://localhost:11434/v1",
+    "vllm": "http://localhost:8000/v1",
+    "lmstudio": "http://localhost:1234/v1",
+}
+AZURE_API_VERSION = "2024-10-21"  # the Azure OpenAI API version when none is given (nor OPENAI_API_VERSION)
+
+
+def ollama_endpoint(host: str | None = None) -> str:
+    """Ollama's OpenAI-compatible base URL for ``host`` as Ollama reads ``OLLAMA_HOST`` ("127.0.0.1",
+    "host:port" or a URL; without a scheme the port defaults to 11434), else ``OLLAMA_HOST``, else the
+    default ``http://localhost:11434/v1``."""
+    text = (host or os.environ.get("OLLAMA_HOST") or "").strip()
+    if not text:
+        return LOCAL_ENDPOINTS["ollama"]
+    explicit = "://" in text  # with a scheme, no port means the scheme's own (as Ollama reads it)
+    parts = urlsplit(text if explicit else f"http://{text}")
+    name = parts.hostname or "localhost"
+    netloc = parts.netloc if parts.port or explicit else f"{f'[{name}]' if ':' in name else name}:11434"
+    path = parts.path.rstrip("/")
+    return f"{parts.scheme}://{netloc}{path if path.endswith('/v1') else path + '/v1'}"
 
 
 class Deadline:

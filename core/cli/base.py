@@ -111,7 +111,7 @@ def global_arguments(parser: argparse.ArgumentParser, *, suppress: bool) -> None
     flag: dict[str, Any] = {"default": argparse.SUPPRESS} if suppress else {"default": False}
     parser.add_argument("--path", help="store directory (default $MEMLAYER_HOME or ~/.memlayer)", **default)
     parser.add_argument("--embedder", help="embedder name (default: local all-MiniLM-L6-v2)", **default)
-    parser.add_argument("--config", metavar="FILE.json", help="settings as a JSON object (Memory.from_config keys)",
+    parser.add_argument("--config", metavar="FILE.json", help="settings as a JSON object (Memory.from_config keys, or a mem0 config)",
                         **default)
     parser.add_argument("--json", action="store_true", help="machine-readable output", **flag)
     parser.add_argument("--debug", action="store_true", help="show full tracebacks", **flag)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..compat.mem0_export import read_mem0_export
 from ..errors import ConfigError, ConflictError, MemlayerError
 from ..messages import check_metadata, make_scope, normalize_messages
 from ..ops.bulk import check_id
@@ -31,9 +32,13 @@ file format: one JSON object per line (.jsonl), or a JSON array of them (.json):
   {"memory": "User likes tea", "user_id": "alice", ...}      (a line of `memlayer export`)
 
 messages/text go through add() (facts are extracted unless --no-infer); memory records are restored
-verbatim, keeping their "id" (an id the store already has is refused). --user/--agent/--run, when
-given, apply to every record (over the file's own ids); records without any scope need one of them.
-Nothing is written unless every record is valid.
+verbatim, keeping their "id" (an id the store already has is refused) and "updated_at". --user/--agent/
+--run, when given, apply to every record (over the file's own ids); records without any scope need one
+of them. Nothing is written unless every record is valid.
+
+--from mem0: FILE is a mem0 export, the JSON of mem0's get_all() ({"results": [...]}, a list of memories,
+or JSON Lines of either). Each memory is restored verbatim with its id, scope, metadata, created_at and
+updated_at; mem0's other fields (actor_id, role, categories, ...) join its metadata, its hash is dropped.
 """
 
 SCOPE_KEYS = ("user_id", "agent_id", "run_id")
@@ -51,6 +56,7 @@ class Record:
     timestamp: Any
     verbatim: bool
     id: str | None = None  # the memory's id, kept on a verbatim import (a restore)
+    updated_at: Any = None  # a restored memory's own updated_at
 
 
 def read_records(path: str) -> list[tuple[str, Any]]:
@@ -104,7 +110,7 @@ def to_record(where: str, item: Any, overrides: dict[str, str | None], infer: bo
         return None
     timestamp = item.get("timestamp") or (item.get("valid_from") if key == "memory" else None)
     record = Record(where, content, scope, metadata, timestamp, verbatim=key == "memory" or not infer,
-                    id=item.get("id"))
+                    id=item.get("id"), updated_at=item.get("updated_at") if key == "memory" else None)
     try:
         _check(record)
     except MemlayerError as exc:
@@ -120,6 +126,7 @@ def _check(rec: Record) -> None:
     for message in messages:
         check_metadata(message.metadata)
     to_utc(rec.timestamp)
+    to_utc(rec.updated_at)
     if rec.id is None:
         return
     if not rec.verbatim:
@@ -153,6 +160,8 @@ def refuse_taken(m: Any, first: dict[str, str]) -> None:
 
 def _import_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", help="a .jsonl or .json file of conversations (format below)")
+    p.add_argument("--from", dest="source", choices=["memlayer", "mem0"], default="memlayer",
+                   help="the file's format: memlayer's (default) or a mem0 export (mem0's get_all() as JSON)")
     scope_arguments(p)
     p.add_argument("--no-infer", action="store_true", help="store every message verbatim (no fact extraction)")
 
@@ -170,7 +179,8 @@ def _runs(records: list[Record]) -> list[list[Record]]:
 
 def _bulk_record(rec: Record) -> dict[str, Any]:
     key = "text" if isinstance(rec.messages, str) else "messages"
-    fields = {key: rec.messages, **rec.scope, "metadata": rec.metadata, "timestamp": rec.timestamp, "id": rec.id}
+    fields = {key: rec.messages, **rec.scope, "metadata": rec.metadata, "timestamp": rec.timestamp, "id": rec.id,
+              "updated_at": rec.updated_at}
     return {k: v for k, v in fields.items() if v is not None}
 
 
@@ -196,14 +206,22 @@ def _import_run(m: Any, run: list[Record], bar: Progress, events: Counter[str]) 
          epilog=FILE_FORMAT)
 def run_import(args: argparse.Namespace) -> int:
     overrides = scope_of(args)
-    checked = [to_record(where, item, overrides, not args.no_infer) for where, item in read_records(args.file)]
+    if args.source == "mem0":
+        export = read_mem0_export(args.file)
+        if export.relations:
+            warn(f"{args.file} holds {export.relations} relations of mem0's graph: they are not imported (memlayer's "
+                 "graph is built by its extractor from what is added with inference)")
+        read = export.records
+    else:
+        read = read_records(args.file)
+    checked = [to_record(where, item, overrides, not args.no_infer) for where, item in read]
     records = [r for r in checked if r is not None]
     ids = named_ids(records)
     events: Counter[str] = Counter()
     with open_memory(args, announce_extractor=any(not r.verbatim for r in records)) as m:
         refuse_taken(m, ids)
         if ids and not hasattr(m, "bulk_add"):
-            warn("this memory has no bulk_add: the imported memories get new ids")
+            warn("this memory has no bulk_add: the imported memories get new ids (and lose their own updated_at)")
         bar = Progress(len(records), "importing")
         try:
             for run in _runs(records):

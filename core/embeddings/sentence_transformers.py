@@ -55,15 +55,23 @@ def _load(model: str, device: str) -> Any:
 class SentenceTransformerEmbedder:
     """Embeds with a sentence-transformers model (default: all-MiniLM-L6-v2, 384 dims, offline).
 
-    Models are loaded once per process and shared between stores.
+    Models are loaded once per process and shared between stores. ``dims``, when given, is checked against
+    the model's own size (a config that expects another size is refused, naming both).
     """
 
-    def __init__(self, model: str = DEFAULT_MODEL, *, device: str = "cpu", batch_size: int = 64) -> None:
+    def __init__(
+        self, model: str = DEFAULT_MODEL, *, device: str = "cpu", batch_size: int = 64, dims: int | None = None,
+    ) -> None:
         self.model_name = model
         self.batch_size = batch_size
         self._model = _load(model, device)
         get_dims = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
         self.dims = int(get_dims())
+        if dims is not None and dims != self.dims:
+            raise ConfigError(
+                f"dims={dims!r}, but the embedder model {model!r} makes {self.dims}-dimensional vectors; "
+                f"leave dims out, or give a model of that size"
+            )
 
     def embed(self, texts: list[str]) -> np.ndarray:
         vecs = self._model.encode(

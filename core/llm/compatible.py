@@ -22,25 +22,19 @@ from __future__ import annotations
 
 import os
 from typing import Any
-from urllib.parse import urlsplit
 
 from ..errors import LLMError
-from ..openai_client import LOCAL_KEY
+from ..openai_client import AZURE_API_VERSION, LOCAL_ENDPOINTS, LOCAL_KEY, ollama_endpoint
 from .openai import OpenAILLM
 
-ENDPOINTS: dict[str, str] = {
-    "ollama": "http://localhost:11434/v1",
-    "vllm": "http://localhost:8000/v1",
-    "lmstudio": "http://localhost:1234/v1",
-}
-AZURE_API_VERSION = "2024-10-21"
+ENDPOINTS = LOCAL_ENDPOINTS
 AZURE_MODEL = "gpt-4o-mini"
 
 
 def ollama(model: str | None = None, *, base_url: str | None = None, api_key: str | None = None,
            **options: Any) -> OpenAILLM:
     """Ollama's OpenAI-compatible endpoint (``OLLAMA_HOST`` is honoured, like Ollama's own CLI)."""
-    endpoint = base_url or _ollama_host(os.environ.get("OLLAMA_HOST")) or ENDPOINTS["ollama"]
+    endpoint = base_url or ollama_endpoint()
     return OpenAILLM(model, base_url=endpoint, api_key=api_key or LOCAL_KEY, **options)
 
 
@@ -69,17 +63,3 @@ def azure(model: str | None = None, *, azure_endpoint: str | None = None, api_ve
     version = api_version or os.environ.get("OPENAI_API_VERSION") or AZURE_API_VERSION
     deployment = model or os.environ.get("AZURE_OPENAI_DEPLOYMENT") or AZURE_MODEL
     return OpenAILLM(deployment, azure_endpoint=endpoint, api_version=version, **options)
-
-
-def _ollama_host(host: str | None) -> str | None:
-    """``OLLAMA_HOST`` ("127.0.0.1", "host:port" or a URL) as the OpenAI-compatible base URL; without
-    a scheme the port defaults to Ollama's 11434."""
-    if not host or not host.strip():
-        return None
-    text = host.strip()
-    explicit = "://" in text  # with a scheme, no port means the scheme's own (as Ollama reads it)
-    parts = urlsplit(text if explicit else f"http://{text}")
-    name = parts.hostname or "localhost"
-    netloc = parts.netloc if parts.port or explicit else f"{f'[{name}]' if ':' in name else name}:11434"
-    path = parts.path.rstrip("/")
-    return f"{parts.scheme}://{netloc}{path if path.endswith('/v1') else path + '/v1'}"

@@ -16,6 +16,7 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import datetime
 from itertools import islice
 from typing import Any
 
@@ -27,7 +28,8 @@ from ..types import Message, to_utc, utcnow
 from .add import write
 from .plan import Planned, WriteItem, verbatim
 
-RECORD_KEYS = frozenset({"text", "messages", "user_id", "agent_id", "run_id", "metadata", "timestamp", "id"})
+RECORD_KEYS = frozenset({"text", "messages", "user_id", "agent_id", "run_id", "metadata", "timestamp", "id",
+                         "updated_at"})
 MAX_ID_CHARS = 256
 ProgressFn = Callable[[int, "int | None"], None]
 
@@ -36,13 +38,16 @@ async def bulk_add(
     engine: Engine, records: Iterable[Mapping[str, Any]], *, batch_size: int = 1000,
     progress: bool | ProgressFn = True,
 ) -> dict[str, Any]:
-    """Import ``records`` ({text | messages, user_id, agent_id, run_id, metadata, timestamp, id}) verbatim.
+    """Import ``records`` ({text | messages, user_id, agent_id, run_id, metadata, timestamp, id, updated_at})
+    verbatim.
 
     ``id`` (optional) is the id the record's memory gets, e.g. the original id when restoring an export;
     a record with an id must make exactly one memory (``text``, or one message). An id that a memory of
     the store (current or superseded) or an earlier record of the same call already has is refused with a
     ``ConflictError`` naming it, before its batch writes anything. A record whose text is already a current
     memory of its scope is a duplicate, as without an id: it is skipped and its id not used.
+    ``updated_at`` (optional) is when the memory's text last changed, kept as its ``updated_at``
+    (``timestamp`` is its ``created_at`` and ``valid_from``): a restored memory keeps both of its times.
 
     Returns counts: ``added`` memories, ``duplicates`` skipped, ``records`` and ``messages`` read.
     ``progress``: True prints a progress line on stderr, a callable gets (records done, total or None).
@@ -126,6 +131,7 @@ def _parse(record: Mapping[str, Any], index: int, now: float) -> WriteItem:
         msgs = [m if not m.metadata else Message(m.role, m.content, m.name, check_metadata(m.metadata))
                 for m in normalize_messages(raw)]
         when = to_utc(record.get("timestamp"))
+        updated = _updated(when, to_utc(record.get("updated_at")))
         plans = verbatim(msgs, meta)
         if record.get("id") is not None:
             _name(plans, record["id"])
@@ -133,7 +139,15 @@ def _parse(record: Mapping[str, Any], index: int, now: float) -> WriteItem:
         raise type(exc)(f"record {index}: {exc}") from exc
     except (TypeError, ValueError) as exc:
         raise MemlayerError(f"record {index}: {exc}") from exc
-    return WriteItem(scope, msgs, when.timestamp() if when else now, plans)
+    return WriteItem(scope, msgs, when.timestamp() if when else now, plans, updated=updated)
+
+
+def _updated(created: datetime | None, updated: datetime | None) -> float | None:
+    """A restored memory's ``updated_at`` as epoch seconds; None when not given or the same as ``created``
+    (kept as given otherwise: memlayer itself records an update stated with an earlier timestamp as is)."""
+    if updated is None or updated == created:
+        return None
+    return updated.timestamp()
 
 
 def _name(plans: list[Planned], memory_id: Any) -> None:

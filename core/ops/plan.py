@@ -57,6 +57,7 @@ class WriteItem:
     relations: list[Relation] = field(default_factory=list)
     seen: dict[str, float] = field(default_factory=dict)  # memory id -> updated_at (epoch) when shown
     inferred: bool = False  # decided by an extractor (not verbatim)
+    updated: float | None = None  # a restored memory's own updated_at (epoch), when later than ``when``
 
     @property
     def actor(self) -> str | None:
@@ -123,10 +124,19 @@ def verbatim(messages: list[Message], metadata: dict[str, Any]) -> list[Planned]
     ]
 
 
-def dedupe(plans: list[Planned], existing: dict[str, list[StoredMemory]]) -> None:
+def dedupe_items(items: list[WriteItem], existing: dict[Scope, dict[str, list[StoredMemory]]]) -> None:
+    """``dedupe`` for every item of one write: a repeat in a later item of the same scope (two records of one
+    bulk import, two concurrent add()s) is a SKIP too."""
+    seen: dict[Scope, set[tuple[str, str]]] = {}
+    for item in items:
+        dedupe(item.plans, existing.get(item.scope, {}), seen.setdefault(item.scope, set()))
+
+
+def dedupe(plans: list[Planned], existing: dict[str, list[StoredMemory]],
+           seen: set[tuple[str, str]] | None = None) -> None:
     """An ADD whose text and metadata already are a current memory of the scope becomes NONE; a repeat
-    inside the same write becomes SKIP."""
-    seen: set[tuple[str, str]] = set()
+    inside the same write (``seen``: the ADDs before these plans) becomes SKIP."""
+    seen = set() if seen is None else seen
     for p in plans:
         if p.event != "ADD":
             continue

@@ -24,7 +24,7 @@ from .. import transcripts
 from ..records import ChangeRecord
 from ..storage.base import HistoryEntry, NewMemory, NewMessage, Store, StoredMemory, Tx
 from ..types import Scope
-from .plan import Planned, WriteItem, dedupe
+from .plan import Planned, WriteItem, dedupe_items
 
 log = logging.getLogger("memlayer.add")
 CONCURRENT = "superseded by a fact added at the same time"
@@ -42,8 +42,7 @@ def precheck(store: Store, items: list[WriteItem]) -> int:
     head = store.log_head("vectors")
     existing = store.current_by_hash(sorted({i.scope for i in items}, key=_order),
                                      [p.hash for i in items for p in i.plans if p.event == "ADD"])
-    for item in items:
-        dedupe(item.plans, existing.get(item.scope, {}))
+    dedupe_items(items, existing)
     return head
 
 
@@ -56,8 +55,7 @@ def commit(store: Store, items: list[WriteItem], *, graph: bool, checked_at: int
             tx.lock_scope(scope)
         if checked_at is None or tx.log_head("vectors") != checked_at:
             existing = tx.current_by_hash(scopes, [p.hash for i in items for p in i.plans if p.event == "ADD"])
-            for item in items:
-                dedupe([p for p in item.plans if p.event == "ADD"], existing.get(item.scope, {}))
+            dedupe_items(items, existing)
         msg_ids = tx.insert_messages([NewMessage(i.scope, m.role, m.content, i.when, m.name)
                                       for i in items for m in i.messages])
         history: list[HistoryEntry] = []
@@ -67,7 +65,7 @@ def commit(store: Store, items: list[WriteItem], *, graph: bool, checked_at: int
             p.new_id = p.new_id or str(uuid.uuid4())
             assert p.embedding is not None
             rows.append(NewMemory(p.new_id, item.scope, p.text, p.hash, p.embedding, item.when, p.metadata, p.attribute,
-                                  speaker=_speaker(item, p)))
+                                  speaker=_speaker(item, p), updated_at=item.updated))
         new_rids = tx.insert_memories(rows)
         transcripts.note_written(tx, (r.metadata for r in rows))
         start = 0

@@ -79,6 +79,7 @@ class NewMemory:
     attribute: str | None = None
     expires_at: float | None = None
     speaker: str | None = None
+    updated_at: float | None = None  # when its text last changed; None: created_at (a restore may keep its own)
 
 
 @dataclass(frozen=True, slots=True)

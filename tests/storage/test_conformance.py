@@ -360,3 +360,14 @@ def test_expiry_and_speaker_are_stored(store: Store) -> None:
     assert m.expires_at == datetime.fromtimestamp(T0 + 7 * 86400, timezone.utc).isoformat() and m.speaker == "Alice"
     (other, _), = put(store, ALICE, "no expiry")
     assert store.get(other).expires_at is None and store.get(other).speaker is None  # type: ignore[union-attr]
+
+
+def test_a_restored_memory_keeps_its_own_updated_at(store: Store) -> None:
+    later = T0 + 3 * 86400
+    with store.transaction() as tx:
+        rid, = tx.insert_memories([NewMemory("r1", ALICE, "loves ramen", "hr", vec(4), T0, updated_at=later)])
+    m = store.rows([rid])[rid]
+    assert m.created_at == m.valid_from == datetime.fromtimestamp(T0, timezone.utc).isoformat()
+    assert m.updated_at == datetime.fromtimestamp(later, timezone.utc).isoformat() and m.updated_ts == later
+    (other, _), = put(store, ALICE, "no own update")
+    assert store.get(other).updated_at == store.get(other).created_at  # type: ignore[union-attr]

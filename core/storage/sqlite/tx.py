@@ -89,7 +89,8 @@ class SQLiteTx:
             "INSERT INTO memories (id, user_id, agent_id, run_id, text, hash, attribute, metadata, created_at, "
             "updated_at, valid_from, valid_to, embedding, expires_at, speaker)", "(?,?,?,?,?,?,?,?,?,?,?,NULL,?,?,?)",
             [(m.id, m.scope.user_id, m.scope.agent_id, m.scope.run_id, m.text, m.hash, m.attribute,
-              json.dumps(m.metadata or {}), m.created_at, m.created_at, m.created_at,
+              json.dumps(m.metadata or {}), m.created_at,
+              m.created_at if m.updated_at is None else m.updated_at, m.created_at,
               np.ascontiguousarray(m.embedding, dtype=np.float32).tobytes(), m.expires_at, m.speaker)
              for m in memories],
         )
