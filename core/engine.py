@@ -102,10 +102,13 @@ class Engine:
                 self.directory, snapshot_min=config.snapshot_min,
             )
             self.vectors.open()
-            graph, mode = resolve_graph(config.graph, self.directory, self.embedder)
+            graph, mode = resolve_graph(config.graph, self.directory, self.embedder,
+                                        remote=bool(getattr(self.store, "remote", False)))
             if graph is not None:
                 self.graph = GraphProjection(self.store, graph, self.directory, mode=mode)
                 self.graph.open()
+            watch = getattr(self.store, "watch", None)  # other processes' writes wake the projections
+            self._unwatch: Callable[[], None] = watch(self._catch_up) if callable(watch) else (lambda: None)
         except BaseException:
             self.store.close()
             raise
@@ -178,6 +181,13 @@ class Engine:
         applied: dict[int, Any] = done[1]
         return [r for seq in graph_seqs for r in (applied.get(seq) or [])]
 
+    def _catch_up(self) -> None:
+        """Another process wrote to the store (or it is time to look): bring the projections up to date now,
+        in the background, rather than in the next call that needs them."""
+        self.vectors.catch_up()
+        if self.graph is not None:
+            self.graph.catch_up()
+
     def health(self) -> dict[str, Any]:
         """Whether the store answers and each projection is caught up (and why not)."""
         out: dict[str, Any] = {"store": self.store.location}
@@ -201,6 +211,7 @@ class Engine:
                     await close_provider(provider)
 
     def close(self) -> None:
+        self._unwatch()
         if self._pool is not None:
             self._pool.shutdown(wait=True)
         try:

@@ -14,7 +14,8 @@ if _shared_cache.is_dir():
     os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(_shared_cache))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):  # tests never reach a real provider by accident
+# tests never reach a real provider, or a developer's database, by accident
+for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "MEMLAYER_DATABASE_URL"):
     os.environ.pop(var, None)
 
 LOCOMO_DEV = ROOT.parent / "shared" / "data" / "locomo" / "locomo_dev.json"

@@ -6,18 +6,25 @@ Stores are providers of the kind ``stores``, registered by name (the scheme of a
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from .. import registry
 from ..errors import ConfigError
 from .base import Selection, Store, StoredMemory
 
-__all__ = ["Selection", "Store", "StoredMemory", "open_store"]
+__all__ = ["DATABASE_URL_VARIABLE", "Selection", "Store", "StoredMemory", "open_store"]
+
+#: the store URL used when a config names none (a deployment sets it once for every process)
+DATABASE_URL_VARIABLE = "MEMLAYER_DATABASE_URL"
 
 
 def open_store(spec: Any, directory: str | None) -> Store:
-    """The store a config names: None (SQLite in ``directory``, or in memory), a URL whose scheme names a
-    registered store (``postgresql://…``), a registered name, or a ready Store object."""
+    """The store a config names: None (the URL in $MEMLAYER_DATABASE_URL when set, else SQLite in
+    ``directory``, or in memory), a URL whose scheme names a registered store (``postgresql://…``), a
+    registered name, or a ready Store object."""
+    if spec is None:
+        spec = os.environ.get(DATABASE_URL_VARIABLE, "").strip() or None
     if spec is None or spec == "sqlite":
         from .sqlite import SQLiteStore
 

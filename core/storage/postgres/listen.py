@@ -31,6 +31,7 @@ class Listener:
         self._wake_self = wake  # sends a notification on the channel (used to stop the thread at once)
         self._callbacks: dict[int, Callable[[], None]] = {}
         self._lock = threading.Lock()
+        self._firing = threading.RLock()  # held while subscribers run: unsubscribing waits for them
         self._stop = threading.Event()
         self._token = f"stop:{uuid.uuid4().hex}"
         self._thread: threading.Thread | None = None
@@ -45,7 +46,8 @@ class Listener:
                 self._thread.start()
 
         def unsubscribe() -> None:
-            with self._lock:
+            """Stop calling ``callback``; returns once a call of it in progress has finished."""
+            with self._firing, self._lock:
                 self._callbacks.pop(key, None)
 
         return unsubscribe
@@ -60,15 +62,16 @@ class Listener:
         thread.join(timeout=self.poll_s + 2)
 
     def _fire(self) -> None:
-        with self._lock:
-            callbacks = list(self._callbacks.values())
-        for callback in callbacks:
-            if self._stop.is_set():
-                return
-            try:
-                callback()
-            except Exception as exc:  # a subscriber's failure must not end the listening
-                log.warning("catching up after a change in the store failed: %s", exc)
+        with self._firing:
+            with self._lock:
+                callbacks = list(self._callbacks.values())
+            for callback in callbacks:
+                if self._stop.is_set():
+                    return
+                try:
+                    callback()
+                except Exception as exc:  # a subscriber's failure must not end the listening
+                    log.warning("catching up after a change in the store failed: %s", exc)
 
     def _run(self) -> None:
         backoff = 0.5
