@@ -53,13 +53,18 @@ def where(selection: Selection, prefix: str = "") -> tuple[str, list[Any]]:
     return f"{s_sql} AND {v_sql} AND {f_sql}", [*params, *compiler.params]
 
 
-def tsquery(terms: Sequence[str]) -> tuple[str, list[str]] | None:
-    """A tsquery OR-ing the terms, each parsed as plain words (no query syntax from users ever reaches
-    PostgreSQL's parser), stemmed like the indexed text; None without terms."""
+def lexical(selection: Selection, terms: Sequence[str], limit: int) -> tuple[str, list[Any]] | None:
+    """The full-text query of a selection: rows matching any of ``terms``, best ``ts_rank`` first (None
+    without terms). Each term is parsed as plain words (no query syntax from users ever reaches PostgreSQL's
+    parser) and stemmed like the indexed text. The scope's equalities and the tsquery meet in one GIN index
+    (scope columns + tsvector, see schema), so the cost follows the scope, not the table."""
     words = [t for t in dict.fromkeys(terms) if t.strip()][:MAX_TERMS]
     if not words:
         return None
-    return "(" + " || ".join(["plainto_tsquery('english'::regconfig, %s)"] * len(words)) + ")", words
+    q = "(" + " || ".join(["plainto_tsquery('english'::regconfig, %s)"] * len(words)) + ")"
+    w_sql, w_params = where(selection)
+    return (f"SELECT rid, ts_rank(tsv, {q}) AS s FROM memories WHERE tsv @@ {q} AND {w_sql} "
+            "ORDER BY s DESC, rid LIMIT %s", [*words, *words, *w_params, int(limit)])
 
 
 class _Compiler:

@@ -110,7 +110,11 @@ class PostgresStore:
             return fn(conn)
 
     def _rows(self, text: str, params: Sequence[Any] = (), *, binary: bool = False) -> list[tuple[Any, ...]]:
-        return self._read(lambda conn: conn.cursor(binary=binary).execute(text, params).fetchall())
+        def run(conn: Any) -> list[tuple[Any, ...]]:
+            cur = conn.cursor(binary=binary).execute(text, params)
+            return cur.fetchall() if cur.description is not None else []
+
+        return self._read(run)
 
     def query(self, text: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Rows of any query (``%s`` parameters): for tests and diagnostics that inspect the database."""
@@ -249,18 +253,11 @@ class PostgresStore:
         return out
 
     def lexical(self, selection: Selection, terms: Sequence[str], limit: int) -> list[tuple[int, float]]:
-        """Stemmed full-text matches of the selection, ranked by ts_rank. The scope's equality conditions and
-        the tsquery meet in one GIN index (scope columns + tsvector), so the cost follows the scope."""
-        query = sql.tsquery(terms)
+        """Stemmed full-text matches of the selection, ranked by ts_rank (see ``sql.lexical``)."""
+        query = sql.lexical(selection, terms, limit)
         if query is None:
             return []
-        q, words = query
-        where, params = sql.where(selection)
-        rows = self._rows(
-            f"SELECT rid, ts_rank(tsv, {q}) AS s FROM memories WHERE tsv @@ {q} AND {where} "
-            "ORDER BY s DESC, rid LIMIT %s", [*words, *words, *params, int(limit)],
-        )
-        return [(int(r[0]), float(r[1])) for r in rows]
+        return [(int(r[0]), float(r[1])) for r in self._rows(*query)]
 
     def embeddings(self, rids: Sequence[int]) -> dict[int, np.ndarray]:
         out: dict[int, np.ndarray] = {}
