@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 log = logging.getLogger("memlayer.postgres")
-
+WAKE_S = 1.0  # the longest a wait for notifications lasts: stop() is noticed by then even without its own
 
 class Listener:
     def __init__(self, connect: Callable[[], Any], channel: str, poll_s: float,
@@ -59,7 +59,7 @@ class Listener:
             return
         with contextlib.suppress(Exception):  # the server is gone: the thread notices at its next timeout
             self._wake_self(self._token)
-        thread.join(timeout=self.poll_s + 2)
+        thread.join(timeout=WAKE_S + 1)
 
     def _fire(self) -> None:
         with self._firing:
@@ -81,7 +81,7 @@ class Listener:
             except Exception as exc:
                 log.info("cannot LISTEN for changes (%s); polling every %.1f s", exc, self.poll_s)
                 self._fire()
-                self._stop.wait(min(backoff, self.poll_s))
+                self._stop.wait(min(backoff, self.poll_s))  # (returns at once when stopped)
                 backoff = min(backoff * 2, 30.0)
                 continue
             backoff = 0.5
@@ -97,7 +97,7 @@ class Listener:
     def _listen(self, conn: Any) -> None:
         next_poll = time.monotonic() + self.poll_s
         while not self._stop.is_set():
-            wait = max(0.0, next_poll - time.monotonic())
+            wait = min(WAKE_S, max(0.0, next_poll - time.monotonic()))
             got = False
             for notify in conn.notifies(timeout=wait, stop_after=1):
                 if notify.payload == self._token:

@@ -383,10 +383,10 @@ class PostgresStore:
         with self._close_lock:
             if self.closed:
                 return
-            self.closed = True
             listener, self._listener = self._listener, None
         if listener is not None:
-            listener.stop()
+            listener.stop()  # (it wakes itself through the pool: before the pool closes)
+        self.closed = True
         self._pool.close()
 
 
