@@ -8,8 +8,9 @@ MODE ``crash``: ARG is a JSON file listing the live memories ``[[id, user, text]
 acknowledged memory is not found by a search (as tests/reliability/crash_child.py does).
 
 MODE ``work``: ARG is a number of operations; prints ``READY``, waits for a line on stdin, then adds,
-updates, deletes and searches memories of the user ``shared``, printing ``ADD <id> <text>`` /
-``UPD <id> <text>`` / ``DEL <id>`` once acknowledged and ``BAD <reason>`` for a half-written result.
+updates, deletes and searches memories of the user ``shared`` (with a graph: infer=True, one relation per
+add), printing ``ADD <id> <text>`` / ``UPD <id> <text>`` / ``DEL <id>`` once acknowledged and
+``BAD <reason>`` for a half-written result.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ def crash(mem: Any, seed: int, live_file: str, infer: bool) -> None:
                     acked.append((r["id"], user, r["memory"]))
 
 
-def work(mem: Any, name: str, seed: int, ops: int) -> None:
+def work(mem: Any, name: str, seed: int, ops: int, infer: bool) -> None:
     rng = random.Random(seed)
     say("READY")
     sys.stdin.readline()
@@ -88,8 +89,8 @@ def work(mem: Any, name: str, seed: int, ops: int) -> None:
                                                          limit=20)["results"]):
                 say("BAD", problem)
         else:
-            text = f"{name} note {i} word{rng.randrange(50)}"
-            out = mem.add(text, user_id="shared", metadata={"writer": name, "digest": digest(text)}, infer=False)
+            text = f"{name} note {i} word{rng.randrange(50)} thing{name}x{i}"
+            out = mem.add(text, user_id="shared", metadata={"writer": name, "digest": digest(text)}, infer=infer)
             mine.append((out["results"][0]["id"], text))
             say("ADD", mine[-1][0], text)
 
@@ -108,7 +109,7 @@ def main() -> None:
     if mode == "crash":
         crash(mem, int(seed), arg, infer=graph_spec is not False)
     else:
-        work(mem, f"proc{seed}", int(seed), int(arg))
+        work(mem, f"proc{seed}", int(seed), int(arg), infer=graph_spec is not False)
         mem.close()
 
 
