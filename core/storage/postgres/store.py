@@ -395,15 +395,21 @@ def _head(conn: Any, log: str) -> int:
     return 0 if row is None else int(row[0])
 
 
+# The entries after a watermark are a short tail of a long log. ``seq > x`` alone is estimated at a third of
+# the table on a log never ANALYZEd yet (right after a bulk load), and PostgreSQL then scans it whole; a
+# closed range (the upper bound is never reached) is always planned as an index range scan.
+_AFTER = "seq > %s AND seq <= 4611686018427387904"
+
+
 def _read_log(conn: Any, log: LogName, after: int, limit: int | None) -> list[LogEntry]:
     tail = "" if limit is None else f" LIMIT {int(limit)}"
     if log == "vectors":
         return [LogEntry(int(s), rid=int(r), op=str(o)) for s, r, o in conn.execute(
-            f"SELECT seq, rid, op FROM vector_log WHERE seq > %s ORDER BY seq{tail}", (after,)).fetchall()]
+            f"SELECT seq, rid, op FROM vector_log WHERE {_AFTER} ORDER BY seq{tail}", (after,)).fetchall()]
     return [
         LogEntry(int(s), op=str(o), payload=json.loads(p), scope=Scope(u, a, r))
         for s, u, a, r, o, p in conn.execute(
-            f"SELECT seq, user_id, agent_id, run_id, op, payload FROM graph_log WHERE seq > %s ORDER BY seq{tail}",
+            f"SELECT seq, user_id, agent_id, run_id, op, payload FROM graph_log WHERE {_AFTER} ORDER BY seq{tail}",
             (after,)).fetchall()
     ]
 
