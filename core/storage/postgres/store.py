@@ -10,7 +10,6 @@ server (``pg_xact_status``) whether that transaction committed, and only says so
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -25,6 +24,8 @@ from ...types import Scope, iso
 from ..base import LogEntry, LogName, ScopeRows, Selection, StoredMemory
 from . import codec, locks, settings, sql
 from .listen import Listener
+from .logs import head as _head
+from .logs import read_log as _read_log
 from .rows import COLUMNS, chunks, connection_lost, memory_from_row, store_errors
 from .schema import migrate
 from .tx import PostgresTx, current_by_hash
@@ -388,30 +389,6 @@ class PostgresStore:
             listener.stop()  # (it wakes itself through the pool: before the pool closes)
         self.closed = True
         self._pool.close()
-
-
-def _head(conn: Any, log: str) -> int:
-    row = conn.execute("SELECT pos FROM log_clock WHERE log = %s", (log,)).fetchone()
-    return 0 if row is None else int(row[0])
-
-
-# The entries after a watermark are a short tail of a long log. ``seq > x`` alone is estimated at a third of
-# the table on a log never ANALYZEd yet (right after a bulk load), and PostgreSQL then scans it whole; a
-# closed range (the upper bound is never reached) is always planned as an index range scan.
-_AFTER = "seq > %s AND seq <= 4611686018427387904"
-
-
-def _read_log(conn: Any, log: LogName, after: int, limit: int | None) -> list[LogEntry]:
-    tail = "" if limit is None else f" LIMIT {int(limit)}"
-    if log == "vectors":
-        return [LogEntry(int(s), rid=int(r), op=str(o)) for s, r, o in conn.execute(
-            f"SELECT seq, rid, op FROM vector_log WHERE {_AFTER} ORDER BY seq{tail}", (after,)).fetchall()]
-    return [
-        LogEntry(int(s), op=str(o), payload=json.loads(p), scope=Scope(u, a, r))
-        for s, u, a, r, o, p in conn.execute(
-            f"SELECT seq, user_id, agent_id, run_id, op, payload FROM graph_log WHERE {_AFTER} ORDER BY seq{tail}",
-            (after,)).fetchall()
-    ]
 
 
 def _fetch_one(conn: Any, text: str, params: Sequence[Any]) -> Any:
