@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -229,7 +230,8 @@ def _share_key(config: MemoryConfig) -> str | None:
     location = config.resolved_path()
     if location == IN_MEMORY or not (config.store is None or isinstance(config.store, str)):
         return None
-    return location if config.store is None else f"{config.store} ({location})"
+    store = None if config.store is None else re.sub(r"(://[^:/@]*):[^@/]*@", r"\1@", config.store)  # no password
+    return location if store is None else f"{store} ({location})"  # (the key appears in error messages)
 
 
 def _describe(value: Any) -> Any:

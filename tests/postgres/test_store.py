@@ -79,6 +79,14 @@ def test_the_url_comes_from_the_argument_the_config_or_the_environment(postgres_
         assert len(m.get_all(user_id="u")["results"]) == 1
 
 
+def test_a_second_memory_with_other_settings_names_the_store_without_its_password(
+        postgres_server: PostgresServer, postgres_url: str, tmp_path: Any) -> None:
+    with Memory(str(tmp_path), store=postgres_url, embedder="hash", graph=False), \
+            pytest.raises(ConfigError, match="already open") as caught:
+        Memory(str(tmp_path), store=postgres_url, embedder="hash", graph="memory")
+    assert postgres_server.password not in str(caught.value) and "memlayer@127.0.0.1" in str(caught.value)
+
+
 def test_the_default_graph_is_refused_naming_what_to_use(postgres_url: str, tmp_path: Any) -> None:
     with pytest.raises(ConfigError, match="sparql") as caught:
         Memory(str(tmp_path), store=postgres_url, embedder="hash")
