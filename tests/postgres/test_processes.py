@@ -110,3 +110,21 @@ def test_a_restarting_host_loads_its_snapshot_and_replays_the_rest(tmp_path: Pat
         assert vectors.rebuilt_reason is None, vectors.rebuilt_reason
         audit_vectors(m.async_memory.store, [int(i) for i in vectors.index.ids()], vectors.index)
         assert m.search("meanwhile 7", user_id="u9", limit=1, config=DENSE)["results"][0]["memory"] == "meanwhile 7"
+
+
+def test_a_snapshot_of_another_store_is_never_loaded(tmp_path: Path, postgres_url: str) -> None:
+    """The same directory used with SQLite, then with PostgreSQL: row ids would collide, so the snapshot
+    names its store and a mismatch rebuilds."""
+    with Memory(str(tmp_path), embedder=HashingEmbedder(64), graph=False, snapshot_min=1) as m:
+        m.add(["local one", "local two"], user_id="u", infer=False)
+    with local(tmp_path, postgres_url) as m:
+        assert "another store" in (m.async_memory.vectors.rebuilt_reason or "")
+        m.add(["shared one", "shared two", "shared three"], user_id="u", infer=False)
+    with local(tmp_path, postgres_url) as m:
+        assert m.async_memory.vectors.rebuilt_reason is None  # its own snapshot now
+        assert {r["memory"] for r in m.get_all(user_id="u")["results"]} == {"shared one", "shared two", "shared three"}
+        audit_vectors(m.async_memory.store, [int(i) for i in m.async_memory.vectors.index.ids()],
+                      m.async_memory.vectors.index)
+    with Memory(str(tmp_path), embedder=HashingEmbedder(64), graph=False) as m:
+        assert "another store" in (m.async_memory.vectors.rebuilt_reason or "")
+        assert len(m.async_memory.vectors.index) == 2
