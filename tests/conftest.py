@@ -21,8 +21,8 @@ for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "MEMLAYER_DATABASE_URL"):
 LOCOMO_DEV = ROOT.parent / "shared" / "data" / "locomo" / "locomo_dev.json"
 
 # Real PostgreSQL / Oxigraph servers as fixtures (and the CI rule that their tests never skip);
-# pytester tests that rule.
-pytest_plugins = ["pytester", "tests.server_fixtures"]
+# pytester tests that rule. tests.postgres.fixtures: a schema per test for the PostgreSQL store's tests.
+pytest_plugins = ["pytester", "tests.server_fixtures", "tests.postgres.fixtures"]
 
 
 @pytest.fixture

@@ -1,3 +1,2 @@
-"""The PostgreSQL store's tests (real servers from tests/servers; see fixtures.py)."""
-
-from tests.postgres.fixtures import postgres_database, postgres_url  # noqa: F401 - fixtures
+"""The PostgreSQL store's tests: real servers from tests/servers; the ``postgres_url`` fixture (a schema per
+test) comes from tests/postgres/fixtures.py, loaded as a plugin by tests/conftest.py."""

@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 
 from memlayer.storage.base import Store
-from tests.postgres.fixtures import postgres_database, postgres_url  # noqa: F401 - fixtures
 
 
 @dataclass
