@@ -240,6 +240,11 @@ class Store(Protocol):
 
     def history(self, memory_id: str) -> list[HistoryEvent]: ...
 
+    def scope_ids(self, prefix: str) -> dict[str, list[str]]:
+        """{"user_id": [...], "agent_id": [...], "run_id": [...]}: the distinct ids starting with ``prefix``
+        (non-empty; case-exact, no wildcards) anywhere in the store — memories, history, raw messages and the
+        graph outbox — each list in code-point order (a server tenant's scopes, to forget them)."""
+
     # -- change logs ----------------------------------------------------------------------------
     def log_head(self, log: LogName) -> int:
         """The highest sequence number a reader may see now (0 when empty)."""

@@ -308,6 +308,16 @@ class PostgresStore:
             for r in rows
         ]
 
+    def scope_ids(self, prefix: str) -> dict[str, list[str]]:
+        if not prefix:
+            raise ValueError("scope_ids needs a non-empty prefix")
+        out: dict[str, list[str]] = {}
+        for field in ("user_id", "agent_id", "run_id"):  # starts_with: literal and case-exact, unlike LIKE
+            union = " UNION ".join(f"SELECT {field} FROM {table} WHERE starts_with({field}, %s)"
+                                   for table in ("memories", "history", "messages", "graph_log"))
+            out[field] = sorted(str(r[0]) for r in self._rows(union, [prefix] * 4))  # code-point order
+        return out
+
     # -- change logs ----------------------------------------------------------------------------
     def log_head(self, log: LogName) -> int:
         return self._read(lambda conn: _head(conn, log))
