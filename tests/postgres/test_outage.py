@@ -127,3 +127,20 @@ def test_a_commit_cut_off_is_answered_by_asking_the_server(postgres_server: Post
         store._commit(_CommitCut(), xid)
     postgres_server.start()
     store.close()
+
+
+def test_the_first_call_after_a_long_outage_gets_a_connection(postgres_server: PostgresServer,
+                                                              postgres_url: str) -> None:
+    store = store_of(postgres_url)  # a call waits at most 3 s for a connection
+    try:
+        assert store.count() == 0
+        postgres_server.kill()
+        down = time.monotonic()
+        while time.monotonic() - down < 10:  # a long outage: every call fails (and waits at most its 3 s)
+            with pytest.raises(StoreError):
+                store.count()
+        postgres_server.start()
+        assert store.count() == 0  # the pool did not back off past the server's return
+    finally:
+        postgres_server.start()
+        store.close()

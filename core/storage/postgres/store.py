@@ -22,7 +22,7 @@ from ...errors import StoreError, missing_extra
 from ...records import HistoryEvent, SourceMessage
 from ...types import Scope, iso
 from ..base import LogEntry, LogName, ScopeRows, Selection, StoredMemory
-from . import codec, locks, settings, sql
+from . import codec, locks, pool, settings, sql
 from .listen import Listener
 from .logs import head as _head
 from .logs import read_log as _read_log
@@ -59,12 +59,7 @@ class PostgresStore:
         conn = self._connect()  # a direct connection first: its error says what is wrong (host, password...)
         with conn, store_errors(self.location, "cannot prepare the memlayer schema"):
             migrate(conn, self.schema, locks.named(self.schema, locks.MIGRATE), self.location)
-        self._pool: ConnectionPool = ConnectionPool(
-            self.settings.conninfo, kwargs=self._kwargs, min_size=self.settings.pool_min,
-            max_size=self.settings.pool_max, timeout=self.settings.pool_timeout, configure=self._configure,
-            name=f"memlayer {self.location}", open=False,
-        )
-        self._pool.open(wait=False)
+        self._pool: ConnectionPool = pool.open_pool(self.settings, self._kwargs, self._configure)
 
     @classmethod
     def from_url(cls, url: str, *, directory: str | None = None) -> PostgresStore:
