@@ -33,14 +33,14 @@ _INSERT_MEMORIES = """
 WITH src AS MATERIALIZED (
     SELECT nextval('memories_rid_seq') AS rid, t.*
     FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],
-                %s::text[], %s::float8[], %s::float8[], %s::text[], %b::bytea[])
+                %s::text[], %s::float8[], %s::float8[], %s::float8[], %s::text[], %b::bytea[])
          WITH ORDINALITY AS t(id, user_id, agent_id, run_id, text, hash, attribute, metadata, meta, created_at,
-                              expires_at, speaker, embedding, ord)
+                              updated_at, expires_at, speaker, embedding, ord)
 ), ins AS (
     INSERT INTO memories (rid, id, user_id, agent_id, run_id, text, hash, attribute, metadata, meta, created_at,
                           updated_at, valid_from, expires_at, speaker, embedding)
     SELECT rid, id, user_id, agent_id, run_id, text, hash, attribute, metadata, meta::jsonb, created_at,
-           created_at, created_at, expires_at, speaker, embedding FROM src
+           COALESCE(updated_at, created_at), created_at, expires_at, speaker, embedding FROM src
 )
 SELECT rid FROM src ORDER BY ord
 """
@@ -162,9 +162,9 @@ class PostgresTx:
         for chunk in chunks(list(memories), 2_000):
             cols = _columns([
                 (m.id, m.scope.user_id, m.scope.agent_id, m.scope.run_id, m.text, m.hash, m.attribute,
-                 json.dumps(m.metadata or {}), codec.filter_json(m.metadata or {}), m.created_at, m.expires_at,
-                 m.speaker, np.ascontiguousarray(m.embedding, dtype=np.float32).tobytes())
-                for m in chunk], 13)
+                 json.dumps(m.metadata or {}), codec.filter_json(m.metadata or {}), m.created_at, m.updated_at,
+                 m.expires_at, m.speaker, np.ascontiguousarray(m.embedding, dtype=np.float32).tobytes())
+                for m in chunk], 14)
             rids += [int(r[0]) for r in self.conn.execute(_INSERT_MEMORIES, cols).fetchall()]
         self._vector_log += [(rid, "add") for rid in rids]
         return rids
