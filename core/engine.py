@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -102,10 +103,13 @@ class Engine:
                 self.directory, snapshot_min=config.snapshot_min,
             )
             self.vectors.open()
-            graph, mode = resolve_graph(config.graph, self.directory, self.embedder)
+            graph, mode = resolve_graph(config.graph, self.directory, self.embedder,
+                                        remote=bool(getattr(self.store, "remote", False)))
             if graph is not None:
                 self.graph = GraphProjection(self.store, graph, self.directory, mode=mode)
                 self.graph.open()
+            watch = getattr(self.store, "watch", None)  # other processes' writes wake the projections
+            self._unwatch: Callable[[], None] = watch(self._catch_up) if callable(watch) else (lambda: None)
         except BaseException:
             self.store.close()
             raise
@@ -178,6 +182,13 @@ class Engine:
         applied: dict[int, Any] = done[1]
         return [r for seq in graph_seqs for r in (applied.get(seq) or [])]
 
+    def _catch_up(self) -> None:
+        """Another process wrote to the store (or it is time to look): bring the projections up to date now,
+        in the background, rather than in the next call that needs them."""
+        self.vectors.catch_up()
+        if self.graph is not None:
+            self.graph.catch_up()
+
     def health(self) -> dict[str, Any]:
         """Whether the store answers and each projection is caught up (and why not)."""
         out: dict[str, Any] = {"store": self.store.location}
@@ -201,6 +212,7 @@ class Engine:
                     await close_provider(provider)
 
     def close(self) -> None:
+        self._unwatch()
         if self._pool is not None:
             self._pool.shutdown(wait=True)
         try:
@@ -218,7 +230,8 @@ def _share_key(config: MemoryConfig) -> str | None:
     location = config.resolved_path()
     if location == IN_MEMORY or not (config.store is None or isinstance(config.store, str)):
         return None
-    return location if config.store is None else f"{config.store} ({location})"
+    store = None if config.store is None else re.sub(r"(://[^:/@]*):[^@/]*@", r"\1@", config.store)  # no password
+    return location if store is None else f"{store} ({location})"  # (the key appears in error messages)
 
 
 def _describe(value: Any) -> Any:

@@ -73,11 +73,17 @@ def resolve_extractor(spec: Any, llm: LLM | None, related: int = 10) -> Extracto
     return registry.create("extractors", spec, offer={"llm": llm, "max_related": related})
 
 
-def resolve_graph(spec: Any, directory: str | None, embedder: Any) -> tuple[Any, GraphMode]:
+def resolve_graph(spec: Any, directory: str | None, embedder: Any, *, remote: bool = False) -> tuple[Any, GraphMode]:
     """The graph store and who owns its data: "local" (persisted by this process alone), "ephemeral" (in
-    memory, rebuilt from the store's outbox) or "shared" (a store several processes or hosts write)."""
+    memory, rebuilt from the store's outbox) or "shared" (a store several processes or hosts write).
+
+    With a ``remote`` system of record (PostgreSQL, shared by processes on many hosts) a graph on this
+    host's disk is refused: only one process could open it. The graph must be shared as well (a SPARQL
+    endpoint), kept per process (``"memory"``) or turned off."""
     if spec is False or spec is None:
         return None, "ephemeral"
+    if remote and (spec is True or spec == "oxigraph"):
+        raise ConfigError(_LOCAL_GRAPH_REFUSED)
     if spec is True:
         has_oxigraph = importlib.util.find_spec("oxrdflib") is not None
         if directory is not None and has_oxigraph:
@@ -96,6 +102,10 @@ def resolve_graph(spec: Any, directory: str | None, embedder: Any) -> tuple[Any,
     )
     if bool(getattr(graph, "shared", getattr(graph, "kind", None) == "sparql")):
         return graph, "shared"
+    if remote and getattr(graph, "persistent", False):
+        if isinstance(spec, (str, dict)):  # built here: close it again
+            graph.close()
+        raise ConfigError(_LOCAL_GRAPH_REFUSED)
     return graph, "local" if getattr(graph, "persistent", False) else "ephemeral"
 
 
@@ -116,3 +126,14 @@ async def close_provider(provider: Any) -> None:
                 await result
     except Exception:
         log.warning("closing %r failed", provider, exc_info=True)
+
+
+_LOCAL_GRAPH_REFUSED = (
+    "the store is a database that many processes share, but the graph would be an Oxigraph directory on this "
+    "host that only one process can open. Pass graph={'provider': 'sparql', 'config': {'query_endpoint': "
+    "'http://host:7878/query', 'update_endpoint': 'http://host:7878/update'}} (a SPARQL 1.1 server every "
+    "process shares: Oxigraph server, Fuseki, GraphDB, Neptune), graph='memory' (each process rebuilds its "
+    "own from the store at open), or graph=False"
+)
+
+

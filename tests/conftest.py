@@ -14,14 +14,15 @@ if _shared_cache.is_dir():
     os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(_shared_cache))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):  # tests never reach a real provider by accident
+# tests never reach a real provider, or a developer's database, by accident
+for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "MEMLAYER_DATABASE_URL"):
     os.environ.pop(var, None)
 
 LOCOMO_DEV = ROOT.parent / "shared" / "data" / "locomo" / "locomo_dev.json"
 
 # Real PostgreSQL / Oxigraph servers as fixtures (and the CI rule that their tests never skip);
-# pytester tests that rule.
-pytest_plugins = ["pytester", "tests.server_fixtures"]
+# pytester tests that rule. tests.postgres.fixtures: a schema per test for the PostgreSQL store's tests.
+pytest_plugins = ["pytester", "tests.server_fixtures", "tests.postgres.fixtures"]
 
 
 @pytest.fixture

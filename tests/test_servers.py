@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.servers import OxigraphServer, PostgresServer, ServerUnavailable, SparqlEndpoints
+from tests.servers.process import _alive
 
 ROOT = Path(__file__).resolve().parent.parent
 ALL_GRAPHS_EMPTY = "ASK { { ?s ?p ?o } UNION { GRAPH ?g { ?s ?p ?o } } }"
@@ -84,9 +85,11 @@ def test_kill_then_restart_keeps_committed_rows(postgres_server: PostgresServer,
         conn.execute("CREATE TABLE acked (n int)")
         conn.execute("INSERT INTO acked VALUES (1)")
     survivor = psycopg.connect(postgres_dsn)
+    backend = int(survivor.execute("SELECT pg_backend_pid()").fetchone()[0])  # type: ignore[index]
     port = postgres_server.port
     postgres_server.kill()
     assert not postgres_server.running
+    assert not _alive(backend)  # killed with the server, not left to notice its postmaster's death
     with pytest.raises(psycopg.OperationalError):
         survivor.execute("SELECT 1")  # its connection went away with the server
     with pytest.raises(psycopg.OperationalError):

@@ -72,14 +72,15 @@ def read_config(path: str | None) -> dict[str, Any] | None:
 
 
 def open_memory(args: argparse.Namespace, *, announce_extractor: bool = False) -> Any:
-    """The ``Memory`` the global options describe (``--config``, then ``--path``/``--embedder`` over it).
+    """The ``Memory`` the global options describe (``--config``, then ``--path``/``--store``/``--embedder``
+    over it).
 
     With ``announce_extractor`` (commands that extract facts) a store without an LLM says, in one line on
     stderr, that the pattern extractor is in use and how to configure an LLM.
     """
     from ..sync import Memory
 
-    memory = Memory(args.path, embedder=args.embedder, config=read_config(args.config))
+    memory = Memory(args.path, embedder=args.embedder, store=args.store, config=read_config(args.config))
     if announce_extractor and uses_pattern_extractor(memory):
         warn(LLM_HINT)
     return memory
@@ -110,6 +111,8 @@ def global_arguments(parser: argparse.ArgumentParser, *, suppress: bool) -> None
     default: dict[str, Any] = {"default": argparse.SUPPRESS} if suppress else {}
     flag: dict[str, Any] = {"default": argparse.SUPPRESS} if suppress else {"default": False}
     parser.add_argument("--path", help="store directory (default $MEMLAYER_HOME or ~/.memlayer)", **default)
+    parser.add_argument("--store", metavar="URL", help="the database, e.g. postgresql://user:pass@host/db "
+                        "(default $MEMLAYER_DATABASE_URL, else SQLite in --path)", **default)
     parser.add_argument("--embedder", help="embedder name (default: local all-MiniLM-L6-v2)", **default)
     parser.add_argument("--config", metavar="FILE.json", help="settings as a JSON object (Memory.from_config keys, or a mem0 config)",
                         **default)

@@ -28,6 +28,8 @@ def memory_config(args: argparse.Namespace) -> dict[str, Any]:
     config = dict(read_config(args.config) or {})
     if args.path:
         config["path"] = args.path
+    if args.store:
+        config["store"] = args.store
     if args.embedder:
         config["embedder"] = args.embedder
     return config

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Any
 
 import numpy as np
@@ -53,9 +54,8 @@ def delete_one(engine: Engine, memory_id: str, scope: Scope | None) -> None:
 def forget(engine: Engine, scope: Scope | None) -> int:
     """Remove every trace of a scope (None: of everything) from the store, the vector index and the graph;
     returns the number of memories removed."""
-    if engine.graph is not None:
-        engine.graph.before_forget(scope)
-    with engine.store.transaction() as tx:
+    with engine.graph.forgetting(scope) if engine.graph is not None else nullcontext(), \
+            engine.store.transaction() as tx:  # a shared graph drops the scope first, and holds its applier lock
         count = tx.reset() if scope is None else tx.forget_scope(scope)
         epoch = tx.get_meta(GRAPH_EPOCH_KEY)
     if engine.graph is not None:

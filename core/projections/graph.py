@@ -9,13 +9,17 @@ lives depends on who owns the graph:
   A graph directory that is missing or was found corrupt is rebuilt from the outbox.
 * ``ephemeral`` — an in-memory graph: rebuilt from the outbox at every open.
 * ``shared`` — a graph several processes or hosts share (a SPARQL endpoint): the watermark is in the
-  store, and one process at a time applies the outbox, holding a lease in the store, so each entry is
-  applied once even with many processes running.
+  store, and one process at a time applies the outbox, holding the store's ``graph-applier`` lock
+  (``Store.hold``: released by the store when its holder dies, even by kill -9), so each entry is applied
+  once even with many processes running; an entry applied again after a crash (applied, watermark not yet
+  saved) changes nothing, since graph writes are idempotent. A process that sees the shared watermark move
+  drops its caches of the graph.
 
 Forgetting a scope deletes its outbox entries and bumps the ``graph_epoch`` in the store. A local or
 ephemeral graph that has not seen the current epoch (another instance's forget, or a crash between the
 forget's commit and the graph's own delete) is reset and rebuilt from the outbox, so forgotten relations
-never survive in it. A shared graph has the scope dropped by the forgetting process before it commits.
+never survive in it. A shared graph has the scope dropped by the forgetting process, under the applier
+lock, before the store's forget commits.
 """
 
 from __future__ import annotations
@@ -23,22 +27,24 @@ from __future__ import annotations
 import json
 import logging
 import os
-import time
-import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Literal
 
 import numpy as np
 
+from ..errors import StoreError
 from ..storage.base import GRAPH_EPOCH_KEY, LogEntry, Store
 from ..types import Relation, Scope, to_utc
 from .base import Projection
 
 log = logging.getLogger("memlayer.graph")
 WATERMARK_FILE = "graph.watermark"
-LEASE_KEY = "projection.graph.lease"
 SHARED_WATERMARK_KEY = "projection.graph.watermark"
-LEASE_S = 30.0
+APPLIER = "graph-applier"  # the store-wide lock (Store.hold) of the one process applying a shared outbox
+APPLIER_WAIT_S = 10.0  # a writer waits this long for another applier, so its own entries are applied now
+FORGET_WAIT_S = 60.0
 Mode = Literal["local", "ephemeral", "shared"]
 
 
@@ -52,8 +58,16 @@ class GraphProjection(Projection):
         self.mode = mode
         self._file = os.path.join(directory, WATERMARK_FILE) if directory and mode == "local" else None
         self.epoch: str | None = None
-        self._owner = uuid.uuid4().hex
         self._recreated: str | None = None  # the graph store's last "started empty because ..." seen here
+        self._seen = -1  # the shared watermark this process last saw (its caches reflect the graph up to it)
+
+    def open(self) -> None:
+        if self.mode != "shared":
+            super().open()
+            return
+        with self._lock:  # a shared outbox is only ever applied under the applier lock (catch_up)
+            self._load()
+            self.catch_up()
 
     # -- loading and saving the watermark -------------------------------------------------------
     def _load(self) -> str | None:
@@ -112,15 +126,26 @@ class GraphProjection(Projection):
                     self.rebuild("a scope was forgotten since this graph was last brought up to date")
                     return {}
                 return super().catch_up(fresh)
-            if self.store.log_head("graph") <= int(self.store.get_meta(SHARED_WATERMARK_KEY) or 0):
+            self._follow(int(self.store.get_meta(SHARED_WATERMARK_KEY) or 0))
+            if self.store.log_head("graph") <= self._seen:
                 return {}
-            if not self._take_lease():
-                return {}  # another process is applying the outbox right now
-            try:
+            with self.store.hold(APPLIER, wait_s=APPLIER_WAIT_S) as mine:
+                if not mine:
+                    return {}  # another process is applying the outbox right now; it stays pending meanwhile
                 self.watermark = int(self.store.get_meta(SHARED_WATERMARK_KEY) or 0)
-                return super().catch_up(fresh)
-            finally:
-                self._release_lease()
+                self._follow(self.watermark)
+                try:
+                    return super().catch_up(fresh)
+                finally:
+                    self._seen = self.watermark
+
+    def _follow(self, applied: int) -> None:
+        """Another process moved the shared graph on: drop what this process cached of it."""
+        if applied != self._seen:
+            refresh = getattr(self.graph, "refresh", None)
+            if callable(refresh) and self._seen >= 0:
+                refresh()
+            self._seen = applied
 
     def _apply(self, entries: list[LogEntry], fresh: dict[int, np.ndarray]) -> dict[int, Any]:
         out: dict[int, Any] = {}
@@ -147,42 +172,28 @@ class GraphProjection(Projection):
             return []
         raise ValueError(f"unknown graph outbox op {entry.op!r}")
 
-    # -- the shared graph's lease ---------------------------------------------------------------
-    def _take_lease(self, wait_s: float = 10.0) -> bool:
-        deadline = time.monotonic() + wait_s
-        while True:
-            with self.store.transaction() as tx:
-                raw = tx.get_meta(LEASE_KEY)
-                held = json.loads(raw) if raw else None
-                now = time.time()
-                if held is None or held["owner"] == self._owner or held["until"] < now:
-                    tx.set_meta(LEASE_KEY, json.dumps({"owner": self._owner, "until": now + LEASE_S}))
-                    return True
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.05)
-
-    def _release_lease(self) -> None:
-        with self.store.transaction() as tx:
-            raw = tx.get_meta(LEASE_KEY)
-            if raw and json.loads(raw)["owner"] == self._owner:
-                tx.delete_meta(LEASE_KEY)
-
     def _save_shared_watermark(self) -> None:
-        with self.store.transaction() as tx:
-            tx.set_meta(SHARED_WATERMARK_KEY, str(self.watermark))
-            tx.set_meta(LEASE_KEY, json.dumps({"owner": self._owner, "until": time.time() + LEASE_S}))
+        """Only the holder of the applier lock writes it (see catch_up)."""
+        self.store.set_meta(SHARED_WATERMARK_KEY, str(self.watermark))
 
     # -- forgetting -----------------------------------------------------------------------------
-    def before_forget(self, scope: Scope | None) -> None:
-        """A shared graph drops the scope before the store forgets it (see the module docstring)."""
+    @contextmanager
+    def forgetting(self, scope: Scope | None) -> Iterator[None]:
+        """Around the store's forget of ``scope`` (None: everything). A shared graph drops the scope first,
+        holding the applier lock until the store's forget has committed: no process can apply one of the
+        scope's outbox entries in between (the forget deletes those it has not applied)."""
         if self.mode != "shared":
+            yield
             return
-        with self._lock:
+        with self._lock, self.store.hold(APPLIER, wait_s=FORGET_WAIT_S) as mine:
+            if not mine:
+                raise StoreError(f"another process kept the shared graph busy for {FORGET_WAIT_S:g} s; nothing was "
+                                 "forgotten: retry")
             if scope is None:
                 self.graph.reset()
             else:
                 self.graph.delete_scope(scope)
+            yield
 
     def forgotten(self, scope: Scope | None, epoch: str | None) -> None:
         """This instance forgot ``scope`` (None: everything) in the transaction that set ``epoch``."""

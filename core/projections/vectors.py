@@ -74,6 +74,8 @@ class VectorProjection(Projection):
         try:
             if int(meta["dims"]) != self.dims:
                 return f"snapshot has {meta['dims']} dims, embedder has {self.dims}", meta
+            if meta.get("store", self.store.location) != self.store.location:  # (older pointers name none)
+                return f"snapshot was taken of another store ({meta['store']})", meta
             if int(meta["watermark"]) > self.store.log_head("vectors"):
                 return "snapshot is newer than the database (database restored?)", meta
             if "checksum" not in meta:
@@ -177,7 +179,7 @@ class VectorProjection(Projection):
                 checksum = file_checksum(tmp)
                 os.replace(tmp, os.path.join(self.directory, name))
                 meta = {"file": name, "watermark": self.watermark, "count": len(self.index), "dims": self.dims,
-                        "checksum": checksum}
+                        "store": self.store.location, "checksum": checksum}
                 fd, tmp_pointer = tempfile.mkstemp(dir=self.directory, prefix=f".vectors-{os.getpid()}-", suffix=".json")
                 with os.fdopen(fd, "w", encoding="utf-8") as fh:
                     json.dump(meta, fh)

@@ -20,7 +20,9 @@ from fastapi import FastAPI
 from starlette.routing import Route
 
 from .. import __version__
+from ..config import load_config
 from ..errors import ConfigError
+from ..storage import is_remote
 from . import errors, pages
 from .auth import Authenticator
 from .keys import KeyRing
@@ -58,18 +60,24 @@ def open_memory(settings: ServerSettings) -> Any:
 
 
 def worker_memory_config(settings: ServerSettings) -> dict[str, Any]:
-    """The store's config for one worker. With several workers, the default on-disk graph (which admits one
-    process) becomes an in-memory graph per worker, rebuilt from the store's outbox at start and kept in
-    step by it; an explicitly on-disk graph is refused."""
+    """The store's config for one worker. With several workers, or a store in a database server that other
+    servers share (PostgreSQL), the default on-disk graph (which admits one process) becomes an in-memory
+    graph per worker, rebuilt from the store's outbox at start and kept in step by it; an explicitly on-disk
+    graph is refused (a SPARQL endpoint graph is shared by every worker)."""
     config = settings.memory_config()
-    if settings.workers == 1:
+    remote = is_remote(load_config(config).store)
+    if settings.workers == 1 and not remote:
         return config
     graph = config.get("graph", True)
     spec = graph.get("config", {}) if isinstance(graph, dict) else {}
     if graph == "oxigraph" or spec.get("store") == "oxigraph":
         raise ConfigError(
-            "the on-disk Oxigraph graph admits one process, so it cannot serve --workers > 1; use --workers 1, "
-            'graph="memory" (each worker rebuilds the graph from the store), or a SPARQL endpoint graph store'
+            "the on-disk Oxigraph graph admits one process, so it cannot serve "
+            + ("a store that other processes share (a database server); use " if remote else
+               "--workers > 1; use --workers 1, ")
+            + 'graph="memory" (each worker rebuilds the graph from the store), or a SPARQL endpoint graph store '
+            "every process shares: graph={'provider': 'sparql', 'config': {'query_endpoint': ..., "
+            "'update_endpoint': ...}}"
         )
     if graph is True:
         config["graph"] = "memory"

@@ -13,7 +13,7 @@ after their watermark (``read_log``), never skipping an entry that became visibl
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -174,7 +174,8 @@ class Tx(Protocol):
     def add_history(self, entries: Sequence[HistoryEntry]) -> None: ...
 
     def log_graph(self, scope: Scope, op: str, payload: dict[str, Any]) -> int:
-        """Append to the graph outbox; returns the entry's sequence number."""
+        """Append to the graph outbox; returns the entry's sequence number. Log graph entries after the
+        transaction's other writes: a store may fix their order (and hold its log's lock) from here on."""
 
     def forget_scope(self, scope: Scope) -> int:
         """Remove every trace of a (partial) scope: memories, history, messages, graph outbox entries.
@@ -191,6 +192,9 @@ class Store(Protocol):
 
     #: whether several processes (or hosts) may share this store's data
     shared: bool
+    #: whether the data lives in a server that processes on other hosts reach (PostgreSQL), not in local files:
+    #: then whatever is kept per host (an on-disk graph) is no longer shared by everyone who writes
+    remote: bool
     #: a short description of where the data lives, for messages ("sqlite:/path/memlayer.db")
     location: str
     #: True once close() was called
@@ -236,6 +240,11 @@ class Store(Protocol):
 
     def history(self, memory_id: str) -> list[HistoryEvent]: ...
 
+    def scope_ids(self, prefix: str) -> dict[str, list[str]]:
+        """{"user_id": [...], "agent_id": [...], "run_id": [...]}: the distinct ids starting with ``prefix``
+        (non-empty; case-exact, no wildcards) anywhere in the store — memories, history, raw messages and the
+        graph outbox — each list in code-point order (a server tenant's scopes, to forget them)."""
+
     # -- change logs ----------------------------------------------------------------------------
     def log_head(self, log: LogName) -> int:
         """The highest sequence number a reader may see now (0 when empty)."""
@@ -254,6 +263,17 @@ class Store(Protocol):
     def delete_meta(self, key: str) -> None: ...
 
     def meta_items(self, prefix: str) -> dict[str, str]: ...
+
+    # -- several processes ----------------------------------------------------------------------
+    def hold(self, name: str, *, wait_s: float = 0.0) -> AbstractContextManager[bool]:
+        """Become the one holder of ``name`` among every process using this store (on every host): yields
+        True while held (released at exit, and by the store when the holder dies, even by kill -9), False
+        when another holder kept it past ``wait_s`` seconds."""
+
+    def watch(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call ``callback`` (from a background thread) when other processes may have appended to the change
+        logs, so an idle process catches up before it is asked; returns the function that stops it. A store
+        without such signals may never call it: every reader catches up before it reads anyway."""
 
     # -- upkeep ---------------------------------------------------------------------------------
     def compact(self) -> None:

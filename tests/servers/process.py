@@ -101,18 +101,30 @@ class ServerProcess:
             self.kill()
 
     def kill(self) -> None:
-        """SIGKILL the server and every process it started, at once, as when its host dies."""
+        """SIGKILL the server and every process it started, at once, as when its host dies.
+
+        Its children may lead process groups of their own (PostgreSQL's backends call setsid), so they are
+        killed by pid too: left alone, a backend would serve a query or two before it noticed that its
+        postmaster had died. The server is stopped first, so that it starts no new child meanwhile."""
         if self.process is None or self.process.poll() is not None:
             return
+        pid = self.process.pid
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGKILL)  # started in its own session: pgid == pid
+            os.killpg(pid, signal.SIGSTOP)  # started in its own session: pgid == pid
+        children = _children(pid)
+        for child in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
         self.process.wait()
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:  # children exit (and detach shared memory) asynchronously
             try:
-                os.killpg(self.process.pid, 0)
+                os.killpg(pid, 0)
             except ProcessLookupError:
-                break
+                if not any(_alive(child) for child in children):
+                    break
             time.sleep(0.02)
 
     def restart(self) -> None:
@@ -193,3 +205,22 @@ class ServerProcess:
 
 class _PortTaken(Exception):
     pass
+
+
+def _children(pid: int) -> list[int]:
+    """The ids of ``pid``'s child processes (from /proc; none where there is no /proc)."""
+    found = []
+    for entry in Path("/proc").glob("[0-9]*/stat") if Path("/proc").is_dir() else ():
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = entry.read_text().rsplit(")", 1)[1].split()  # after "pid (command)": state, ppid, ...
+            if int(fields[1]) == pid:
+                found.append(int(entry.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` still runs (a zombie, dead but not yet reaped, does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False

@@ -36,10 +36,25 @@ def sqlite_backend(tmp_path: Path, request: pytest.FixtureRequest) -> Opener:
     return Opener(f"sqlite://{db}", str(directory), lambda: SQLiteStore(str(db)))
 
 
-BACKENDS: dict[str, Callable[[Path, pytest.FixtureRequest], Opener]] = {"sqlite": sqlite_backend}
+def postgres_backend(tmp_path: Path, request: pytest.FixtureRequest) -> Opener:
+    """A fresh database on the session's PostgreSQL server (tests/server_fixtures.py)."""
+    from memlayer.storage.postgres import PostgresStore
+
+    url = request.getfixturevalue("postgres_url")  # a schema of its own in the session's database
+    directory = tmp_path / "store"
+    directory.mkdir()
+    return Opener(url, str(directory), lambda: PostgresStore(url))
 
 
-@pytest.fixture(params=sorted(BACKENDS))
+BACKENDS: dict[str, Callable[[Path, pytest.FixtureRequest], Opener]] = {
+    "sqlite": sqlite_backend,
+    "postgresql": postgres_backend,
+}
+# what a backend needs to run (under CI=true a backend test that would skip fails instead)
+MARKS: dict[str, list[pytest.MarkDecorator]] = {"postgresql": [pytest.mark.requires_server("postgresql")]}
+
+
+@pytest.fixture(params=[pytest.param(name, marks=MARKS.get(name, [])) for name in sorted(BACKENDS)])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Opener:
     return BACKENDS[request.param](tmp_path, request)
 

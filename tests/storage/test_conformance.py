@@ -371,3 +371,33 @@ def test_a_restored_memory_keeps_its_own_updated_at(store: Store) -> None:
     assert m.updated_at == datetime.fromtimestamp(later, timezone.utc).isoformat() and m.updated_ts == later
     (other, _), = put(store, ALICE, "no own update")
     assert store.get(other).updated_at == store.get(other).created_at  # type: ignore[union-attr]
+
+
+def test_scope_ids_by_prefix_everywhere_a_scope_is_kept(store: Store) -> None:
+    put(store, Scope("t1:ann", "t1:bot"), "a")
+    put(store, Scope("t1:Bea"), "b")
+    put(store, Scope("t10:cy"), "c")  # shares the characters, not the prefix "t1:"
+    put(store, Scope("t1%_x"), "d")  # LIKE's wildcards are plain characters
+    (gone, _), = put(store, Scope("t1:\U0001f600"), "e")
+    with store.transaction() as tx:
+        tx.delete(gone)  # its history stays: the scope is still in the store
+        tx.insert_messages([NewMessage(Scope("t1:msg", run_id="t1:r"), "user", "hi", T0)])
+        tx.log_graph(Scope(agent_id="t1:graph-only"), "add", {})
+    assert store.scope_ids("t1:") == {
+        "user_id": ["t1:Bea", "t1:ann", "t1:msg", "t1:\U0001f600"], "agent_id": ["t1:bot", "t1:graph-only"],
+        "run_id": ["t1:r"],
+    }
+    assert store.scope_ids("t1%") == {"user_id": ["t1%_x"], "agent_id": [], "run_id": []}
+    assert store.scope_ids("T1:") == {"user_id": [], "agent_id": [], "run_id": []}
+    with pytest.raises(ValueError):
+        store.scope_ids("")
+
+
+def test_an_id_the_store_has_is_refused_and_nothing_is_written(store: Store) -> None:
+    (taken, _), = put(store, ALICE, "first")
+    head = store.log_head("vectors")
+    with pytest.raises(StoreError), store.transaction() as tx:  # bulk_add turns this into a ConflictError
+        tx.insert_memories([NewMemory(str(uuid.uuid4()), BOB, "fresh", "h-fresh", vec(2), T0),
+                            NewMemory(taken, BOB, "other", "h-other", vec(3), T0)])
+    assert store.get(taken).memory == "first" and texts(store, Selection(BOB)) == set()  # type: ignore[union-attr]
+    assert store.log_head("vectors") == head

@@ -11,9 +11,11 @@ import contextlib
 import itertools
 import json
 import os
+import re
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -28,6 +30,11 @@ from .rows import COLUMNS, chunks, current_by_hash, memory_from_row, store_error
 from .schema import MIGRATIONS, SCHEMA, SCHEMA_VERSION, split_sql
 from .tx import SQLiteTx
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX: holds are per process
+    fcntl = None  # type: ignore[assignment]
+
 _LOG_TABLES = {"vectors": "vector_log", "graph": "graph_log"}
 
 
@@ -35,12 +42,14 @@ class SQLiteStore:
     """Thread-safe access to one memlayer database file (or ``:memory:``)."""
 
     shared = True  # several processes on one host may share the file
+    remote = False
     closed = False
 
     def __init__(self, path: str, *, busy_timeout_s: float = 30.0) -> None:
         self.path = path
         self.location = f"sqlite:{path}"
         self._lock = threading.RLock()
+        self._holds: dict[str, threading.Lock] = {}
         try:
             self._conn = sqlite3.connect(path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False)
         except sqlite3.Error as exc:
@@ -298,6 +307,43 @@ class SQLiteStore:
                     f"SELECT DISTINCT {field} FROM {table} WHERE {field} >= ? AND {field} < ?", (low, high)))
             out[field] = sorted(found)
         return out
+
+    # -- several processes ----------------------------------------------------------------------
+    @contextmanager
+    def hold(self, name: str, *, wait_s: float = 0.0) -> Iterator[bool]:
+        """An exclusive flock on ``<db>.<name>.lock`` (the kernel drops it when the holder dies); within this
+        process only for an in-memory store, or where flock does not exist."""
+        deadline = time.monotonic() + max(0.0, wait_s)
+        if self.path == ":memory:" or fcntl is None:
+            lock = self._holds.setdefault(name, threading.Lock())
+            got = lock.acquire(timeout=wait_s) if wait_s > 0 else lock.acquire(blocking=False)
+            try:
+                yield got
+            finally:
+                if got:
+                    lock.release()
+            return
+        fd = os.open(f"{self.path}.{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        yield False
+                        return
+                    time.sleep(0.05)
+            try:
+                yield True
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+    def watch(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """No signal to wait for: every reader of a SQLite store catches up before it reads."""
+        return lambda: None
 
     # -- upkeep ---------------------------------------------------------------------------------
     def compact(self) -> None:

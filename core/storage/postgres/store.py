@@ -1,0 +1,406 @@
+"""PostgreSQL, the shared system of record: many processes on many hosts use one database.
+
+Reads run on pooled autocommit connections (psycopg 3 and psycopg_pool), each statement on its own
+snapshot; reads that must agree run in one REPEATABLE READ transaction. Writes run in READ COMMITTED
+transactions (``storage.postgres.tx``): an acknowledged write is a committed transaction. A read that meets
+a connection the server dropped (a restart) is retried once on a fresh one; a write is never retried
+behind the caller's back — except when the connection broke during COMMIT itself: then the store asks the
+server (``pg_xact_status``) whether that transaction committed, and only says so when it knows.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import numpy as np
+
+from ...errors import StoreError, missing_extra
+from ...records import HistoryEvent, SourceMessage
+from ...types import Scope, iso
+from ..base import LogEntry, LogName, ScopeRows, Selection, StoredMemory
+from . import codec, locks, pool, settings, sql
+from .listen import Listener
+from .logs import head as _head
+from .logs import read_log as _read_log
+from .rows import COLUMNS, chunks, connection_lost, memory_from_row, store_errors
+from .schema import migrate
+from .tx import PostgresTx, current_by_hash
+
+try:
+    import psycopg
+    from psycopg import sql as pgsql
+    from psycopg_pool import ConnectionPool, PoolTimeout
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise missing_extra("postgres", "psycopg (with psycopg-pool)") from exc
+
+T = TypeVar("T")
+READ_FAILED = "reading the memlayer store failed"
+
+
+class PostgresStore:
+    """A memlayer store in a PostgreSQL database (``postgresql://user:pass@host:5432/db?schema=memlayer``)."""
+
+    shared = True  # many processes and hosts
+    remote = True  # the data lives in a server: a per-host graph would not be shared
+    closed = False
+
+    def __init__(self, url: str) -> None:
+        self.settings = settings.parse(url)
+        self.schema = self.settings.schema
+        self.location = self.settings.location
+        self.channel = locks.channel(self.schema)
+        self._kwargs = {"autocommit": True, **self.settings.connect_kwargs()}
+        self._listener: Listener | None = None
+        self._close_lock = threading.Lock()
+        conn = self._connect()  # a direct connection first: its error says what is wrong (host, password...)
+        with conn, store_errors(self.location, "cannot prepare the memlayer schema"):
+            migrate(conn, self.schema, locks.named(self.schema, locks.MIGRATE), self.location)
+        self._pool: ConnectionPool = pool.open_pool(self.settings, self._kwargs, self._configure)
+
+    @classmethod
+    def from_url(cls, url: str, *, directory: str | None = None) -> PostgresStore:
+        """The registered factory (``memlayer.stores``: ``postgresql``); ``directory`` is not used (the
+        vector snapshots stay in the Memory's own directory)."""
+        return cls(url)
+
+    # -- connections ----------------------------------------------------------------------------
+    def _connect(self) -> Any:
+        try:
+            conn = psycopg.connect(self.settings.conninfo, **self._kwargs)
+        except psycopg.Error as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
+            raise StoreError(
+                f"cannot connect to the memlayer store at {self.location}: {first}. Check the host, port, user, "
+                "password and database name in the URL, and that the server accepts connections"
+            ) from exc
+        try:
+            self._configure(conn)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _configure(self, conn: Any) -> None:
+        conn.execute(pgsql.SQL("SET search_path TO {}").format(pgsql.Identifier(self.schema)))
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise StoreError(f"the memlayer store at {self.location} is closed")
+
+    def _read(self, fn: Callable[[Any], T]) -> T:
+        """``fn(conn)`` on a pooled connection; once more on a fresh one when the server dropped it."""
+        self._check_open()
+        try:
+            with self._pool.connection() as conn:
+                return fn(conn)
+        except psycopg.Error as exc:
+            if isinstance(exc, PoolTimeout) or not connection_lost(exc):
+                with store_errors(self.location, READ_FAILED):
+                    raise
+            self._pool.check()  # a server restart broke every idle connection: replace them
+        with store_errors(self.location, READ_FAILED), self._pool.connection() as conn:
+            return fn(conn)
+
+    def _rows(self, text: str, params: Sequence[Any] = (), *, binary: bool = False) -> list[tuple[Any, ...]]:
+        def run(conn: Any) -> list[tuple[Any, ...]]:
+            cur = conn.cursor(binary=binary).execute(text, params)
+            return cur.fetchall() if cur.description is not None else []
+
+        return self._read(run)
+
+    def query(self, text: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Rows of any query (``%s`` parameters): for tests and diagnostics that inspect the database."""
+        return self._rows(text, params)
+
+    @contextmanager
+    def _snapshot(self) -> Iterator[Any]:
+        """A read-only REPEATABLE READ transaction: every read inside sees the same committed state."""
+        self._check_open()
+        with store_errors(self.location, READ_FAILED), self._pool.connection() as conn:
+            conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            try:
+                yield conn
+            finally:
+                if not conn.broken:
+                    conn.execute("COMMIT")
+
+    # -- transactions -------------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[PostgresTx]:
+        """A READ COMMITTED transaction; its vector-log entries are appended right before COMMIT."""
+        self._check_open()
+        with store_errors(self.location, "a write to the memlayer store failed"):
+            conn = self._begin()
+            try:
+                tx = PostgresTx(conn, self.schema, self.channel)
+                try:
+                    yield tx
+                    tx.flush()
+                    row = conn.execute("SELECT pg_current_xact_id_if_assigned()::text").fetchone()
+                except BaseException:
+                    if not conn.broken:
+                        conn.execute("ROLLBACK")
+                    raise
+                self._commit(conn, None if row is None else row[0])
+            finally:
+                self._pool.putconn(conn)
+
+    def _begin(self) -> Any:
+        for attempt in range(2):
+            conn = self._pool.getconn()
+            try:
+                conn.execute("BEGIN")
+                return conn
+            except psycopg.Error as exc:
+                self._pool.putconn(conn)
+                if attempt or not connection_lost(exc):
+                    raise
+                self._pool.check()
+        raise AssertionError("unreachable")
+
+    def _commit(self, conn: Any, xid: str | None) -> None:
+        try:
+            conn.execute("COMMIT")
+        except psycopg.Error as exc:
+            if xid is None or not connection_lost(exc):
+                raise
+            status = self._xact_status(xid)
+            if status == "committed":
+                return  # it did commit: the write is durable
+            if status is None:
+                raise StoreError(
+                    f"the connection to {self.location} broke while committing transaction {xid}, and the server "
+                    f"cannot be asked whether it committed ({_first_line(exc)}). It was not acknowledged: when the "
+                    "server is back, check before retrying (an add that did commit is found again as a duplicate)"
+                ) from exc
+            raise StoreError(f"a write to {self.location} was lost with its connection ({_first_line(exc)}); "
+                             "nothing was written: retry") from exc
+
+    def _xact_status(self, xid: str, wait_s: float = 5.0) -> str | None:
+        """'committed' / 'aborted' for a transaction the server knows; None when it cannot be reached."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                with self._connect() as conn:
+                    row = conn.execute("SELECT pg_xact_status(%s::xid8)", (xid,)).fetchone()
+                    status = None if row is None or row[0] is None else str(row[0])
+                    if status != "in progress":
+                        return status
+            except (StoreError, psycopg.Error):
+                pass
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.2)
+
+    # -- memories -------------------------------------------------------------------------------
+    def get(self, memory_id: str) -> StoredMemory | None:
+        rows = self._rows(f"SELECT {COLUMNS} FROM memories WHERE id = %s", (memory_id,))
+        return memory_from_row(rows[0]) if rows else None
+
+    def rows(self, rids: Sequence[int]) -> dict[int, StoredMemory]:
+        out: dict[int, StoredMemory] = {}
+        for chunk in chunks([int(r) for r in rids]):
+            for row in self._rows(f"SELECT {COLUMNS} FROM memories WHERE rid = ANY(%s::bigint[])", (chunk,)):
+                out[int(row[0])] = memory_from_row(row)
+        return out
+
+    def select_rids(self, selection: Selection) -> np.ndarray:
+        where, params = sql.where(selection)
+        rows = self._rows(f"SELECT rid FROM memories WHERE {where}", params)
+        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+
+    def list_memories(self, selection: Selection, limit: int) -> list[StoredMemory]:
+        where, params = sql.where(selection)
+        rows = self._rows(f"SELECT {COLUMNS} FROM memories WHERE {where} ORDER BY updated_at DESC, rid DESC LIMIT %s",
+                          [*params, int(limit)])
+        return [memory_from_row(r) for r in rows]
+
+    def scope_rows(self, selection: Selection, keys: Sequence[str]) -> ScopeRows:
+        where, params = sql.where(selection)
+        cols = "".join(", meta -> %s::text" for _ in keys)
+        rows = self._rows(f"SELECT rid, created_at{cols} FROM memories WHERE {where} ORDER BY rid",
+                          [*(codec.encode(k) for k in keys), *params])
+        rids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        times = np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows))
+        return ScopeRows(rids, times, {k: [codec.decode_value(r[2 + i]) for r in rows] for i, k in enumerate(keys)})
+
+    def current_by_attribute(self, scope: Scope, attributes: Sequence[str]) -> list[StoredMemory]:
+        return self._read(lambda conn: PostgresTx(conn, self.schema, self.channel).current_by_attribute(scope, attributes))
+
+    def current_by_hash(self, scopes: Sequence[Scope], hashes: Sequence[str]) -> dict[Scope, dict[str, list[StoredMemory]]]:
+        return self._read(lambda conn: current_by_hash(conn, scopes, hashes))
+
+    def rids_of(self, memory_ids: Sequence[str]) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for chunk in chunks(list(memory_ids)):
+            out.update({str(mid): int(rid) for rid, mid in self._rows(
+                "SELECT rid, id FROM memories WHERE id = ANY(%s::text[])", (chunk,))})
+        return out
+
+    def text_lengths(self, rids: Sequence[int]) -> dict[int, int]:
+        out: dict[int, int] = {}
+        for chunk in chunks([int(r) for r in rids]):
+            out.update({int(r): int(n) for r, n in self._rows(
+                "SELECT rid, length(text) FROM memories WHERE rid = ANY(%s::bigint[])", (chunk,))})
+        return out
+
+    def lexical(self, selection: Selection, terms: Sequence[str], limit: int) -> list[tuple[int, float]]:
+        """Stemmed full-text matches of the selection, ranked by ts_rank (see ``sql.lexical``)."""
+        query = sql.lexical(selection, terms, limit)
+        if query is None:
+            return []
+        return [(int(r[0]), float(r[1])) for r in self._rows(*query)]
+
+    def embeddings(self, rids: Sequence[int]) -> dict[int, np.ndarray]:
+        out: dict[int, np.ndarray] = {}
+        for chunk in chunks([int(r) for r in rids]):
+            for rid, blob in self._rows("SELECT rid, embedding FROM memories WHERE rid = ANY(%s::bigint[])",
+                                        (chunk,), binary=True):
+                out[int(rid)] = np.frombuffer(blob, dtype=np.float32)
+        return out
+
+    @contextmanager
+    def scan_embeddings(self, batch: int = 20_000) -> Iterator[tuple[int, Iterator[tuple[np.ndarray, np.ndarray]]]]:
+        with self._snapshot() as conn:
+            head = _head(conn, "vectors")
+
+            def batches() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+                last = 0
+                cur = conn.cursor(binary=True)
+                while True:
+                    rows = cur.execute("SELECT rid, embedding FROM memories WHERE rid > %s ORDER BY rid LIMIT %s",
+                                       (last, batch)).fetchall()
+                    if not rows:
+                        return
+                    ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+                    flat = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
+                    yield ids, flat.reshape(len(rows), -1)
+                    last = int(ids[-1])
+
+            yield head, batches()
+
+    def count(self) -> int:
+        return int(self._rows("SELECT count(*) FROM memories")[0][0])
+
+    def history(self, memory_id: str) -> list[HistoryEvent]:
+        rows = self._rows(
+            "SELECT seq, memory_id, event, old_memory, new_memory, created_at, actor, user_id, agent_id, run_id, "
+            "reason, message_ids FROM history WHERE memory_id = %s ORDER BY seq", (memory_id,))
+        ids = sorted({int(i) for r in rows for i in r[11]})
+        messages: dict[int, SourceMessage] = {}
+        for chunk in chunks(ids):
+            for m in self._rows("SELECT id, role, content, name, created_at FROM messages WHERE id = ANY(%s::bigint[])",
+                                (chunk,)):
+                messages[int(m[0])] = SourceMessage(m[1], m[2], m[3], iso(m[4]))
+        return [
+            HistoryEvent(id=r[0], memory_id=r[1], event=r[2], old_memory=r[3], new_memory=r[4], created_at=iso(r[5]),
+                         actor=r[6], user_id=r[7], agent_id=r[8], run_id=r[9], reason=r[10],
+                         source_messages=[messages[i] for i in sorted(int(i) for i in r[11]) if i in messages])
+            for r in rows
+        ]
+
+    def scope_ids(self, prefix: str) -> dict[str, list[str]]:
+        if not prefix:
+            raise ValueError("scope_ids needs a non-empty prefix")
+        out: dict[str, list[str]] = {}
+        for field in ("user_id", "agent_id", "run_id"):  # starts_with: literal and case-exact, unlike LIKE
+            union = " UNION ".join(f"SELECT {field} FROM {table} WHERE starts_with({field}, %s)"
+                                   for table in ("memories", "history", "messages", "graph_log"))
+            out[field] = sorted(str(r[0]) for r in self._rows(union, [prefix] * 4))  # code-point order
+        return out
+
+    # -- change logs ----------------------------------------------------------------------------
+    def log_head(self, log: LogName) -> int:
+        return self._read(lambda conn: _head(conn, log))
+
+    def read_log(self, log: LogName, after: int, limit: int | None = None) -> list[LogEntry]:
+        return self._read(lambda conn: _read_log(conn, log, after, limit))
+
+    def log_and_count(self, log: LogName, after: int) -> tuple[list[LogEntry], int]:
+        with self._snapshot() as conn:
+            entries = _read_log(conn, log, after, None)
+            return entries, int(conn.execute("SELECT count(*) FROM memories").fetchone()[0])
+
+    # -- meta -----------------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        rows = self._rows("SELECT value FROM meta WHERE key = %s", (key,))
+        return None if not rows else str(rows[0][0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.transaction() as tx:
+            tx.set_meta(key, value)
+
+    def delete_meta(self, key: str) -> None:
+        with self.transaction() as tx:
+            tx.delete_meta(key)
+
+    def meta_items(self, prefix: str) -> dict[str, str]:
+        return {str(k): str(v) for k, v in self._rows(
+            "SELECT key, value FROM meta WHERE starts_with(key, %s) ORDER BY key", (prefix,))}
+
+    # -- several processes --------------------------------------------------------------------
+    @contextmanager
+    def hold(self, name: str, *, wait_s: float = 0.0) -> Iterator[bool]:
+        """A session advisory lock on a pooled connection kept for the block: the server releases it when
+        the holder's connection ends, so a holder killed with -9 frees it at once."""
+        self._check_open()
+        key = locks.named(self.schema, f"hold:{name}")
+        deadline = time.monotonic() + max(0.0, wait_s)
+        with store_errors(self.location, f"cannot take the {name!r} lock"), self._pool.connection() as conn:
+            while not _fetch_one(conn, "SELECT pg_try_advisory_lock(%s, %s)", key):
+                if time.monotonic() >= deadline:
+                    yield False
+                    return
+                time.sleep(0.05)
+            try:
+                yield True
+            finally:
+                if not conn.broken:
+                    conn.execute("SELECT pg_advisory_unlock(%s, %s)", key)
+
+    def watch(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call ``callback`` (on a background thread) after other processes commit to a change log — told by
+        LISTEN/NOTIFY — and every ``poll`` seconds in any case; returns the function that stops it."""
+        self._check_open()
+        with self._close_lock:
+            if self._listener is None:
+                self._listener = Listener(self._connect, self.channel, self.settings.poll, self._notify)
+        return self._listener.subscribe(callback)
+
+    def _notify(self, payload: str) -> None:
+        self._read(lambda conn: conn.execute("SELECT pg_notify(%s, %s)", (self.channel, payload)))
+
+    # -- upkeep ---------------------------------------------------------------------------------
+    def compact(self) -> None:
+        """VACUUM the tables a forget deletes from: dead rows (the forgotten text) are removed from their
+        pages and indexes. PostgreSQL may still hold the bytes in free space and WAL until they are reused
+        or recycled (see docs/scaling.md)."""
+        def vacuum(conn: Any) -> None:
+            for table in ("memories", "history", "messages", "graph_log", "vector_log"):
+                conn.execute(pgsql.SQL("VACUUM {}").format(pgsql.Identifier(self.schema, table)))
+
+        self._read(vacuum)
+
+    def close(self) -> None:
+        with self._close_lock:
+            if self.closed:
+                return
+            listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.stop()  # (it wakes itself through the pool: before the pool closes)
+        self.closed = True
+        self._pool.close()
+
+
+def _fetch_one(conn: Any, text: str, params: Sequence[Any]) -> Any:
+    row = conn.execute(text, params).fetchone()
+    return None if row is None else row[0]
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
