@@ -39,6 +39,7 @@ ALICE = [
     ("2025-04-01T08:00:00Z", "I live in Bergen and I like hiking."),
 ]
 GLOBEX_SECRETS = ("Tokyo", "Kyoto", "zeta-secret-user", "Umbrella")
+MARKUP = '<img src=x onerror="window.pwned=1"><script>window.pwned=2</script> is only text'
 
 
 @dataclass
@@ -73,6 +74,7 @@ def seed(site: Site) -> None:
         _add(acme, "I like tea. I live in Paris.", user_id="bob", timestamp="2025-02-10T10:00:00Z",
              metadata={"channel": "email"})
         _add(acme, "Book a table for two on Friday.", user_id="bob", run_id="onboarding-2025", infer=False)
+        _add(acme, MARKUP, user_id="eve", infer=False)  # text that would be markup if a page inserted it as HTML
         for user in ("carol", "dave"):  # forgotten by the tests
             _add(acme, "I live in Lisbon. I like jazz.", user_id=user, timestamp="2025-01-20T10:00:00Z")
         site.seeded["acme"] = acme.get("/v1/memories", params={"user_id": "alice", "include_expired": True,

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from .conftest import Site, open_scope, sign_in
+from .conftest import MARKUP, Site, open_scope, sign_in
 
 
 def texts(tab: Any, selector: str) -> list[str]:
@@ -201,3 +201,13 @@ def test_graph_draws_current_relations_solid_and_closed_ones_dashed(page: Any, s
     page.get_by_text("4 relations: 4 current, 0 closed (now)").wait_for()
     page.locator("summary", has_text="Relations as a table").click()
     assert page.locator(".relations-table tbody tr").count() == 4
+
+
+def test_memory_text_is_shown_as_text_never_run(page: Any, site: Site) -> None:
+    sign_in(page, site)
+    open_scope(page, site, "user", "eve")
+    page.locator("ol.memories li.memory").first.wait_for()
+    assert memory_texts(page) == [MARKUP]
+    page.locator("li.memory a.history-link").click()
+    page.get_by_role("complementary", name="History of a memory").locator("ol.events li.event").wait_for()
+    assert page.evaluate("() => window.pwned === undefined && document.querySelectorAll('main img, #root img').length === 0")

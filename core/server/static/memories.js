@@ -6,6 +6,7 @@ import { clear, h, newId, plural, when } from "./dom.js";
 import { HistoryPanel } from "./history.js";
 
 const FIELDS = { user: "user_id", agent: "agent_id", run: "run_id" };
+const LIST_LIMIT = 200;
 
 function field(label, control, help) {
   const id = control.id || newId("field");
@@ -95,7 +96,7 @@ export class MemoryList {
       const answer = query
         ? await this.ctx.api.search(this.scope, query, { ...options, preset: this.preset.value,
           limit: Math.max(1, Math.min(200, Number(this.limit.value) || 20)) })
-        : await this.ctx.api.memories(this.scope, options);
+        : await this.ctx.api.memories(this.scope, { ...options, limit: LIST_LIMIT });
       if (ticket !== this.request) return;
       this.render(answer.results, query, options);
     } catch (err) {
@@ -118,6 +119,10 @@ export class MemoryList {
       : `${plural(results.length, "memory", "memories")} (${moment})`;
     clear(this.list, results.length ? results.map((m) => this.card(m, query, options.includeClosed ? null : options.asOf)) : h("li", { class: "empty" },
       query ? "Nothing found: try other words or another preset." : "No memories at this moment."));
+    if (!query && results.length >= LIST_LIMIT) {
+      this.list.append(h("li", { class: "help" }, `The ${LIST_LIMIT} most recently changed are shown: search or `
+        + "filter to find others."));
+    }
     this.mark();
   }
 
