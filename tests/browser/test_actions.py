@@ -172,12 +172,24 @@ def test_keyboard_only_main_flow(page: Any, site: Site) -> None:
     page.get_by_text(re.compile(r"relations?: .* \(as of 2025-01-10 09:00 UTC\)")).wait_for()
 
 
-def test_every_page_fits_a_laptop_screen(page: Any, site: Site) -> None:
+UNLABELLED = """() => [...document.querySelectorAll('input, select, textarea, button, a[href], [tabindex="0"]')]
+    .filter((el) => !(el.getAttribute('aria-label') || el.getAttribute('aria-labelledby')
+                      || (el.labels && el.labels.length) || el.textContent.trim()))
+    .map((el) => el.outerHTML.slice(0, 120))"""
+
+
+def test_every_page_fits_a_laptop_screen_and_names_every_control(page: Any, site: Site) -> None:
+    page.goto(site.ui)
+    page.get_by_label("API key").wait_for()
+    assert page.evaluate(UNLABELLED) == []
     sign_in(page, site)
     for hash_ in ("#/", "#/scope/user/alice", "#/scope/user/alice/graph"):
         page.goto(site.ui + hash_)
         page.locator("h2").first.wait_for()
         page.wait_for_load_state("networkidle")
+        for summary in page.locator("details:not([open]) > summary").all():
+            summary.click()  # the filters and the relations table too
+        assert page.evaluate(UNLABELLED) == [], hash_
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= VIEWPORT["width"], f"{hash_}: the page scrolls sideways ({width}px)"
         for selector in ("nav.scopes", "header.top", ".tabs", "fieldset.timeline"):
