@@ -16,7 +16,7 @@ import numpy as np
 from . import transcripts
 from .config import IN_MEMORY, MemoryConfig, load_config
 from .engine import Engine
-from .errors import MemlayerError
+from .errors import MemlayerError, ScopeError
 from .filters import parse_filters
 from .graph.view import GraphView
 from .messages import (
@@ -32,6 +32,7 @@ from .ops import add as add_op
 from .ops import bulk as bulk_op
 from .ops import forget as forget_op
 from .ops import search as search_op
+from .records import SCOPE_KINDS
 from .search.config import SearchConfig
 from .storage import Selection
 from .types import Scope, Usage, to_utc, utcnow
@@ -228,6 +229,17 @@ class AsyncMemory:
         if scope is not None and events and not _within(events[0], scope):
             return []
         return [e.to_dict() for e in events]
+
+    async def scopes(self, *, prefix: str | None = None, limit: int = 1000) -> dict[str, list[dict[str, Any]]]:
+        """The users, agents and runs this store holds memories of (current or closed), in id order, at most
+        ``limit`` of each: ``{"users": [...], "agents": [...], "runs": [...]}``, each entry ``{"id",
+        "memories" (current), "closed", "first_at", "last_at"}``. ``prefix``: only the ids starting with it."""
+        self._check_open()
+        if prefix is not None and (not isinstance(prefix, str) or clean_text(prefix) != prefix):
+            raise ScopeError(f"prefix must be a string (no NUL, valid Unicode) or None, got {prefix!r}")
+        count = limit_arg("limit", limit, MAX_LIST)
+        found = await asyncio.to_thread(self._engine.store.list_scopes, prefix or "", count)
+        return {name: [s.to_dict() for s in found[field]] for field, name in SCOPE_KINDS}
 
     async def reset(self) -> None:
         """Erase every memory, history entry, message and relation of this store."""

@@ -69,6 +69,7 @@ class Memory:
     delete = _sync(AsyncMemory.delete)
     delete_all = _sync(AsyncMemory.delete_all)
     history = _sync(AsyncMemory.history)
+    scopes = _sync(AsyncMemory.scopes)
     reset = _sync(AsyncMemory.reset)
     health = _sync(AsyncMemory.health)
 

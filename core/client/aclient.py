@@ -161,6 +161,12 @@ class AsyncClient:
                                                              params=_scope(user_id, agent_id, run_id))
         return out
 
+    async def scopes(self, *, prefix: str | None = None, limit: int = 1000) -> dict[str, list[dict[str, Any]]]:
+        """This key's tenant's users, agents and runs with their counts (see ``AsyncMemory.scopes``)."""
+        out: dict[str, list[dict[str, Any]]] = await self._http.request(
+            "GET", "/v1/scopes", params={"prefix": prefix, "limit": limit})
+        return out
+
     async def reset(self) -> None:
         """Forget every memory of this key's tenant (needs a key with the admin scope)."""
         await self._http.request("POST", "/v1/reset")
@@ -176,6 +182,11 @@ class AsyncClient:
         """The tenant and scopes of this client's key."""
         out: dict[str, Any] = await self._http.request("GET", "/v1/whoami")
         return out
+
+    async def search_presets(self) -> dict[str, dict[str, Any]]:
+        """The search presets the server knows (a search's ``config`` may name one): name -> SearchConfig fields."""
+        out = await self._http.request("GET", "/v1/search/presets")
+        return dict(out["presets"])
 
     async def ready(self) -> bool:
         """Whether the server is up and accepting requests."""

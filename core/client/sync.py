@@ -38,9 +38,11 @@ class Client:
     delete = _sync(AsyncClient.delete)
     delete_all = _sync(AsyncClient.delete_all)
     history = _sync(AsyncClient.history)
+    scopes = _sync(AsyncClient.scopes)
     reset = _sync(AsyncClient.reset)
     health = _sync(AsyncClient.health)
     whoami = _sync(AsyncClient.whoami)
+    search_presets = _sync(AsyncClient.search_presets)
     ready = _sync(AsyncClient.ready)
 
     @property

@@ -151,7 +151,8 @@ def create_app(settings: ServerSettings | None = None, *, memory: Any = None) ->
     @app.get("/", include_in_schema=False)
     async def index() -> dict[str, Any]:
         return {"name": "memlayer", "version": __version__, "docs": "/docs", "openapi": "/openapi.json",
-                "mcp": "/mcp" if endpoint is not None else None, "health": "/health", "ready": "/ready"}
+                "mcp": "/mcp" if endpoint is not None else None, "health": "/health", "ready": "/ready",
+                "browser": pages.MOUNT + "/" if pages.STATIC.is_dir() else None}
 
     app.add_middleware(HostCheck, enabled=state.is_open)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)

@@ -14,6 +14,7 @@ Time = Annotated[str | float, Field(description="ISO 8601 time (UTC unless it ha
 MAX_QUERY_CHARS = 32_768
 MAX_LIMIT = 1_000_000_000  # get_all's "everything" (the adapters ask for 1e9)
 MAX_SEARCH_LIMIT = 10_000
+MAX_SCOPES = 100_000  # scopes of each kind one call lists
 
 
 class _Body(BaseModel):
@@ -177,6 +178,24 @@ class HistoryOut(_Out):
     agent_id: str | None
     run_id: str | None
     source_messages: list[SourceMessageOut]
+
+
+class ScopeOut(_Out):
+    id: str
+    memories: int = Field(description="current memories")
+    closed: int = Field(description="memories no longer current (closed or superseded), kept for as_of")
+    first_at: str | None = Field(description="the earliest valid_from among them")
+    last_at: str | None = Field(description="the latest updated_at among them")
+
+
+class ScopesOut(_Out):
+    users: list[ScopeOut]
+    agents: list[ScopeOut]
+    runs: list[ScopeOut]
+
+
+class PresetsOut(_Out):
+    presets: dict[str, dict[str, Any]] = Field(description="preset name -> its SearchConfig fields")
 
 
 class RelationsOut(_Out):

@@ -145,6 +145,12 @@ class MemoryService:
             return []
         return tenant.records(events)
 
+    async def scopes(self, tenant: Tenant, *, prefix: str | None = None, limit: int = 1000) -> dict[str, Any]:
+        """The tenant's users, agents and runs with their counts (``Memory.scopes`` inside the tenant)."""
+        found: dict[str, list[dict[str, Any]]] = await self.memory.scopes(prefix=tenant.prefix + (prefix or ""),
+                                                                         limit=limit)
+        return {kind: [{**item, "id": tenant.strip(item["id"])} for item in items] for kind, items in found.items()}
+
     async def export_memories(self, tenant: Tenant, *, include_expired: bool = False,
                               **scope: Any) -> AsyncIterator[str]:
         rows = await self.get_all(tenant, **scope, limit=EXPORT_PAGE, include_expired=include_expired)

@@ -22,7 +22,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import numpy as np
 
 from ..filters import Filter
-from ..records import HistoryEvent, MemoryRecord
+from ..records import HistoryEvent, MemoryRecord, ScopeSummary
 from ..types import Scope
 
 LogName = Literal["vectors", "graph"]
@@ -237,6 +237,10 @@ class Store(Protocol):
         (valid while the context is open)."""
 
     def count(self) -> int: ...
+
+    def list_scopes(self, prefix: str, limit: int) -> dict[str, list[ScopeSummary]]:
+        """Per scope field ("user_id", "agent_id", "run_id"): the ids its memories (current or closed) hold
+        that start with ``prefix`` ("" for every id), in id order, at most ``limit`` each, with their counts."""
 
     def history(self, memory_id: str) -> list[HistoryEvent]: ...
 

@@ -28,7 +28,8 @@ def _clean(value):
 
 
 def test_same_signatures():
-    for name in ("add", "search", "get", "get_all", "update", "delete", "delete_all", "history", "reset"):
+    for name in ("add", "search", "get", "get_all", "update", "delete", "delete_all", "history", "reset",
+                 "scopes"):
         assert inspect.signature(getattr(Memory, name)) == inspect.signature(getattr(AsyncMemory, name)), name
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import random
 
 import numpy as np
+import pytest
 
 from memlayer import Memory
 from memlayer.embeddings.hashing import HashingEmbedder
+from memlayer.errors import MemlayerError
 
 WORDS = ["apple", "river", "mountain", "coffee", "violin", "python", "garden", "rocket", "winter", "ocean", "jazz", "tennis", "paris", "book", "cat"]
 
@@ -62,3 +64,25 @@ def test_user_ids_are_opaque_strings(memory):
     for uid in tricky:
         res = memory.search("secret", user_id=uid, limit=50)["results"]
         assert [r["user_id"] for r in res] == [uid]
+
+
+def test_scopes_lists_users_agents_and_runs_with_counts(memory):
+    memory.add("I live in Oslo", user_id="alice", agent_id="bot", infer=False, timestamp="2025-01-01T00:00:00Z")
+    memory.add("run note", user_id="alice", run_id="r1", infer=False, timestamp="2025-02-01T00:00:00Z")
+    memory.add("b", user_id="bob", infer=False)
+    first = memory.get_all(user_id="alice", agent_id="bot")["results"][0]["id"]
+    memory.update(first, "I live in Bergen")  # an update rewrites in place: still one current memory
+    listed = memory.scopes()
+    assert [(s["id"], s["memories"], s["closed"]) for s in listed["users"]] == [("alice", 2, 0), ("bob", 1, 0)]
+    assert listed["users"][0]["first_at"] == "2025-01-01T00:00:00+00:00" and listed["users"][0]["last_at"] > "2025-02"
+    assert [s["id"] for s in listed["agents"]] == ["bot"] and [s["id"] for s in listed["runs"]] == ["r1"]
+    assert [s["id"] for s in memory.scopes(prefix="b")["users"]] == ["bob"]
+    assert [s["id"] for s in memory.scopes(limit=1)["users"]] == ["alice"]
+    memory.delete_all(user_id="alice")
+    assert [s["id"] for s in memory.scopes()["users"]] == ["bob"] and memory.scopes()["runs"] == []
+
+
+@pytest.mark.parametrize("bad", [{"prefix": 3}, {"prefix": "a\x00"}, {"limit": -1}, {"limit": "5"}])
+def test_scopes_refuses_bad_arguments(memory, bad):
+    with pytest.raises(MemlayerError):
+        memory.scopes(**bad)

@@ -66,10 +66,15 @@ def test_builtins_are_entry_points():
 
 def test_wheel_installs_memlayer_not_core(tmp_path):
     """The core lives in core/ but the built distribution only ever contains `memlayer`."""
+    import shutil
     import zipfile
     from pathlib import Path
 
-    root = Path(__file__).resolve().parents[2]
+    # Built from a copy without build caches: a stale build/ or egg-info would let a file the project's
+    # own settings leave out slip into the wheel.
+    root = tmp_path / "src"
+    shutil.copytree(Path(__file__).resolve().parents[2], root, ignore=shutil.ignore_patterns(
+        ".git", ".venv*", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", "test-artifacts", ".benchmarks"))
     out = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(root)],
         capture_output=True, text=True, timeout=300,
@@ -81,3 +86,6 @@ def test_wheel_installs_memlayer_not_core(tmp_path):
     assert tops == {"memlayer", "langchain_memlayer", "llamaindex_memlayer", wheel.name.split("-py")[0] + ".dist-info"}
     assert "memlayer/py.typed" in names and "memlayer/data/cl100k_base.tiktoken" in names
     assert "memlayer/projections/graph.py" in names and "memlayer/vectors/faiss.py" in names
+    static = root / "core" / "server" / "static"  # the memory browser's pages ship with the wheel
+    assert {f"memlayer/server/static/{f.name}" for f in static.iterdir()} <= set(names)
+    assert "memlayer/server/static/index.html" in names and "memlayer/server/static/app.js" in names

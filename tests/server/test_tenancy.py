@@ -42,6 +42,9 @@ def _victim_data(http: httpx.Client, rng: random.Random) -> dict[str, Any]:
             text = rng.choice([f"I work at {token}.", f"I live in {token}.", f"My favourite food is {token}."])
             r = http.post("/v1/memories", json={"messages": text, **scope, "metadata": {"secret": token}})
             assert r.status_code == 200, r.text
+    hidden = {k: "Zq" + secrets.token_hex(4) for k in ("user_id", "agent_id", "run_id")}  # ids that are secrets
+    assert http.post("/v1/memories", json={"messages": "a hidden scope", **hidden, "infer": False}).status_code == 200
+    secrets_seen += hidden.values()
     state = snapshot(http, scopes)
     return {"scopes": scopes, "secrets": secrets_seen, "state": state,
             "ids": [m["id"] for ms in state["memories"].values() for m in ms]}
@@ -81,7 +84,7 @@ def attempt(http: httpx.Client, rng: random.Random, victim: dict[str, Any]) -> h
     token = rng.choice(victim["secrets"])
     if rng.random() < 0.4:
         scope = dict(rng.choice(victim["scopes"]))  # exactly a scope both tenants have data in
-    kind = rng.randrange(13)
+    kind = rng.randrange(14)
     if kind == 0:
         return http.post("/v1/search", json={"query": f"{token} work live food", **scope, "limit": 50,
                                              "filters": _filters(rng, victim), "include_expired": rng.random() < 0.5})
@@ -115,6 +118,9 @@ def attempt(http: httpx.Client, rng: random.Random, victim: dict[str, Any]) -> h
     if kind == 11:
         return http.get("/v1/export", params={**scope, "format": rng.choice(["jsonl", "turtle", "trig", "json-ld",
                                                                              "nquads"]), "include_expired": "true"})
+    if kind == 12:
+        prefix = rng.choice([None, "", "Zq", "globex:", "globex:Zq", "u", ":", token[:3]])
+        return http.get("/v1/scopes", params={} if prefix is None else {"prefix": prefix, "limit": 100_000})
     return http.get("/v1/memories", params={"user_id": "u1", "filters": json.dumps({"secret": token})})
 
 

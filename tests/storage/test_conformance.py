@@ -151,6 +151,36 @@ def test_validity_current_as_of_and_all(store: Store) -> None:
     assert texts(store, Selection(ALICE, include_expired=True)) == {"lives in NY", "lives in SF"}
 
 
+def test_list_scopes_with_counts_in_id_order(store: Store) -> None:
+    (old, _), = put(store, ALICE_BOT, "lives in NY", at=T0)
+    (new, _), = put(store, ALICE_BOT, "lives in SF", at=T0 + 100)
+    put(store, Scope("alice", run_id="r1"), "run fact", at=T0 + 50)
+    put(store, Scope("t:bob"), "b1", "b2", at=T0 + 10)
+    put(store, Scope("t:bobby", "t:bot"), "b3", at=T0 + 20)
+    put(store, BOT, "bot only", at=T0 + 5)
+    with store.transaction() as tx:
+        tx.close(old, T0 + 100, new)
+    found = store.list_scopes("", 100)
+    assert set(found) == {"user_id", "agent_id", "run_id"}
+    iso = [datetime.fromtimestamp(T0 + d, timezone.utc).isoformat() for d in (0, 5, 50, 100)]
+    assert [s.to_dict() for s in found["user_id"]] == [
+        {"id": "alice", "memories": 2, "closed": 1, "first_at": iso[0], "last_at": iso[3]},
+        {"id": "t:bob", "memories": 2, "closed": 0, "first_at": found["user_id"][1].first_at,
+         "last_at": found["user_id"][1].last_at},
+        {"id": "t:bobby", "memories": 1, "closed": 0, "first_at": found["user_id"][2].first_at,
+         "last_at": found["user_id"][2].last_at},
+    ]
+    assert [(s.id, s.memories, s.closed) for s in found["agent_id"]] == [("bot", 2, 1), ("t:bot", 1, 0)]
+    assert found["agent_id"][0].first_at == iso[0] and found["agent_id"][0].last_at == iso[3]
+    assert [(s.id, s.memories, s.first_at) for s in found["run_id"]] == [("r1", 1, iso[2])]
+    prefixed = store.list_scopes("t:", 100)  # a prefix is a plain string prefix: no wildcards, case-exact
+    assert [s.id for s in prefixed["user_id"]] == ["t:bob", "t:bobby"] and prefixed["run_id"] == []
+    assert [s.id for s in prefixed["agent_id"]] == ["t:bot"]
+    assert [s.id for s in store.list_scopes("t:bob", 1)["user_id"]] == ["t:bob"]
+    assert all(store.list_scopes(p, 100)["user_id"] == [] for p in ("T:", "%", "_", "alice\U0010ffff", "\U0010ffff"))
+    assert store.list_scopes("", 0) == {"user_id": [], "agent_id": [], "run_id": []}
+
+
 def test_list_is_most_recently_updated_first(store: Store) -> None:
     for i in range(5):
         put(store, ALICE, f"m{i}", at=T0 + i)

@@ -7,9 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 
+from ...search.config import PRESETS
 from ..jsonbody import StrictJSONRoute
 from ..models import (
     MAX_LIMIT,
+    MAX_SCOPES,
     AddBody,
     AddOut,
     BulkBody,
@@ -19,7 +21,9 @@ from ..models import (
     HistoryOut,
     ListOut,
     MemoryOut,
+    PresetsOut,
     ResetOut,
+    ScopesOut,
     SearchBody,
     SearchOut,
     Time,
@@ -27,7 +31,7 @@ from ..models import (
     UpdateOut,
 )
 from ..service import parse_filters
-from . import ERRORS, STRICT, Admin, AgentQ, Reader, RunQ, UserQ, Writer, answer, scope_args, service
+from . import ERRORS, STRICT, Admin, AgentQ, Anyone, Reader, RunQ, UserQ, Writer, answer, scope_args, service
 
 router = APIRouter(prefix="/v1", route_class=StrictJSONRoute, responses=ERRORS, dependencies=STRICT, tags=["memories"])
 MemoryId = Annotated[str, Path(min_length=1, max_length=128, description="a memory id")]
@@ -55,6 +59,21 @@ async def search(request: Request, body: SearchBody, who: Reader) -> JSONRespons
         who.tenant, body.query, **body.scope(), limit=body.limit, filters=body.filters, threshold=body.threshold,
         max_tokens=body.max_tokens, as_of=body.as_of, include_expired=body.include_expired, config=body.config,
     ))
+
+
+@router.get("/search/presets", response_model=PresetsOut, summary="The search presets a search's config may name")
+async def presets(who: Anyone) -> dict[str, object]:
+    return {"presets": {name: config.model_dump(mode="json") for name, config in PRESETS.items()}}
+
+
+@router.get("/scopes", response_model=ScopesOut, summary="Your users, agents and runs with counts (Memory.scopes)")
+async def scopes(
+    request: Request, who: Reader,
+    prefix: Annotated[str | None, Query(max_length=512, description="only ids starting with this")] = None,
+    limit: Annotated[int, Query(ge=0, le=MAX_SCOPES, description="at most this many of each kind")] = 1000,
+) -> JSONResponse:
+    svc = service(request)
+    return await answer(request, lambda: svc.scopes(who.tenant, prefix=prefix, limit=limit))
 
 
 @router.get("/memories", response_model=ListOut, summary="List a scope's memories (Memory.get_all)")

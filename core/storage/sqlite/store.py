@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from ...errors import StoreError
-from ...records import HistoryEvent, SourceMessage
+from ...records import HistoryEvent, ScopeSummary, SourceMessage
 from ...types import Scope, iso
 from ..base import LogEntry, LogName, ScopeRows, Selection, StoredMemory
 from . import sql
@@ -292,19 +292,27 @@ class SQLiteStore:
         return {str(k): str(v) for k, v in self._rows(
             "SELECT key, value FROM meta WHERE key LIKE ? ESCAPE '\\' ORDER BY key", (escaped + "%",))}
 
+    def list_scopes(self, prefix: str, limit: int) -> dict[str, list[ScopeSummary]]:
+        out: dict[str, list[ScopeSummary]] = {}
+        for field in ("user_id", "agent_id", "run_id"):  # each an index range scan over memories_<field>_t
+            where, params = _starts_with(field, prefix)
+            rows = self._rows(
+                f"SELECT {field}, SUM(valid_to IS NULL), SUM(valid_to IS NOT NULL), MIN(valid_from), MAX(updated_at) "
+                f"FROM memories WHERE {where} GROUP BY {field} ORDER BY {field} LIMIT ?", [*params, int(limit)])
+            out[field] = [ScopeSummary(str(r[0]), int(r[1]), int(r[2]), iso(r[3]), iso(r[4])) for r in rows]
+        return out
+
     def scope_ids(self, prefix: str) -> dict[str, list[str]]:
         """The distinct user, agent and run ids starting with ``prefix`` (non-empty) anywhere in the store:
         memories, history, raw messages and the graph outbox (a server tenant's scopes, to forget them)."""
         if not prefix:
             raise ValueError("scope_ids needs a non-empty prefix")
-        following = ord(prefix[-1]) + 1
-        low, high = prefix, prefix[:-1] + chr(0xE000 if 0xD800 <= following <= 0xDFFF else following)
         out: dict[str, list[str]] = {}
-        for field in ("user_id", "agent_id", "run_id"):  # an index range, unlike LIKE (no escaping, case-exact)
+        for field in ("user_id", "agent_id", "run_id"):
             found: set[str] = set()
+            where, params = _starts_with(field, prefix)
             for table in ("memories", "history", "messages", "graph_log"):
-                found.update(str(r[0]) for r in self._rows(
-                    f"SELECT DISTINCT {field} FROM {table} WHERE {field} >= ? AND {field} < ?", (low, high)))
+                found.update(str(r[0]) for r in self._rows(f"SELECT DISTINCT {field} FROM {table} WHERE {where}", params))
             out[field] = sorted(found)
         return out
 
@@ -384,3 +392,15 @@ def _marks(chunk: Sequence[Any]) -> str:
 
 def _key_path(key: str) -> str:
     return '$."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _starts_with(column: str, prefix: str) -> tuple[str, list[Any]]:
+    """A WHERE condition (and its parameters) for the values of ``column`` that start with ``prefix`` ("":
+    any value): an index range [prefix, next) where one exists, unlike LIKE (no escaping, case-exact)."""
+    if not prefix:
+        return f"{column} IS NOT NULL", []
+    following = ord(prefix[-1]) + 1
+    if following > 0x10FFFF:  # no character sorts after it: compare the leading characters instead
+        return f"substr({column}, 1, ?) = ?", [len(prefix), prefix]
+    high = prefix[:-1] + chr(0xE000 if 0xD800 <= following <= 0xDFFF else following)
+    return f"{column} >= ? AND {column} < ?", [prefix, high]
