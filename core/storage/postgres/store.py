@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from ...errors import StoreError, missing_extra
-from ...records import HistoryEvent, SourceMessage
+from ...records import HistoryEvent, ScopeSummary, SourceMessage
 from ...types import Scope, iso
 from ..base import LogEntry, LogName, ScopeRows, Selection, StoredMemory
 from . import codec, locks, pool, settings, sql
@@ -302,6 +302,17 @@ class PostgresStore:
                          source_messages=[messages[i] for i in sorted(int(i) for i in r[11]) if i in messages])
             for r in rows
         ]
+
+    def list_scopes(self, prefix: str, limit: int) -> dict[str, list[ScopeSummary]]:
+        out: dict[str, list[ScopeSummary]] = {}
+        for field in ("user_id", "agent_id", "run_id"):  # starts_with: literal and case-exact, unlike LIKE
+            where, params = (f"starts_with({field}, %s)", [prefix]) if prefix else (f"{field} IS NOT NULL", [])
+            rows = self._rows(
+                f"SELECT {field}, count(*) FILTER (WHERE valid_to IS NULL), count(*) FILTER (WHERE valid_to IS NOT NULL), "
+                f"min(valid_from), max(updated_at) FROM memories WHERE {where} "
+                f'GROUP BY {field} ORDER BY {field} COLLATE "C" LIMIT %s', [*params, int(limit)])  # code-point order
+            out[field] = [ScopeSummary(str(r[0]), int(r[1]), int(r[2]), iso(r[3]), iso(r[4])) for r in rows]
+        return out
 
     def scope_ids(self, prefix: str) -> dict[str, list[str]]:
         if not prefix:
