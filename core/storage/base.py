@@ -126,6 +126,7 @@ class ScopeRows:
     rids: np.ndarray  # int64, ascending
     times: np.ndarray  # created_at, epoch seconds
     values: dict[str, list[Any]]  # metadata key -> value per row (None where missing)
+    speakers: list[Any] | None = None  # the speaker column per row (None where unknown)
 
 
 @runtime_checkable
@@ -215,6 +216,17 @@ class Store(Protocol):
 
     def scope_rows(self, selection: Selection, keys: Sequence[str]) -> ScopeRows: ...
 
+    def scope_rows_upto(self, selection: Selection, keys: Sequence[str], cap: int) -> ScopeRows | None:
+        """``scope_rows`` with speakers, or None when the selection covers more than ``cap`` memories (found
+        without reading more than ``cap + 1`` of them): a search then never materialises the selection."""
+
+    def window(self, selection: Selection, rids: Sequence[int], span: int) -> ScopeRows:
+        """The selection's memories whose row id lies within ``span`` of one of ``rids`` (ascending, with
+        speakers): the neighbourhood of a large selection's candidates, read without reading the selection."""
+
+    def within(self, selection: Selection, rids: Sequence[int]) -> np.ndarray:
+        """The row ids among ``rids`` that the selection covers (ascending): post-filtering candidates."""
+
     def current_by_attribute(self, scope: Scope, attributes: Sequence[str]) -> list[StoredMemory]: ...
 
     def current_by_hash(self, scopes: Sequence[Scope], hashes: Sequence[str]) -> dict[Scope, dict[str, list[StoredMemory]]]:
@@ -224,9 +236,16 @@ class Store(Protocol):
 
     def text_lengths(self, rids: Sequence[int]) -> dict[int, int]: ...
 
-    def lexical(self, selection: Selection, terms: Sequence[str], limit: int) -> list[tuple[int, float]]:
+    def lexical(
+        self, selection: Selection, terms: Sequence[str], limit: int, size: int | None = None
+    ) -> list[tuple[int, float]]:
         """(rid, relevance) of the memories a selection covers that contain any of ``terms`` (full-text,
-        stemmed), best first."""
+        stemmed), best first. The work follows the selection, not the store, and so do the statistics: BM25
+        with the selection as the collection (``size``: the number of memories it covers, when the caller
+        knows it). A selection too large for that may be ranked with the store's statistics."""
+
+    def token_counts(self, rids: Sequence[int]) -> dict[int, int]:
+        """The number of full-text tokens in each memory's text (the lengths BM25 normalises by)."""
 
     def embeddings(self, rids: Sequence[int]) -> dict[int, np.ndarray]: ...
 

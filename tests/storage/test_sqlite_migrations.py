@@ -14,6 +14,9 @@ def test_a_version_1_store_is_migrated_on_open(tmp_path, hash_embedder):
     con = sqlite3.connect(tmp_path / "memlayer.db")
     with con:  # turn it back into what version 1 wrote
         con.execute("DROP TRIGGER memories_fts_au")  # (it names the text column only, but SQLite re-checks it)
+        for kind in ("user", "agent", "run"):  # version 1's scope indexes did not hold the speaker
+            con.execute(f"DROP INDEX memories_{kind}_s")
+            con.execute(f"CREATE INDEX memories_{kind}_t ON memories({kind}_id, valid_to, created_at)")
         for stmt in ("ALTER TABLE memories DROP COLUMN speaker", "ALTER TABLE memories DROP COLUMN expires_at",
                      "ALTER TABLE history DROP COLUMN reason", "UPDATE meta SET value = '1' WHERE key = 'schema_version'"):
             con.execute(stmt)

@@ -2,12 +2,52 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
+
+
+def _scope_tokens(row: str) -> str:
+    """SQL for the full-text scope tokens of a memories row (``new``/``old`` in triggers, a table in the view).
+
+    One token per scope field that is set: ``u``/``a``/``r``, the value's UTF-8 bytes in hex, then ``0`` (the
+    porter stemmer never changes a token ending in a digit, so no two scopes can share a token).
+    Python's side is ``storage.sqlite.lexical.scope_token``."""
+    parts = [f"coalesce('{kind}' || hex({row}.{col}) || '0 ', '')"
+             for kind, col in (("u", "user_id"), ("a", "agent_id"), ("r", "run_id"))]
+    return "trim(" + " || ".join(parts) + ")"
+
+
+# The full-text index: each memory's text, and its scope as tokens, so that a scoped query matches only the
+# scope's postings (see storage.sqlite.lexical). External content: FTS5 reads the text back from the view.
+FTS = f"""
+CREATE VIEW IF NOT EXISTS memories_lex(rid, text, scope) AS SELECT rid, text, {_scope_tokens("memories")} FROM memories;
+CREATE VIRTUAL TABLE IF NOT EXISTS memories_fts USING fts5(
+    text, scope, content='memories_lex', content_rowid='rid', tokenize='porter unicode61'
+);
+CREATE TRIGGER IF NOT EXISTS memories_fts_ai AFTER INSERT ON memories BEGIN
+    INSERT INTO memories_fts(rowid, text, scope) VALUES (new.rid, new.text, {_scope_tokens("new")});
+END;
+CREATE TRIGGER IF NOT EXISTS memories_fts_ad AFTER DELETE ON memories BEGIN
+    INSERT INTO memories_fts(memories_fts, rowid, text, scope) VALUES ('delete', old.rid, old.text, {_scope_tokens("old")});
+END;
+CREATE TRIGGER IF NOT EXISTS memories_fts_au AFTER UPDATE OF text, user_id, agent_id, run_id ON memories BEGIN
+    INSERT INTO memories_fts(memories_fts, rowid, text, scope) VALUES ('delete', old.rid, old.text, {_scope_tokens("old")});
+    INSERT INTO memories_fts(rowid, text, scope) VALUES (new.rid, new.text, {_scope_tokens("new")});
+END;
+"""
 
 # Steps from each older version to the next, run in order inside the opening transaction.
 MIGRATIONS: dict[int, list[str]] = {
     1: ["ALTER TABLE history ADD COLUMN reason TEXT"],  # why a memory went (expiry, budget, forget...)
     2: ["ALTER TABLE memories ADD COLUMN expires_at REAL", "ALTER TABLE memories ADD COLUMN speaker TEXT"],
+    3: [  # the full-text index gains the scope column: rebuilt from the memories (about a minute per million)
+        "DROP TRIGGER IF EXISTS memories_fts_ai",
+        "DROP TRIGGER IF EXISTS memories_fts_ad",
+        "DROP TRIGGER IF EXISTS memories_fts_au",
+        "DROP TABLE IF EXISTS memories_fts",
+        "DROP VIEW IF EXISTS memories_lex",
+        "UPDATE memories SET speaker = json_extract(metadata, '$.speaker') "  # the override, as writes now do
+        "WHERE speaker IS NULL AND json_type(metadata, '$.speaker') = 'text'",
+    ],
 }
 
 SCHEMA = """
@@ -30,29 +70,21 @@ CREATE TABLE IF NOT EXISTS memories (
     expires_at REAL,                           -- NULL: never lapses
     speaker TEXT                               -- who said it (a verbatim memory's message name or role)
 );
--- Scope indexes cover (rid, created_at): a scope's ids and order are read without touching rows.
+-- Scope indexes cover (rid, created_at, speaker): what a search reads of every memory of its scope is read
+-- without touching the rows (a row holds its embedding: reading it costs a page).
 DROP INDEX IF EXISTS memories_user;
 DROP INDEX IF EXISTS memories_agent;
 DROP INDEX IF EXISTS memories_run;
-CREATE INDEX IF NOT EXISTS memories_user_t ON memories(user_id, valid_to, created_at);
-CREATE INDEX IF NOT EXISTS memories_agent_t ON memories(agent_id, valid_to, created_at);
-CREATE INDEX IF NOT EXISTS memories_run_t ON memories(run_id, valid_to, created_at);
+DROP INDEX IF EXISTS memories_user_t;
+DROP INDEX IF EXISTS memories_agent_t;
+DROP INDEX IF EXISTS memories_run_t;
+CREATE INDEX IF NOT EXISTS memories_user_s ON memories(user_id, valid_to, created_at, speaker);
+CREATE INDEX IF NOT EXISTS memories_agent_s ON memories(agent_id, valid_to, created_at, speaker);
+CREATE INDEX IF NOT EXISTS memories_run_s ON memories(run_id, valid_to, created_at, speaker);
 CREATE INDEX IF NOT EXISTS memories_hash ON memories(hash);
 CREATE INDEX IF NOT EXISTS memories_attr ON memories(attribute) WHERE attribute IS NOT NULL;
 
-CREATE VIRTUAL TABLE IF NOT EXISTS memories_fts USING fts5(
-    text, content='memories', content_rowid='rid', tokenize='porter unicode61'
-);
-CREATE TRIGGER IF NOT EXISTS memories_fts_ai AFTER INSERT ON memories BEGIN
-    INSERT INTO memories_fts(rowid, text) VALUES (new.rid, new.text);
-END;
-CREATE TRIGGER IF NOT EXISTS memories_fts_ad AFTER DELETE ON memories BEGIN
-    INSERT INTO memories_fts(memories_fts, rowid, text) VALUES ('delete', old.rid, old.text);
-END;
-CREATE TRIGGER IF NOT EXISTS memories_fts_au AFTER UPDATE OF text ON memories BEGIN
-    INSERT INTO memories_fts(memories_fts, rowid, text) VALUES ('delete', old.rid, old.text);
-    INSERT INTO memories_fts(rowid, text) VALUES (new.rid, new.text);
-END;
+-- (the full-text index: FTS below)
 
 CREATE TABLE IF NOT EXISTS history (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -94,7 +126,7 @@ CREATE TABLE IF NOT EXISTS graph_log (
     payload TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS graph_log_user ON graph_log(user_id);
-"""
+""" + FTS
 
 
 def split_sql(script: str) -> list[str]:
@@ -110,3 +142,6 @@ def split_sql(script: str) -> list[str]:
             out.append(text)
             buf = []
     return out
+
+
+MIGRATIONS[3] += [*split_sql(FTS), "INSERT INTO memories_fts(memories_fts) VALUES ('rebuild')"]

@@ -25,6 +25,7 @@ from ...errors import StoreError
 from ...records import HistoryEvent, ScopeSummary, SourceMessage
 from ...types import Scope, iso
 from ..base import LogEntry, LogName, ScopeRows, Selection, StoredMemory
+from . import lexical as lex
 from . import sql
 from .rows import COLUMNS, chunks, current_by_hash, memory_from_row, store_errors
 from .schema import MIGRATIONS, SCHEMA, SCHEMA_VERSION, split_sql
@@ -170,11 +171,48 @@ class SQLiteStore:
     def scope_rows(self, selection: Selection, keys: Sequence[str]) -> ScopeRows:
         where, params = sql.where(selection)
         cols = "".join(", json_extract(metadata, ?)" for _ in keys)
-        rows = self._rows(f"SELECT rid, created_at{cols} FROM memories WHERE {where} ORDER BY rid",
+        rows = self._rows(f"SELECT rid, created_at, speaker{cols} FROM memories WHERE {where} ORDER BY rid",
                           [*(_key_path(k) for k in keys), *params])
         rids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         times = np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows))
-        return ScopeRows(rids, times, {k: [r[2 + i] for r in rows] for i, k in enumerate(keys)})
+        return ScopeRows(rids, times, {k: [r[3 + i] for r in rows] for i, k in enumerate(keys)}, [r[2] for r in rows])
+
+    def scope_rows_upto(self, selection: Selection, keys: Sequence[str], cap: int) -> ScopeRows | None:
+        if keys:  # metadata values are read from the rows themselves
+            rows = self.scope_rows(selection, keys)
+            return rows if len(rows.rids) <= cap else None
+        where, params = sql.where(selection)
+        # one row of concatenated columns (from the covering scope index): no Python object per memory
+        n, rids, times, speakers = self._rows(
+            "SELECT count(*), group_concat(rid), group_concat(created_at), group_concat(coalesce(speaker, ''), "
+            f"char(31)) FROM (SELECT rid, created_at, speaker FROM memories WHERE {where} LIMIT ?)",
+            [*params, int(cap) + 1])[0]
+        if n > cap:
+            return None
+        who = speakers.split("\x1f") if n else []
+        if len(who) != n:  # a speaker holding the separator: read the rows one by one
+            return self.scope_rows(selection, keys)
+        ids = np.array(rids.split(",") if n else [], dtype=np.int64)
+        order = np.argsort(ids, kind="stable")
+        at = np.array(times.split(",") if n else [], dtype=np.float64)
+        return ScopeRows(ids[order], at[order], {}, [who[i] or None for i in order.tolist()])
+
+    def window(self, selection: Selection, rids: Sequence[int], span: int) -> ScopeRows:
+        if not len(rids):
+            return ScopeRows(np.empty(0, np.int64), np.empty(0, np.float64), {}, [])
+        ranges = json.dumps([[int(r) - span, int(r) + span] for r in rids])
+        where, params = sql.where(selection, prefix="m.")
+        rows = self._rows(  # rowid ranges walked in the table's own order (a large selection is dense in it)
+            "SELECT DISTINCT m.rid, m.created_at, m.speaker FROM json_each(?) AS w JOIN memories AS m NOT INDEXED "
+            f"ON m.rid BETWEEN w.value ->> 0 AND w.value ->> 1 WHERE {where} ORDER BY m.rid", [ranges, *params])
+        return ScopeRows(np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)),
+                         np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows)), {},
+                         [r[2] for r in rows])
+
+    def within(self, selection: Selection, rids: Sequence[int]) -> np.ndarray:
+        with self._lock, store_errors("the memlayer database failed"):
+            found = lex.within(self._conn, selection, rids)
+        return np.sort(np.asarray(found, dtype=np.int64))
 
     def current_by_attribute(self, scope: Scope, attributes: Sequence[str]) -> list[StoredMemory]:
         with self._snapshot() as conn:
@@ -200,17 +238,15 @@ class SQLiteStore:
                 f"SELECT rid, length(text) FROM memories WHERE rid IN ({_marks(chunk)})", chunk)})
         return out
 
-    def lexical(self, selection: Selection, terms: Sequence[str], limit: int) -> list[tuple[int, float]]:
-        match = sql.fts_match(terms)
-        if match is None:
-            return []
-        where, params = sql.where(selection, prefix="m.")
-        rows = self._rows(
-            "SELECT f.rowid, bm25(memories_fts) AS s FROM memories_fts f JOIN memories m ON m.rid = f.rowid "
-            f"WHERE memories_fts MATCH ? AND {where} ORDER BY s LIMIT ?",
-            [match, *params, int(limit)],
-        )
-        return [(int(r[0]), -float(r[1])) for r in rows]
+    def lexical(
+        self, selection: Selection, terms: Sequence[str], limit: int, size: int | None = None
+    ) -> list[tuple[int, float]]:
+        with self._snapshot() as conn:  # the statistics and the matches from one state of the store
+            return lex.lexical(conn, selection, terms, limit, size)
+
+    def token_counts(self, rids: Sequence[int]) -> dict[int, int]:
+        with self._lock, store_errors("the memlayer database failed"):
+            return lex.token_counts(self._conn, rids)
 
     def embeddings(self, rids: Sequence[int]) -> dict[int, np.ndarray]:
         out: dict[int, np.ndarray] = {}
