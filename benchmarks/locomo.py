@@ -70,11 +70,14 @@ def sessions(conversation: dict[str, Any]) -> list[tuple[int, datetime | None, l
 
 
 # -- building a store -----------------------------------------------------------------------------
-async def build_store(sample: dict[str, Any], embedder: Any, *, per_turn: bool = False) -> tuple[Any, int, float]:
+async def build_store(
+    sample: dict[str, Any], embedder: Any, *, per_turn: bool = False, speaker_metadata: bool = True,
+) -> tuple[Any, int, float]:
     """A fresh in-memory store holding the conversation's turns; returns (memory, memories added, seconds).
 
-    One add() per session (default): each message carries its own metadata (dia_id, session, turn,
-    speaker), merged over the call's. ``per_turn``: one add() per turn, for comparison.
+    One add() per session (default): each message is an OpenAI-style message whose ``name`` is the speaker,
+    carrying its own metadata (dia_id, session, turn, and the speaker unless ``speaker_metadata`` is False),
+    merged over the call's. ``per_turn``: one add() per turn, as an application recording a chat live would.
     """
     from memlayer import AsyncMemory
 
@@ -85,7 +88,8 @@ async def build_store(sample: dict[str, Any], embedder: Any, *, per_turn: bool =
     for number, date, turns in sessions(sample["conversation"]):
         msgs = [
             {"role": "user", "content": turn_text(t), "name": t["speaker"],
-             "metadata": {"dia_id": t["dia_id"], "session": number, "turn": i, "speaker": t["speaker"]}}
+             "metadata": {"dia_id": t["dia_id"], "session": number, "turn": i,
+                          **({"speaker": t["speaker"]} if speaker_metadata else {})}}
             for i, t in enumerate(turns)
         ]
         batches = [[m] for m in msgs] if per_turn else [msgs]
@@ -128,14 +132,14 @@ def recall_at(evidence: list[str], retrieved: list[str | None], ks: Sequence[int
 
 async def evaluate(
     samples: list[dict[str, Any]], embedder: Any, configs: dict[str, Any], *, limit_questions: int | None = None,
-    per_turn: bool = False, log: Any = None,
+    per_turn: bool = False, speaker_metadata: bool = True, log: Any = None,
 ) -> tuple[dict[str, Run], dict[str, Any]]:
     runs = {name: Run(name) for name in configs}
     stats: dict[str, Any] = {"conversations": 0, "memories": 0, "questions": 0, "add_seconds": 0.0}
     embed_times: list[float] = []  # the embedder alone on each question: what search latency cannot go below
     top = max(KS)
     for sample in samples:
-        mem, added, add_s = await build_store(sample, embedder, per_turn=per_turn)
+        mem, added, add_s = await build_store(sample, embedder, per_turn=per_turn, speaker_metadata=speaker_metadata)
         stats["conversations"] += 1
         stats["memories"] += added
         stats["add_seconds"] += add_s
@@ -217,6 +221,41 @@ def make_embedder(name: str) -> Any:
     return SentenceTransformerEmbedder() if name == "local" else SentenceTransformerEmbedder(name)
 
 
+class CachedEmbedder:
+    """An embedder answering from a file of vectors already computed for the same texts by the same model (the
+    model is deterministic), embedding only what the file misses; ``save()`` writes it back. Ablations then
+    measure retrieval, not the embedder again (latency figures with a cache leave the embedding out)."""
+
+    def __init__(self, inner: Any, path: Path) -> None:
+        self.inner, self.path, self.dims = inner, path, int(inner.dims)
+        self.vectors: dict[str, np.ndarray] = {}
+        if path.is_file():
+            with np.load(path, allow_pickle=False) as data:
+                self.vectors = dict(zip(data["texts"].tolist(), data["vectors"], strict=True))
+        self.changed = False
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        missing = list(dict.fromkeys(t for t in texts if t not in self.vectors))
+        if missing:
+            for t, v in zip(missing, np.asarray(self.inner.embed(missing), dtype=np.float32), strict=True):
+                self.vectors[t] = v
+            self.changed = True
+        return np.stack([self.vectors[t] for t in texts]) if texts else np.empty((0, self.dims), np.float32)
+
+    def warm(self, samples: list[dict[str, Any]]) -> None:
+        """Embed every turn and question of ``samples`` in large batches (much faster than add by add)."""
+        texts = [turn_text(t) for s in samples for _, _, turns in sessions(s["conversation"]) for t in turns]
+        texts += [q["question"] for s in samples for q in s["qa"]]
+        todo = list(dict.fromkeys(t for t in texts if t not in self.vectors))
+        for start in range(0, len(todo), 256):
+            self.embed(todo[start:start + 256])
+
+    def save(self) -> None:
+        if self.changed:
+            texts = list(self.vectors)
+            np.savez(self.path, texts=np.asarray(texts), vectors=np.stack([self.vectors[t] for t in texts]))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("data", nargs="?", default=str(DEFAULT_DATA), help="LOCOMO-format JSON (default: the dev split)")
@@ -226,6 +265,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--baseline", default="vector", help="compared config, run on the same stores ('none' to skip)")
     p.add_argument("--embedder", default="local", help="'local' (all-MiniLM-L6-v2), 'hash', or a model directory")
     p.add_argument("--per-turn", action="store_true", help="one add() per turn instead of one per session")
+    p.add_argument("--no-speaker-metadata", action="store_true",
+                   help="messages carry their speaker only as the OpenAI-style `name` (no `speaker` metadata key)")
+    p.add_argument("--embed-cache", default=None, help="a .npz of vectors for these texts by this embedder "
+                   "(filled on first use): latency then leaves the embedding out")
     p.add_argument("--out", default=None, help="write the results: .json for JSON, else markdown")
     p.add_argument("--threads", type=int, default=None,
                    help="torch CPU threads (default: torch's own); 1 keeps query latency steady on a busy machine")
@@ -246,10 +289,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         torch.set_num_threads(args.threads)
     embedder = make_embedder(args.embedder)
+    if args.embed_cache:
+        embedder = CachedEmbedder(embedder, Path(args.embed_cache))
+        embedder.warm(samples)
     runs, stats = asyncio.run(evaluate(samples, embedder, configs, limit_questions=args.limit_questions,
-                                       per_turn=args.per_turn, log=log))
+                                       per_turn=args.per_turn, speaker_metadata=not args.no_speaker_metadata,
+                                       log=log))
+    if args.embed_cache:
+        embedder.save()
     header = (f"LOCOMO retrieval, `{path.name}`, embedder `{args.embedder}`, "
-              f"{'one add per turn' if args.per_turn else 'one add per session'}"
+              f"{'one add per turn' if args.per_turn else 'one add per session'}, "
+              f"{'speaker as message name only' if args.no_speaker_metadata else 'speaker in metadata'}"
               f"{f', {args.threads} torch thread(s)' if args.threads else ''}\n\n"
               f"`python benchmarks/locomo.py {' '.join(argv if argv is not None else sys.argv[1:])}`\n")
     text = markdown(runs, stats, header)

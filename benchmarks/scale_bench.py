@@ -142,11 +142,25 @@ def search(args: argparse.Namespace) -> dict[str, Any]:
 
     asyncio.run(direct())
     out["search_vector_async"] = ms(lat)
+    out["agent_wide"] = agent_wide(m, synth, qs)
     out["parts_vector"] = parts(m, synth, emb, qs)
     out["index"] = index_level(m, emb, qs, rng)
     out["search_status"] = proc_status()
     m.close()
     out["raw_faiss"] = raw_faiss(synth, emb, owner, qs, size)
+    return out
+
+
+def agent_wide(m: Memory, synth: Synth, qs: list[tuple[int, int]], n: int = 30) -> dict[str, Any]:
+    """Searches over the agent's whole scope (every memory of the store): never materialised."""
+    out: dict[str, Any] = {}
+    for preset in ("vector", "default"):
+        lat = []
+        for qid, _ in qs[:n]:
+            t = time.perf_counter()
+            m.search(synth.query(qid), agent_id="assistant", limit=10, config=preset)
+            lat.append(time.perf_counter() - t)
+        out[preset] = ms(lat)
     return out
 
 
@@ -162,13 +176,13 @@ def parts(m: Memory, synth: Synth, emb: SynthEmbedder, qs: list[tuple[int, int]]
     for qid, u in qs:
         selection = Selection(Scope(user_id=f"user-{u}"))
         t = time.perf_counter()
-        order = ScopeOrder.from_rows(am.store.scope_rows(selection, []))
+        order = ScopeOrder.from_rows(am.store.scope_rows_upto(selection, [], 20_000))
         t_scope.append(time.perf_counter() - t)
         t = time.perf_counter()
         _, ids = am.vectors.search(emb.pinned[qid], 100, order.rids)
         t_dense.append(time.perf_counter() - t)
         t = time.perf_counter()
-        am.store.lexical(selection, terms(synth.query(qid)), 100)
+        am.store.lexical(selection, terms(synth.query(qid)), 100, len(order))
         t_lex.append(time.perf_counter() - t)
         t = time.perf_counter()
         am.store.rows([int(i) for i in ids[:10]])
@@ -276,6 +290,12 @@ def table(rows: list[dict[str, Any]]) -> str:
             f"| {v['p50'] / raw['flat_scoped']['p50']:.2f}x | {d['p50']:.2f} / {d['p95']:.2f} ms "
             f"| {r['scoped_recall_at_10']:.3f} | {raw['flat_scoped']['p50']:.2f} ms | {raw['flat_global']['p50']:.2f} ms "
             f"| {r['cold_open_s']:.2f} s | {r['search_status']['VmRSS']:.2f} GB |")
+    lines += ["", "| memories | agent-wide scope (every memory) p50 / p95, vector | default |", "|---|---|---|"]
+    for r in rows:
+        a = r.get("agent_wide") or {}
+        if a:
+            lines.append(f"| {r['size']:,} | {a['vector']['p50']:.2f} / {a['vector']['p95']:.2f} ms "
+                         f"| {a['default']['p50']:.2f} / {a['default']['p95']:.2f} ms |")
     return "\n".join(lines)
 
 

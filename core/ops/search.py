@@ -17,10 +17,11 @@ import numpy as np
 from ..engine import Engine
 from ..records import RelationRecord, SearchAnswer, SearchHit
 from ..search.config import SearchConfig
-from ..search.context import Links, ScopeOrder, expand, length_bonus, propagate
+from ..search.context import Links, expand, length_bonus, propagate
 from ..search.expand import strip_names
 from ..search.fusion import rrf, scaled_sum, trim_to_budget
 from ..search.lexical import terms
+from ..search.scope import MAX_ASK_FACTOR, SearchScope
 from ..storage.base import Selection
 
 GRAPH_CANDIDATES = 100  # relations read for the graph retriever (the answer shows ``relation_limit``)
@@ -50,22 +51,20 @@ def _search_now(
     engine: Engine, query: str, selection: Selection, limit: int, threshold: float | None, config: SearchConfig,
     relations: Future[list[dict[str, Any]]] | None,
 ) -> list[SearchHit]:
-    speakers = config.speaker_key if config.uses_speakers else None
-    keys = [k for k in (config.context_key, speakers) if k is not None]
-    order = ScopeOrder.from_rows(engine.store.scope_rows(selection, keys), config.context_key, speakers)
-    if not len(order) or limit <= 0:
+    scope = SearchScope.read(engine.store, selection, config)
+    if scope.empty or limit <= 0:
         return []  # nothing to rank: the query is not even embedded
     if config.strip_speakers and config.uses_speakers:  # the dense query leaves out the speakers it names
-        qvec = engine.embed([strip_names(query, order.speakers_named(query))])
+        qvec = engine.embed([strip_names(query, scope.strip_names(query))])
     else:
         qvec = engine.embed([query])
     graph_hits: dict[int, float] = {}
     if config.graph_weight > 0 and relations is not None:
-        graph_hits = _graph_hits(engine, relations.result(), order.rids)
-    return _rank(engine, query, qvec[0], order, selection, limit, threshold, config, graph_hits)
+        graph_hits = _graph_hits(engine, relations.result(), scope)
+    return _rank(engine, query, qvec[0], scope, limit, threshold, config, graph_hits)
 
 
-def _graph_hits(engine: Engine, relations: list[dict[str, Any]], allowed: np.ndarray) -> dict[int, float]:
+def _graph_hits(engine: Engine, relations: list[dict[str, Any]], scope: SearchScope) -> dict[int, float]:
     """Rows of the selection linked to the relations the query reached, with the relation's score."""
     by_id: dict[str, float] = {}
     for rel in relations:
@@ -73,13 +72,32 @@ def _graph_hits(engine: Engine, relations: list[dict[str, Any]], allowed: np.nda
             by_id[mid] = max(by_id.get(mid, 0.0), float(rel["score"]))
     if not by_id:
         return {}
-    allowed_set = set(allowed.tolist())
-    return {rid: by_id[mid] for mid, rid in engine.store.rids_of(list(by_id)).items() if rid in allowed_set}
+    rids = engine.store.rids_of(list(by_id))
+    kept = set(scope.keep(list(rids.values())))
+    return {rid: by_id[mid] for mid, rid in rids.items() if rid in kept}
 
 
 def _dense(engine: Engine, qvec: np.ndarray, k: int, allowed: np.ndarray) -> tuple[list[int], dict[int, float]]:
     scores, ids = engine.vectors.search(qvec, k, allowed)
     return [int(i) for i in ids], {int(i): float(s) for i, s in zip(ids, scores, strict=True)}
+
+
+def _dense_scope(engine: Engine, qvec: np.ndarray, k: int, scope: SearchScope) -> tuple[list[int], dict[int, float]]:
+    """The scope's best ``k``: exactly among its ids, or for a selection too large to list, from the index over
+    the whole store, kept when the selection covers them, asking for more until ``k`` are kept."""
+    if scope.allowed is not None:
+        return _dense(engine, qvec, k, scope.allowed)
+    total = len(engine.vectors.index)
+    ask = 4 * k
+    while True:
+        scores, ids = engine.vectors.search(qvec, min(ask, total), None)
+        kept = set(scope.keep([int(i) for i in ids]))
+        found = [(int(i), float(s)) for i, s in zip(ids, scores, strict=True) if int(i) in kept][:k]
+        if len(found) >= k or ask >= total:
+            return [r for r, _ in found], dict(found)
+        if ask >= MAX_ASK_FACTOR * k:  # the selection is a small share of the store after all: list it
+            return _dense(engine, qvec, k, engine.store.select_rids(scope.selection))
+        ask *= 4
 
 
 def _rescore(engine: Engine, qvec: np.ndarray, dense: dict[int, float], rids: set[int]) -> None:
@@ -90,24 +108,25 @@ def _rescore(engine: Engine, qvec: np.ndarray, dense: dict[int, float], rids: se
 
 
 def _rank(
-    engine: Engine, query: str, qvec: np.ndarray, order: ScopeOrder, selection: Selection, limit: int,
-    threshold: float | None, config: SearchConfig, graph_hits: dict[int, float],
+    engine: Engine, query: str, qvec: np.ndarray, scope: SearchScope, limit: int, threshold: float | None,
+    config: SearchConfig, graph_hits: dict[int, float],
 ) -> list[SearchHit]:
-    allowed = order.rids
     graph = config.graph_weight > 0 and engine.graph is not None
     dense_only = not (config.lexical_weight > 0 or graph or config.uses_context or config.speaker_boost
                       or config.length_prior)
     pool = limit if dense_only else max(limit, config.candidates)  # dense alone: its top `limit` is the answer
-    d_ranked, dense = _dense(engine, qvec, pool, allowed)
+    d_ranked, dense = _dense_scope(engine, qvec, pool, scope)
     lists: list[tuple[list[int], float]] = [(d_ranked, config.dense_weight)]
     others: list[tuple[dict[int, float], float]] = []
     if config.lexical_weight > 0:
-        lex = engine.store.lexical(selection, terms(query), pool)
+        lex = engine.store.lexical(scope.selection, terms(query), pool, scope.size)
         lists.append(([r for r, _ in lex], config.lexical_weight))
         others.append((dict(lex), config.lexical_weight))
     if graph:
         lists.append((sorted(graph_hits, key=lambda r: -graph_hits[r]), config.graph_weight))
         others.append((graph_hits, config.graph_weight))
+    if not scope.complete and (config.uses_context or config.speaker_boost):
+        scope.read_around(list(dense) + [r for ids, _ in lists[1:] for r in ids])
 
     links: Links = {}
     if config.fusion == "rrf" or (len(lists) == 1 and not config.uses_context):
@@ -116,26 +135,22 @@ def _rank(
             top = max(fused.values(), default=0.0) or 1.0  # on the scale of the boosts below
             fused = {r: v / top for r, v in fused.items()}
         if config.uses_context:
-            links, _ = expand(order, fused, config.context_pool, config.context_gap_s)
+            links, _ = expand(scope.order, fused, config.context_pool, config.context_gap_s)
     else:
         lo, hi = min(dense.values(), default=0.0), max(dense.values(), default=1.0)
         rids = set(dense).union(*(set(by_id) for by_id, _ in others))
         if config.uses_context:
             prelim = scaled_sum(dense, lo, hi, config.dense_weight, others, rids)
-            links, involved = expand(order, prelim, config.context_pool, config.context_gap_s)
+            links, involved = expand(scope.order, prelim, config.context_pool, config.context_gap_s)
             rids |= involved
         _rescore(engine, qvec, dense, rids)  # dense re-scoring of lexical, graph and context candidates
         fused = scaled_sum(dense, lo, hi, config.dense_weight, others, rids)
     if links:
         fused = propagate(fused, links, config.context_inherit, config.context_prev_weight, config.context_next_weight)
     if config.speaker_boost and config.speaker_key:
-        named = order.speakers_named(query)
-        if named and named != order.all_speakers():  # naming everyone says nothing about whom
-            for rid, who in order.speaker_of(fused).items():
-                if who in named:
-                    fused[rid] += config.speaker_boost
+        _boost_speakers(fused, scope, query, config.speaker_boost)
     if config.length_prior:
-        for rid, bonus in length_bonus(engine.store.text_lengths(list(fused)), config.length_prior).items():
+        for rid, bonus in length_bonus(engine.store.token_counts(list(fused)), config.length_prior).items():
             fused[rid] += bonus
 
     _rescore(engine, qvec, dense, set(fused))  # the similarity reported for every result
@@ -146,3 +161,12 @@ def _rank(
     rows = engine.store.rows(ranked)
     return [SearchHit.of(rows[rid], round(fused[rid], 6), round(dense.get(rid, 0.0), 6))
             for rid in ranked if rid in rows]  # a row deleted between the two reads is skipped
+
+
+def _boost_speakers(fused: dict[int, float], scope: SearchScope, query: str, boost: float) -> None:
+    """Memories said by a speaker the query names gain ``boost`` (not when it names every speaker)."""
+    named = scope.speakers_named(query)
+    if named and not scope.names_everyone(named):
+        for rid, who in scope.order.speaker_of(fused).items():
+            if who in named:
+                fused[rid] += boost

@@ -20,6 +20,13 @@ import numpy as np
 from ..storage.base import ScopeRows
 
 Links = dict[int, tuple[int | None, int | None]]
+SPEAKER_COLUMN = "speaker"  # the speaker_key that means the memories' speaker column
+ROLES = frozenset({"user", "assistant", "system", "tool", "developer", "function"})  # speakers that are roles
+
+
+def named_in(query: str, speakers: Iterable[str]) -> set[str]:
+    """The speakers that the query names (whole words, any case)."""
+    return {s for s in speakers if re.search(r"(?<!\w)" + re.escape(s) + r"(?!\w)", query, re.IGNORECASE)}
 
 
 @dataclass(frozen=True)
@@ -29,13 +36,25 @@ class ScopeOrder:
     rids: np.ndarray  # sorted ascending
     times: np.ndarray  # created_at (epoch seconds), aligned with rids
     groups: list[Any] | None  # the context_key metadata value of each, aligned with rids
-    speakers: list[Any] | None  # the speaker_key metadata value of each, aligned with rids
+    speakers: list[Any] | None  # who said each (the speaker column, or a metadata key), aligned with rids
+    segments: np.ndarray | None = None  # a part of a selection: only rows of one segment are consecutive in it
 
     @classmethod
-    def from_rows(cls, rows: ScopeRows, context_key: str | None = None, speaker_key: str | None = None) -> ScopeOrder:
-        """From a store's ``scope_rows(selection, keys)`` read with the keys given here."""
-        return cls(rows.rids, rows.times, None if context_key is None else rows.values[context_key],
-                   None if speaker_key is None else rows.values[speaker_key])
+    def from_rows(
+        cls, rows: ScopeRows, context_key: str | None = None, speaker_key: str | None = None,
+        segments: np.ndarray | None = None,
+    ) -> ScopeOrder:
+        """From a store's ``scope_rows(selection, keys)`` read with the keys given here. ``speaker_key``
+        ``"speaker"`` reads the speaker column (which holds the ``speaker`` metadata override), any other key
+        that metadata key."""
+        if speaker_key is None:
+            speakers = None
+        elif speaker_key == SPEAKER_COLUMN and rows.speakers is not None:
+            speakers = rows.speakers
+        else:
+            speakers = rows.values[speaker_key]
+        return cls(rows.rids, rows.times, None if context_key is None else rows.values[context_key], speakers,
+                   segments)
 
     def __len__(self) -> int:
         return len(self.rids)
@@ -59,14 +78,13 @@ class ScopeOrder:
             return None
         if self.groups is not None and self.groups[i] != self.groups[j]:
             return None
+        if self.segments is not None and self.segments[i] != self.segments[j]:
+            return None
         return int(self.rids[j])
 
     def speakers_named(self, query: str) -> set[str]:
         """The speakers of these memories that the query names (whole words, any case)."""
-        if not self.speakers:
-            return set()
-        known = {s for s in set(self.speakers) if isinstance(s, str) and s.strip()}
-        return {s for s in known if re.search(r"(?<!\w)" + re.escape(s) + r"(?!\w)", query, re.IGNORECASE)}
+        return named_in(query, self.all_speakers())
 
     def all_speakers(self) -> set[str]:
         return {s for s in set(self.speakers or ()) if isinstance(s, str) and s.strip()}
@@ -100,5 +118,5 @@ def expand(order: ScopeOrder, prelim: dict[int, float], pool: int, gap_s: float 
 
 
 def length_bonus(lengths: dict[int, int], weight: float) -> dict[int, float]:
-    """``weight * log(1 + characters)``: longer memories carry more facts (pivoted-normalisation idea)."""
+    """``weight * log(1 + length)``: longer memories carry more facts (pivoted-normalisation idea)."""
     return {rid: weight * math.log1p(max(n, 0)) for rid, n in lengths.items()}

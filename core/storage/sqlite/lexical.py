@@ -151,7 +151,8 @@ def average_length(conn: sqlite3.Connection) -> float:
 def varints(blob: Any, count: int) -> list[int]:
     """The first ``count`` SQLite varints of a blob (big-endian groups of 7 bits; a 9th byte holds 8)."""
     data = bytes(blob)
-    out, pos = [], 0
+    out: list[int] = []
+    pos = 0
     while len(out) < count and pos < len(data):
         value = 0
         for i in range(9):
