@@ -1,0 +1,87 @@
+"""Speaker awareness and conversational context come from what a user really sends: OpenAI-style messages
+with a role and a name, one add() per turn or one per session; a "speaker" metadata key overrides."""
+
+from __future__ import annotations
+
+import pytest
+
+from memlayer import AsyncMemory
+from memlayer.embeddings.hashing import HashingEmbedder
+from memlayer.search.config import SearchConfig
+from memlayer.search.scope import SearchScope
+from memlayer.storage.base import Selection
+from memlayer.types import Scope
+
+CHAT = [
+    ("Bob", "Which city did you move to last spring?"),
+    ("Ann", "Lisbon, and I love it there."),
+    ("Bob", "I bought a red bicycle for commuting."),
+    ("Ann", "My sister visited me in March."),
+    ("Bob", "Which city did your sister fly in from?"),
+    ("Ann", "From Oslo, she lives there now."),
+]
+QUERIES = ["Which city did Ann move to last spring?", "What did Bob buy?", "Where does Ann's sister live?",
+           "What did Bob and Ann say about cities?"]
+
+
+def _messages(metadata: bool) -> list[dict]:
+    return [{"role": "user", "content": text, "name": who, **({"metadata": {"speaker": who}} if metadata else {})}
+            for who, text in CHAT]
+
+
+async def _answers(how: str) -> dict[str, list[tuple[str, float]]]:
+    mem = AsyncMemory(":memory:", embedder=HashingEmbedder(dims=64), graph=False)
+    try:
+        msgs = _messages(metadata=how == "metadata")
+        if how == "per-turn":
+            for m in msgs:
+                await mem.add([m], user_id="u", infer=False, timestamp="2024-05-01T10:00:00")
+        else:
+            await mem.add(msgs, user_id="u", infer=False, timestamp="2024-05-01T10:00:00")
+        return {q: [(r["memory"], r["score"]) for r in (await mem.search(q, user_id="u", limit=4))["results"]]
+                for q in QUERIES}
+    finally:
+        await mem.close()
+
+
+async def test_one_add_per_turn_or_per_session_and_metadata_all_rank_the_same():
+    per_session = await _answers("per-session")
+    assert per_session == await _answers("per-turn") == await _answers("metadata")
+    assert per_session["Which city did Ann move to last spring?"][0][0] == "Lisbon, and I love it there."
+
+
+@pytest.fixture
+async def mem():
+    m = AsyncMemory(":memory:", embedder=HashingEmbedder(dims=64), graph=False)
+    yield m
+    await m.close()
+
+
+async def test_the_speaker_comes_from_the_message_name_and_metadata_overrides(mem):
+    await mem.add(_messages(metadata=False), user_id="u", infer=False)
+    await mem.add([{"role": "user", "content": "A note about Lisbon trams.", "name": "Ann",
+                    "metadata": {"speaker": "Zed"}}], user_id="u", infer=False)
+    cfg = {"preset": "default", "speaker_boost": 5.0}
+    said = {r["memory"] for r in (await mem.search("What did Bob say about a city?", user_id="u", limit=3,
+                                                   config=cfg))["results"]}
+    assert said == {text for who, text in CHAT if who == "Bob"}
+    top = (await mem.search("What did Zed say about Lisbon?", user_id="u", limit=1, config=cfg))["results"][0]
+    assert top["memory"] == "A note about Lisbon trams."
+    speakers = {m.speaker for m in mem.store.rows(mem.store.select_rids(_sel("u")).tolist()).values()}
+    assert speakers == {"Ann", "Bob", "Zed"}
+
+
+async def test_roles_are_speakers_when_messages_have_no_name(mem):
+    await mem.add([{"role": "user", "content": "I need a laptop for video editing."},
+                   {"role": "assistant", "content": "A laptop with a strong GPU and 32 GB of memory."},
+                   {"role": "user", "content": "My budget for a laptop is tight."}], user_id="u", infer=False)
+    res = await mem.search("What laptop did the assistant suggest?", user_id="u", limit=1,
+                           config={"preset": "default", "speaker_boost": 5.0})
+    assert res["results"][0]["memory"].startswith("A laptop with a strong GPU")
+    scope = SearchScope.read(mem.store, _sel("u"), SearchConfig.preset("default"))
+    assert scope.speakers_named("what did the assistant suggest?") == {"assistant"}
+    assert scope.strip_names("what did the assistant suggest?") == set()  # a role is a word of the question
+
+
+def _sel(user: str) -> Selection:
+    return Selection(Scope(user))
