@@ -18,10 +18,11 @@ and the best rows are then checked against the selection (post-filtering), never
 
 from __future__ import annotations
 
-import math
 import sqlite3
 from collections.abc import Sequence
 from typing import Any
+
+import numpy as np
 
 from ...types import Scope
 from ..base import Selection
@@ -29,7 +30,9 @@ from . import sql
 
 K1, B = 1.2, 0.75
 SCOPED_MAX = 20_000  # selections up to this size are ranked from their own postings and statistics
+POSTINGS_SHARE = 0.03  # read a term's postings when the selection holds this share of the store (see below)
 MARK = "\x01"
+PROBE, VOCAB = "memlayer_terms", "memlayer_postings"  # temp-schema helpers of each connection
 
 
 def scope_token(kind: str, value: str) -> str:
@@ -66,29 +69,66 @@ def lexical(
     token = selection_token(selection.scope)
     if size > SCOPED_MAX or token is None:
         return _store_ranked(conn, selection, terms, limit, token)
-    scope = f"scope : {phrase(token)} AND text : "
-    freqs: dict[int, list[int]] = {}
-    for i, term in enumerate(terms):  # CROSS JOIN: FTS5 leads (else SQLite may run the MATCH once per scope row)
-        rows = conn.execute(
-            "WITH hit AS MATERIALIZED (SELECT f.rowid AS rid, highlight(memories_fts, 0, char(1), '') AS h "
-            f"FROM memories_fts f CROSS JOIN memories m ON m.rid = f.rowid WHERE memories_fts MATCH ? AND {where}) "
-            "SELECT rid, length(h) - length(replace(h, char(1), '')) FROM hit",
-            [scope + phrase(term), *params],
-        ).fetchall()
-        for rid, tf in rows:
-            freqs.setdefault(int(rid), [0] * len(terms))[i] = int(tf)
-    if not freqs:
+    stems = stems_of(conn, terms)
+    share = size / max(1, store_rows(conn))
+    # One statement: the selection's row ids once (from the covering scope index when the selection is the
+    # scope and validity), then each term's matches in it with their frequency, found one of two ways:
+    # * the term's postings (fts5vocab instances, no tokenizing) when the selection is a large share of the
+    #   store: they hold the term's rows of the whole store, about as many as the selection's then;
+    # * else FTS5's scoped match (the scope token AND the term), counting the instances highlight() marks:
+    #   a tokenizing of each matched text, but only the selection's matches are read.
+    # Then each matched row's length (its docsize record; lengths under 128 tokens are one byte).
+    # ("+ 0" keeps SQLite from driving FTS5 with one lookup per selected row.)
+    ctes, parts, args = [], [], []
+    for i, (term, stem) in enumerate(zip(terms, stems, strict=True)):
+        if stem is not None and share >= POSTINGS_SHARE:
+            parts.append(f"SELECT {i} AS i, v.doc AS rid, count(*) AS tf FROM temp.{VOCAB} v WHERE v.term = ? "
+                         "AND v.col = 'text' AND v.doc IN sel GROUP BY v.doc")
+            args.append(stem)
+        else:
+            ctes.append(f"h{i} AS MATERIALIZED (SELECT f.rowid AS rid, highlight(memories_fts, 0, char(1), '') AS h "
+                        "FROM memories_fts f WHERE memories_fts MATCH ? AND f.rowid + 0 IN sel)")
+            parts.append(f"SELECT {i} AS i, rid, length(h) - length(replace(h, char(1), '')) AS tf FROM h{i}")
+            args.append(f"scope : {phrase(token)} AND text : {phrase(term)}")
+    rows = conn.execute(
+        f"WITH sel AS MATERIALIZED (SELECT m.rid FROM memories m WHERE {where}), "
+        + "".join(c + ", " for c in ctes) + "hit AS (" + " UNION ALL ".join(parts) + ") "
+        "SELECT hit.i, hit.rid, hit.tf, CASE WHEN substr(d.sz, 1, 1) < x'80' THEN unicode(CAST(substr(d.sz, 1, 1) "
+        "AS TEXT)) END FROM hit LEFT JOIN memories_fts_docsize d ON d.id = hit.rid",
+        [*params, *args],
+    ).fetchall()
+    return _bm25(conn, rows, len(terms), size, limit)
+
+
+def _bm25(
+    conn: sqlite3.Connection, rows: list[tuple[int, int, int, int | None]], n_terms: int, size: int, limit: int
+) -> list[tuple[int, float]]:
+    """FTS5's BM25 over (term, row, frequency, length) matches of a collection of ``size`` rows; lengths are
+    the docsize record's first byte (None: 128 tokens or more, decoded here)."""
+    if not rows:
         return []
-    lengths = token_counts(conn, list(freqs))
+    col = np.array([r[0] for r in rows], dtype=np.int64)
+    rid = np.array([r[1] for r in rows], dtype=np.int64)
+    tf = np.array([r[2] for r in rows], dtype=np.float64)
+    length = np.array([-1 if r[3] is None else r[3] for r in rows], dtype=np.float64)
+    if (length < 0).any():
+        longer = token_counts(conn, rid[length < 0].tolist())
+        length[length < 0] = [longer.get(int(r), 0) for r in rid[length < 0]]
+    rids, row = np.unique(rid, return_inverse=True)
+    freq = np.zeros((len(rids), n_terms))
+    freq[row, col] = tf
+    lengths = np.zeros(len(rids))
+    lengths[row] = length
     avgdl = average_length(conn)
-    df = [sum(1 for f in freqs.values() if f[i]) for i in range(len(terms))]
-    idf = [max(math.log((size - n + 0.5) / (n + 0.5)), 1e-6) for n in df]
-    scores = {}
-    for rid, f in freqs.items():
-        norm = K1 * (1 - B + B * lengths.get(rid, 0) / avgdl) if avgdl > 0 else K1
-        scores[rid] = sum(w * (tf * (K1 + 1)) / (tf + norm) for w, tf in zip(idf, f, strict=True) if tf)
-    ranked = sorted(scores, key=lambda r: (-scores[r], r))[:limit]
-    return [(r, scores[r]) for r in ranked]
+    df = (freq > 0).sum(axis=0)
+    idf = np.maximum(np.log((size - df + 0.5) / (df + 0.5)), 1e-6)
+    norm = K1 * (1 - B + B * lengths / avgdl) if avgdl > 0 else np.full(len(rids), K1)
+    part = idf * (freq * (K1 + 1)) / (freq + norm[:, None])
+    scores = np.zeros(len(rids))
+    for i in range(n_terms):  # term by term, in order: the same sums as FTS5's bm25()
+        scores += part[:, i]
+    best = np.lexsort((rids, -scores))[:limit]
+    return [(int(rids[j]), float(scores[j])) for j in best]
 
 
 def _store_ranked(
@@ -112,6 +152,41 @@ def _store_ranked(
         offset += len(rows)
         batch *= 4
     return out[:limit]
+
+
+def prepare(conn: sqlite3.Connection) -> None:
+    """Create the connection's temp-schema helpers: a scratch full-text table that stems query terms, and a
+    view of the index's postings (fts5vocab instances)."""
+    conn.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.{PROBE} USING fts5(t, tokenize='porter unicode61')")
+    conn.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.{PROBE}_vocab USING fts5vocab(temp, '{PROBE}', 'instance')")
+    conn.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.{VOCAB} USING fts5vocab(main, 'memories_fts', 'instance')")
+
+
+def store_rows(conn: sqlite3.Connection) -> int:
+    """The number of rows in the full-text index (FTS5's averages record)."""
+    row = conn.execute("SELECT block FROM memories_fts_data WHERE id = 1").fetchone()
+    return varints(row[0], 1)[0] if row is not None and row[0] else 0
+
+
+_STEMS: dict[str, str | None] = {}  # query term -> its one FTS5 token (None: it makes several, or none)
+
+
+def stems_of(conn: sqlite3.Connection, terms: Sequence[str]) -> list[str | None]:
+    """Each term as FTS5 indexes it (porter unicode61), found by FTS5 itself: the terms are put in a scratch
+    full-text table of the connection's temp schema and read back through fts5vocab. Remembered per term."""
+    todo = [t for t in dict.fromkeys(terms) if t not in _STEMS]
+    if todo:
+        conn.executemany(f"INSERT INTO temp.{PROBE}(rowid, t) VALUES (?, ?)", list(enumerate(todo)))
+        found: dict[int, list[str]] = {}
+        for doc, term in conn.execute(f"SELECT doc, term FROM temp.{PROBE}_vocab ORDER BY doc, offset"):
+            found.setdefault(int(doc), []).append(str(term))
+        conn.execute(f"DELETE FROM temp.{PROBE}")
+        if len(_STEMS) > 50_000:
+            _STEMS.clear()
+        for i, t in enumerate(todo):
+            tokens = found.get(i, [])
+            _STEMS[t] = tokens[0] if len(tokens) == 1 else None
+    return [_STEMS[t] for t in terms]
 
 
 def within(conn: sqlite3.Connection, selection: Selection, rids: Sequence[int]) -> list[int]:

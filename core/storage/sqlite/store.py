@@ -102,6 +102,7 @@ class SQLiteStore:
                     tx.execute(stmt)
                 tx.execute("INSERT INTO meta VALUES ('schema_version', ?) ON CONFLICT(key) DO UPDATE SET "
                            "value = excluded.value", (str(SCHEMA_VERSION),))
+            lex.prepare(c)
 
     # -- transactions -------------------------------------------------------------------------
     @contextmanager
