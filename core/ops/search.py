@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from concurrent.futures import Future
+from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,7 @@ from ..search.config import SearchConfig
 from ..search.context import Links, expand, length_bonus, propagate
 from ..search.expand import strip_names
 from ..search.fusion import rrf, scaled_sum, trim_to_budget
+from ..search.hints import cooccurring, in_window, scaled, time_window
 from ..search.lexical import terms
 from ..search.scope import MAX_ASK_FACTOR, SearchScope
 from ..storage.base import Selection
@@ -125,7 +127,7 @@ def _rank(
     if graph:
         lists.append((sorted(graph_hits, key=lambda r: -graph_hits[r]), config.graph_weight))
         others.append((graph_hits, config.graph_weight))
-    if not scope.complete and (config.uses_context or config.speaker_boost):
+    if not scope.complete and (config.uses_context or config.speaker_boost or config.temporal_boost):
         scope.read_around(list(dense) + [r for ids, _ in lists[1:] for r in ids])
 
     links: Links = {}
@@ -149,6 +151,10 @@ def _rank(
         fused = propagate(fused, links, config.context_inherit, config.context_prev_weight, config.context_next_weight)
     if config.speaker_boost and config.speaker_key:
         _boost_speakers(fused, scope, query, config.speaker_boost)
+    if config.temporal_boost:
+        _boost_times(fused, scope, query, config.temporal_boost)
+    if config.expansion_weight:
+        _expand(engine, fused, dense, query, scope, pool, config)
     if config.length_prior:
         for rid, bonus in length_bonus(engine.store.token_counts(list(fused)), config.length_prior).items():
             fused[rid] += bonus
@@ -161,6 +167,29 @@ def _rank(
     rows = engine.store.rows(ranked)
     return [SearchHit.of(rows[rid], round(fused[rid], 6), round(dense.get(rid, 0.0), 6))
             for rid in ranked if rid in rows]  # a row deleted between the two reads is skipped
+
+
+def _boost_times(fused: dict[int, float], scope: SearchScope, query: str, boost: float) -> None:
+    """Memories created in the time span the query names gain ``boost``."""
+    window = time_window(query, scope.selection.as_of or datetime.now(timezone.utc))
+    if window is not None:
+        for rid in in_window(scope.order.times_of(fused), window):
+            fused[rid] += boost
+
+
+def _expand(
+    engine: Engine, fused: dict[int, float], dense: dict[int, float], query: str, scope: SearchScope, pool: int,
+    config: SearchConfig,
+) -> None:
+    """Pseudo-relevance feedback: the words co-occurring in the best memories, searched lexically; a memory
+    found gains ``expansion_weight`` times its score over the best one (a new candidate starts from that)."""
+    best = sorted(fused, key=lambda r: -fused[r])[: config.expansion_docs]
+    rows = engine.store.rows(best)
+    extra = cooccurring(query, (rows[r].memory for r in best if r in rows), config.expansion_terms)
+    if extra:
+        for rid, gain in scaled(engine.store.lexical(scope.selection, extra, pool, scope.size),
+                                config.expansion_weight).items():
+            fused[rid] = fused.get(rid, 0.0) + gain
 
 
 def _boost_speakers(fused: dict[int, float], scope: SearchScope, query: str, boost: float) -> None:

@@ -27,7 +27,12 @@ class SearchConfig(BaseModel):
       some (not all) of the scope's speakers, their memories gain ``speaker_boost``; with
       ``strip_speakers`` the names are left out of the dense query (they would pull in every memory
       that mentions them instead of the ones about the topic).
-    * ``length_prior`` — a bonus of ``length_prior * log(1 + characters)``: longer memories hold more.
+    * ``length_prior`` — a bonus of ``length_prior * log(1 + tokens)``: longer memories hold more.
+    * ``temporal_boost`` — when the query names a time ("in May 2023", "last week", "3 days ago", resolved
+      against ``as_of`` or now), memories created inside that span gain it.
+    * ``expansion_weight`` — pseudo-relevance feedback: the content words that co-occur in at least two of the
+      ``expansion_docs`` best memories (and are not in the query) are searched lexically, ``expansion_terms``
+      of them at most, and each memory found gains this weight times its score over the best one.
 
     Boosts and priors are on the ``weighted`` scale (each retriever adds at most its weight); with
     ``rrf`` the fused scores are first divided by the best one. Metadata keys used (``context_key``,
@@ -58,10 +63,20 @@ class SearchConfig(BaseModel):
     strip_speakers: bool = False
     # priors
     length_prior: float = Field(0.0, ge=0)
+    # query hints (see hints.py)
+    temporal_boost: float = Field(0.0, ge=0)
+    expansion_weight: float = Field(0.0, ge=0)
+    expansion_docs: int = Field(5, ge=1)
+    expansion_terms: int = Field(8, ge=1)
 
     @property
     def uses_context(self) -> bool:
         return bool(self.context_inherit or self.context_prev_weight or self.context_next_weight)
+
+    @property
+    def uses_times(self) -> bool:
+        """Whether the search reads when each memory was created (context gaps, time hints)."""
+        return self.uses_context or bool(self.temporal_boost)
 
     @property
     def uses_speakers(self) -> bool:
@@ -98,11 +113,12 @@ PRESETS: dict[str, SearchConfig] = {
     "vector": SearchConfig(dense_weight=1.0, lexical_weight=0.0, graph_weight=0.0),
     # Dense + lexical + graph, fused by reciprocal rank.
     "hybrid": SearchConfig(dense_weight=1.0, lexical_weight=1.0, graph_weight=0.5),
-    # The best general setting (see benchmarks/locomo.py): weighted dense + lexical (+ graph) fusion,
-    # conversational context, speaker awareness through the "speaker" metadata key, a length prior.
+    # The best general setting (see benchmarks/locomo.py and BENCHMARKS.md): weighted dense + lexical (+ graph)
+    # fusion, conversational context, speaker awareness through the memories' speaker column (a message's
+    # name or role; a "speaker" metadata key overrides), a length prior, the time span a query names.
     "default": SearchConfig(
-        dense_weight=1.0, lexical_weight=1.0, graph_weight=0.5, fusion="weighted",
-        context_inherit=0.8, context_next_weight=0.1,
-        speaker_key="speaker", speaker_boost=0.75, strip_speakers=True, length_prior=0.3,
+        dense_weight=1.0, lexical_weight=1.4, graph_weight=0.5, fusion="weighted",
+        context_inherit=0.8, context_prev_weight=0.1, context_next_weight=0.1,
+        speaker_key="speaker", speaker_boost=0.5, strip_speakers=True, length_prior=0.3, temporal_boost=1.0,
     ),
 }

@@ -89,6 +89,9 @@ class ScopeOrder:
     def all_speakers(self) -> set[str]:
         return {s for s in set(self.speakers or ()) if isinstance(s, str) and s.strip()}
 
+    def times_of(self, rids: Iterable[int]) -> dict[int, float]:
+        return {r: float(self.times[i]) for r, i in self._positions(rids)}
+
     def speaker_of(self, rids: Iterable[int]) -> dict[int, Any]:
         if not self.speakers:
             return {}

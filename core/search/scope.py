@@ -36,7 +36,8 @@ class SearchScope:
     @classmethod
     def read(cls, store: Store, selection: Selection, config: SearchConfig) -> SearchScope:
         keys = [k for k in (config.context_key, _meta_speaker_key(config)) if k is not None]
-        rows = store.scope_rows_upto(selection, keys, MATERIALISE_MAX)
+        rows = store.scope_rows_upto(selection, keys, MATERIALISE_MAX, times=config.uses_times,
+                                     speakers=config.uses_speakers and config.speaker_key == SPEAKER_COLUMN)
         if rows is None:
             empty = ScopeRows(np.empty(0, np.int64), np.empty(0, np.float64), {k: [] for k in keys}, [])
             return cls(store, selection, config, cls._order(config, empty, np.empty(0, np.int64)), False)

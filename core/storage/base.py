@@ -216,9 +216,12 @@ class Store(Protocol):
 
     def scope_rows(self, selection: Selection, keys: Sequence[str]) -> ScopeRows: ...
 
-    def scope_rows_upto(self, selection: Selection, keys: Sequence[str], cap: int) -> ScopeRows | None:
+    def scope_rows_upto(
+        self, selection: Selection, keys: Sequence[str], cap: int, *, times: bool = True, speakers: bool = True
+    ) -> ScopeRows | None:
         """``scope_rows`` with speakers, or None when the selection covers more than ``cap`` memories (found
-        without reading more than ``cap + 1`` of them): a search then never materialises the selection."""
+        without reading more than ``cap + 1`` of them): a search then never materialises the selection.
+        ``times``/``speakers`` False: not needed (zeros / None), which a store may skip reading."""
 
     def window(self, selection: Selection, rids: Sequence[int], span: int) -> ScopeRows:
         """The selection's memories whose row id lies within ``span`` of one of ``rids`` (ascending, with

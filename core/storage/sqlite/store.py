@@ -171,32 +171,36 @@ class SQLiteStore:
 
     def scope_rows(self, selection: Selection, keys: Sequence[str]) -> ScopeRows:
         where, params = sql.where(selection)
-        cols = "".join(", json_extract(metadata, ?)" for _ in keys)
-        rows = self._rows(f"SELECT rid, created_at, speaker{cols} FROM memories WHERE {where} ORDER BY rid",
-                          [*(_key_path(k) for k in keys), *params])
-        rids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        times = np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows))
-        return ScopeRows(rids, times, {k: [r[3 + i] for r in rows] for i, k in enumerate(keys)}, [r[2] for r in rows])
+        with self._lock, store_errors("the memlayer database failed"):
+            return _scope_rows(self._conn, where, params, keys)
 
-    def scope_rows_upto(self, selection: Selection, keys: Sequence[str], cap: int) -> ScopeRows | None:
-        if keys:  # metadata values are read from the rows themselves
-            rows = self.scope_rows(selection, keys)
-            return rows if len(rows.rids) <= cap else None
+    def scope_rows_upto(
+        self, selection: Selection, keys: Sequence[str], cap: int, *, times: bool = True, speakers: bool = True
+    ) -> ScopeRows | None:
         where, params = sql.where(selection)
-        # one row of concatenated columns (from the covering scope index): no Python object per memory
-        n, rids, times, speakers = self._rows(
-            "SELECT count(*), group_concat(rid), group_concat(created_at), group_concat(coalesce(speaker, ''), "
-            f"char(31)) FROM (SELECT rid, created_at, speaker FROM memories WHERE {where} LIMIT ?)",
-            [*params, int(cap) + 1])[0]
-        if n > cap:
-            return None
-        who = speakers.split("\x1f") if n else []
-        if len(who) != n:  # a speaker holding the separator: read the rows one by one
-            return self.scope_rows(selection, keys)
-        ids = np.array(rids.split(",") if n else [], dtype=np.int64)
+        with self._snapshot() as conn:
+            # counted first, without building anything: a large selection costs only the count to cap + 1
+            n = conn.execute(f"SELECT count(*) FROM (SELECT 1 FROM memories WHERE {where} LIMIT ?)",
+                             [*params, int(cap) + 1]).fetchone()[0]
+            if n > cap:
+                return None
+            if keys:  # metadata values are read from the rows themselves
+                return _scope_rows(conn, where, params, keys)
+            # the covering scope index, concatenated in one row per column: no Python object per memory
+            cols = ["group_concat(rid)", "group_concat(created_at)" if times else "NULL",
+                    "group_concat(coalesce(speaker, ''), char(31))" if speakers else "NULL"]
+            rids, at, who = conn.execute(f"SELECT {', '.join(cols)} FROM memories WHERE {where}", params).fetchone()
+        ids = np.array(rids.split(",") if rids else [], dtype=np.int64)
         order = np.argsort(ids, kind="stable")
-        at = np.array(times.split(",") if n else [], dtype=np.float64)
-        return ScopeRows(ids[order], at[order], {}, [who[i] or None for i in order.tolist()])
+        names = who.split("\x1f") if who else ([""] if who == "" and len(ids) else [])
+        if speakers and len(names) != len(ids):  # a speaker holding the separator: read row by row
+            with self._snapshot() as conn:
+                return _scope_rows(conn, where, params, keys)
+        return ScopeRows(
+            ids[order],
+            np.array(at.split(","), dtype=np.float64)[order] if times and at else np.zeros(len(ids)),
+            {}, [names[i] or None for i in order.tolist()] if speakers else None,
+        )
 
     def window(self, selection: Selection, rids: Sequence[int], span: int) -> ScopeRows:
         if not len(rids):
@@ -421,6 +425,15 @@ def _read_log(conn: sqlite3.Connection, log: LogName, after: int, limit: int | N
             f"SELECT seq, user_id, agent_id, run_id, op, payload FROM graph_log WHERE seq > ? ORDER BY seq{tail}",
             (after,)).fetchall()
     ]
+
+
+def _scope_rows(conn: sqlite3.Connection, where: str, params: list[Any], keys: Sequence[str]) -> ScopeRows:
+    cols = "".join(", json_extract(metadata, ?)" for _ in keys)
+    rows = conn.execute(f"SELECT rid, created_at, speaker{cols} FROM memories WHERE {where} ORDER BY rid",
+                        [*(_key_path(k) for k in keys), *params]).fetchall()
+    rids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    times = np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows))
+    return ScopeRows(rids, times, {k: [r[3 + i] for r in rows] for i, k in enumerate(keys)}, [r[2] for r in rows])
 
 
 def _marks(chunk: Sequence[Any]) -> str:
