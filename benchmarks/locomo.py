@@ -263,6 +263,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--limit-questions", type=int, default=None, help="per conversation")
     p.add_argument("--preset", default="default", help="search preset name or JSON config (default: default)")
     p.add_argument("--baseline", default="vector", help="compared config, run on the same stores ('none' to skip)")
+    p.add_argument("--configs", default=None,
+                   help="a JSON object {name: preset name or config mapping} run on the same stores instead of "
+                        "--preset/--baseline (an ablation: each row adds one idea)")
     p.add_argument("--embedder", default="local", help="'local' (all-MiniLM-L6-v2), 'hash', or a model directory")
     p.add_argument("--per-turn", action="store_true", help="one add() per turn instead of one per session")
     p.add_argument("--no-speaker-metadata", action="store_true",
@@ -283,6 +286,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.baseline != "none":
         configs[f"{args.baseline} (baseline)" if not args.baseline.lstrip().startswith("{") else "baseline"] = (
             config_arg(args.baseline))
+    if args.configs:
+        configs = {name: config_arg(value if isinstance(value, str) else json.dumps(value))
+                   for name, value in json.loads(args.configs).items()}
     log = None if args.quiet else (lambda s: print(s, file=sys.stderr, flush=True))
     if args.threads:
         import torch
