@@ -69,18 +69,25 @@ class ScopeOrder:
 
     def neighbours(self, rids: Iterable[int], gap_s: float | None) -> Links:
         """rid → (previous, next) adjacent memory, None where there is none."""
-        return {r: (self._adjacent(i, i - 1, gap_s), self._adjacent(i, i + 1, gap_s)) for r, i in self._positions(rids)}
+        found = self._positions(rids)
+        if not found:
+            return {}
+        at = np.fromiter((i for _, i in found), dtype=np.int64, count=len(found))
+        prev, nxt = self._adjacent(at, at - 1, gap_s), self._adjacent(at, at + 1, gap_s)
+        return {r: (p, n) for (r, _), p, n in zip(found, prev, nxt, strict=True)}
 
-    def _adjacent(self, i: int, j: int, gap_s: float | None) -> int | None:
-        if j < 0 or j >= len(self.rids):
-            return None
-        if gap_s is not None and abs(self.times[i] - self.times[j]) > gap_s:
-            return None
-        if self.groups is not None and self.groups[i] != self.groups[j]:
-            return None
-        if self.segments is not None and self.segments[i] != self.segments[j]:
-            return None
-        return int(self.rids[j])
+    def _adjacent(self, at: np.ndarray, other: np.ndarray, gap_s: float | None) -> list[int | None]:
+        """For each position ``at``, the rid at position ``other`` when the two are adjacent, else None."""
+        ok = (other >= 0) & (other < len(self.rids))
+        j = np.clip(other, 0, len(self.rids) - 1)
+        if gap_s is not None:
+            ok &= np.abs(self.times[at] - self.times[j]) <= gap_s
+        if self.segments is not None:
+            ok &= self.segments[at] == self.segments[j]
+        if self.groups is not None:
+            groups = self.groups
+            ok &= np.array([groups[a] == groups[b] for a, b in zip(at.tolist(), j.tolist(), strict=True)], dtype=bool)
+        return [int(r) if keep else None for r, keep in zip(self.rids[j].tolist(), ok.tolist(), strict=True)]
 
     def speakers_named(self, query: str) -> set[str]:
         """The speakers of these memories that the query names (whole words, any case)."""

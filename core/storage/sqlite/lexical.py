@@ -69,8 +69,8 @@ def lexical(
     token = selection_token(selection.scope)
     if size > SCOPED_MAX or token is None:
         return _store_ranked(conn, selection, terms, limit, token)
-    stems = stems_of(conn, terms)
     share = size / max(1, store_rows(conn))
+    stems = stems_of(conn, terms) if share >= POSTINGS_SHARE else [None] * len(terms)
     # One statement: the selection's row ids once (from the covering scope index when the selection is the
     # scope and validity), then each term's matches in it with their frequency, found one of two ways:
     # * the term's postings (fts5vocab instances, no tokenizing) when the selection is a large share of the
@@ -93,8 +93,7 @@ def lexical(
     rows = conn.execute(
         f"WITH sel AS MATERIALIZED (SELECT m.rid FROM memories m WHERE {where}), "
         + "".join(c + ", " for c in ctes) + "hit AS (" + " UNION ALL ".join(parts) + ") "
-        "SELECT hit.i, hit.rid, hit.tf, CASE WHEN substr(d.sz, 1, 1) < x'80' THEN unicode(CAST(substr(d.sz, 1, 1) "
-        "AS TEXT)) END FROM hit LEFT JOIN memories_fts_docsize d ON d.id = hit.rid",
+        f"SELECT hit.i, hit.rid, hit.tf, {_FIRST_BYTE} FROM hit LEFT JOIN memories_fts_docsize ON id = hit.rid",
         [*params, *args],
     ).fetchall()
     return _bm25(conn, rows, len(terms), size, limit)
@@ -208,10 +207,14 @@ def token_counts(conn: sqlite3.Connection, rids: Sequence[int]) -> dict[int, int
     out: dict[int, int] = {}
     for start in range(0, len(rids), 500):
         chunk = [int(r) for r in rids[start:start + 500]]
-        for rid, blob in conn.execute(
-                f"SELECT id, sz FROM memories_fts_docsize WHERE id IN ({','.join('?' * len(chunk))})", chunk):
-            out[int(rid)] = varints(blob, 1)[0] if blob else 0
+        for rid, short, blob in conn.execute(  # a length under 128 is the record's first byte, read in SQL
+                f"SELECT id, {_FIRST_BYTE}, CASE WHEN substr(sz, 1, 1) >= x'80' THEN sz END FROM memories_fts_docsize "
+                f"WHERE id IN ({','.join('?' * len(chunk))})", chunk):
+            out[int(rid)] = int(short) if short is not None else (varints(blob, 1)[0] if blob else 0)
     return out
+
+
+_FIRST_BYTE = "CASE WHEN substr(sz, 1, 1) < x'80' THEN unicode(CAST(substr(sz, 1, 1) AS TEXT)) END"
 
 
 def average_length(conn: sqlite3.Connection) -> float:
