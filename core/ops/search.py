@@ -27,6 +27,7 @@ from ..search.scope import MAX_ASK_FACTOR, SearchScope
 from ..storage.base import Selection
 
 GRAPH_CANDIDATES = 100  # relations read for the graph retriever (the answer shows ``relation_limit``)
+SCORE_ALL = 2_048  # a scope up to this size is scored whole by the dense retriever (no re-scoring afterwards)
 
 
 async def search(
@@ -81,32 +82,46 @@ def _graph_hits(engine: Engine, relations: list[dict[str, Any]], scope: SearchSc
 
 def _dense(engine: Engine, qvec: np.ndarray, k: int, allowed: np.ndarray) -> tuple[list[int], dict[int, float]]:
     scores, ids = engine.vectors.search(qvec, k, allowed)
-    return [int(i) for i in ids], {int(i): float(s) for i, s in zip(ids, scores, strict=True)}
+    ranked = ids.tolist()
+    return ranked, dict(zip(ranked, scores.tolist(), strict=True))
 
 
-def _dense_scope(engine: Engine, qvec: np.ndarray, k: int, scope: SearchScope) -> tuple[list[int], dict[int, float]]:
-    """The scope's best ``k``: exactly among its ids, or for a selection too large to list, from the index over
-    the whole store, kept when the selection covers them, asking for more until ``k`` are kept."""
+def _dense_scope(
+    engine: Engine, qvec: np.ndarray, k: int, scope: SearchScope
+) -> tuple[list[int], dict[int, float], dict[int, float] | None]:
+    """The scope's best ``k`` (ranked ids, their similarity), and the similarity of every memory of the scope when
+    it is small enough to score whole at once (``SCORE_ALL``: later candidates need no scoring of their own).
+    Exactly among the scope's ids, or for a selection too large to list, from the index over the whole store,
+    kept when the selection covers them, asking for more until ``k`` are kept."""
     if scope.allowed is not None:
-        return _dense(engine, qvec, k, scope.allowed)
+        if k < len(scope.allowed) <= SCORE_ALL:
+            ranked, every = _dense(engine, qvec, len(scope.allowed), scope.allowed)
+            return ranked[:k], {r: every[r] for r in ranked[:k]}, every
+        ranked, found = _dense(engine, qvec, k, scope.allowed)
+        return ranked, found, (found if len(ranked) == len(scope.allowed) else None)
     total = len(engine.vectors.index)
     ask = 4 * k
     while True:
         scores, ids = engine.vectors.search(qvec, min(ask, total), None)
-        kept = set(scope.keep([int(i) for i in ids]))
-        found = [(int(i), float(s)) for i, s in zip(ids, scores, strict=True) if int(i) in kept][:k]
-        if len(found) >= k or ask >= total:
-            return [r for r, _ in found], dict(found)
+        kept = set(scope.keep(ids.tolist()))
+        best = [(i, s) for i, s in zip(ids.tolist(), scores.tolist(), strict=True) if i in kept][:k]
+        if len(best) >= k or ask >= total:
+            return [r for r, _ in best], dict(best), None
         if ask >= MAX_ASK_FACTOR * k:  # the selection is a small share of the store after all: list it
-            return _dense(engine, qvec, k, engine.store.select_rids(scope.selection))
+            return (*_dense(engine, qvec, k, engine.store.select_rids(scope.selection)), None)
         ask *= 4
 
 
-def _rescore(engine: Engine, qvec: np.ndarray, dense: dict[int, float], rids: set[int]) -> None:
-    """Exact dense similarity for the memories among ``rids`` that the dense list did not hold."""
-    missing = np.array(sorted(r for r in rids if r not in dense), dtype=np.int64)
-    if len(missing):
-        dense.update(_dense(engine, qvec, len(missing), missing)[1])
+def _rescore(
+    engine: Engine, qvec: np.ndarray, dense: dict[int, float], rids: set[int], every: dict[int, float] | None
+) -> None:
+    """Exact dense similarity for the memories among ``rids`` that the dense list did not hold (from ``every``,
+    the whole scope's, when it was scored whole)."""
+    missing = [r for r in rids if r not in dense]
+    if every is not None:
+        dense.update((r, every[r]) for r in missing if r in every)
+    elif missing:
+        dense.update(_dense(engine, qvec, len(missing), np.array(sorted(missing), dtype=np.int64))[1])
 
 
 def _rank(
@@ -117,11 +132,11 @@ def _rank(
     dense_only = not (config.lexical_weight > 0 or graph or config.uses_context or config.speaker_boost
                       or config.length_prior)
     pool = limit if dense_only else max(limit, config.candidates)  # dense alone: its top `limit` is the answer
-    d_ranked, dense = _dense_scope(engine, qvec, pool, scope)
+    d_ranked, dense, every = _dense_scope(engine, qvec, pool, scope)
     lists: list[tuple[list[int], float]] = [(d_ranked, config.dense_weight)]
     others: list[tuple[dict[int, float], float]] = []
     if config.lexical_weight > 0:
-        lex = engine.store.lexical(scope.selection, terms(query), pool, scope.size)
+        lex = engine.store.lexical(scope.selection, terms(query), pool, scope.size, scope.allowed)
         lists.append(([r for r, _ in lex], config.lexical_weight))
         others.append((dict(lex), config.lexical_weight))
     if graph:
@@ -145,7 +160,7 @@ def _rank(
             prelim = scaled_sum(dense, lo, hi, config.dense_weight, others, rids)
             links, involved = expand(scope.order, prelim, config.context_pool, config.context_gap_s)
             rids |= involved
-        _rescore(engine, qvec, dense, rids)  # dense re-scoring of lexical, graph and context candidates
+        _rescore(engine, qvec, dense, rids, every)  # dense re-scoring of lexical, graph and context candidates
         fused = scaled_sum(dense, lo, hi, config.dense_weight, others, rids)
     if links:
         fused = propagate(fused, links, config.context_inherit, config.context_prev_weight, config.context_next_weight)
@@ -156,10 +171,10 @@ def _rank(
     if config.expansion_weight:
         _expand(engine, fused, dense, query, scope, pool, config)
     if config.length_prior:
-        for rid, bonus in length_bonus(engine.store.token_counts(list(fused)), config.length_prior).items():
+        for rid, bonus in length_bonus(scope.token_counts(list(fused)), config.length_prior).items():
             fused[rid] += bonus
 
-    _rescore(engine, qvec, dense, set(fused))  # the similarity reported for every result
+    _rescore(engine, qvec, dense, set(fused), every)  # the similarity reported for every result
     ranked = sorted(fused, key=lambda r: (-fused[r], -dense.get(r, -1.0), r))
     if threshold is not None:
         ranked = [r for r in ranked if dense.get(r, -1.0) >= threshold]
@@ -187,7 +202,7 @@ def _expand(
     rows = engine.store.rows(best)
     extra = cooccurring(query, (rows[r].memory for r in best if r in rows), config.expansion_terms)
     if extra:
-        for rid, gain in scaled(engine.store.lexical(scope.selection, extra, pool, scope.size),
+        for rid, gain in scaled(engine.store.lexical(scope.selection, extra, pool, scope.size, scope.allowed),
                                 config.expansion_weight).items():
             fused[rid] = fused.get(rid, 0.0) + gain
 

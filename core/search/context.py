@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -38,6 +38,7 @@ class ScopeOrder:
     groups: list[Any] | None  # the context_key metadata value of each, aligned with rids
     speakers: list[Any] | None  # who said each (the speaker column, or a metadata key), aligned with rids
     segments: np.ndarray | None = None  # a part of a selection: only rows of one segment are consecutive in it
+    _adjacency: dict[float | None, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def from_rows(
@@ -59,35 +60,45 @@ class ScopeOrder:
     def __len__(self) -> int:
         return len(self.rids)
 
-    def _positions(self, rids: Iterable[int]) -> list[tuple[int, int]]:
-        """(rid, index) for each of ``rids`` that this order holds."""
+    def _positions(self, rids: Iterable[int]) -> tuple[np.ndarray, np.ndarray]:
+        """(rids, their indexes) for those of ``rids`` that this order holds."""
         wanted = np.fromiter(rids, dtype=np.int64)
         if not len(wanted) or not len(self.rids):
-            return []
-        pos = np.clip(np.searchsorted(self.rids, wanted), 0, len(self.rids) - 1)
-        return [(r, i) for r, i in zip(wanted.tolist(), pos.tolist(), strict=True) if self.rids[i] == r]
+            return wanted[:0], wanted[:0]
+        pos = np.searchsorted(self.rids, wanted)
+        pos[pos >= len(self.rids)] = 0
+        held = self.rids[pos] == wanted
+        return wanted[held], pos[held]
+
+    def adjacent_to_previous(self, gap_s: float | None) -> np.ndarray:
+        """For each row, whether it is adjacent to the row before it (computed once per gap)."""
+        cached = self._adjacency.get(gap_s)
+        if cached is not None:
+            return cached
+        ok = np.zeros(len(self.rids), dtype=bool)
+        if len(self.rids) > 1:
+            ok[1:] = True
+            if gap_s is not None:
+                ok[1:] &= np.abs(np.diff(self.times)) <= gap_s
+            if self.segments is not None:
+                ok[1:] &= self.segments[1:] == self.segments[:-1]
+            if self.groups is not None:
+                groups = self.groups
+                ok[1:] &= np.array([a == b for a, b in zip(groups[1:], groups[:-1], strict=True)], dtype=bool)
+        self._adjacency[gap_s] = ok
+        return ok
 
     def neighbours(self, rids: Iterable[int], gap_s: float | None) -> Links:
         """rid → (previous, next) adjacent memory, None where there is none."""
-        found = self._positions(rids)
-        if not found:
+        found, at = self._positions(rids)
+        if not len(found):
             return {}
-        at = np.fromiter((i for _, i in found), dtype=np.int64, count=len(found))
-        prev, nxt = self._adjacent(at, at - 1, gap_s), self._adjacent(at, at + 1, gap_s)
-        return {r: (p, n) for (r, _), p, n in zip(found, prev, nxt, strict=True)}
-
-    def _adjacent(self, at: np.ndarray, other: np.ndarray, gap_s: float | None) -> list[int | None]:
-        """For each position ``at``, the rid at position ``other`` when the two are adjacent, else None."""
-        ok = (other >= 0) & (other < len(self.rids))
-        j = np.clip(other, 0, len(self.rids) - 1)
-        if gap_s is not None:
-            ok &= np.abs(self.times[at] - self.times[j]) <= gap_s
-        if self.segments is not None:
-            ok &= self.segments[at] == self.segments[j]
-        if self.groups is not None:
-            groups = self.groups
-            ok &= np.array([groups[a] == groups[b] for a, b in zip(at.tolist(), j.tolist(), strict=True)], dtype=bool)
-        return [int(r) if keep else None for r, keep in zip(self.rids[j].tolist(), ok.tolist(), strict=True)]
+        ok = self.adjacent_to_previous(gap_s)
+        after = np.minimum(at + 1, len(self.rids) - 1)
+        prev = np.where(ok[at], self.rids[at - 1], -1).tolist()
+        nxt = np.where((at + 1 < len(self.rids)) & ok[after], self.rids[after], -1).tolist()
+        return {r: (p if p >= 0 else None, n if n >= 0 else None)
+                for r, p, n in zip(found.tolist(), prev, nxt, strict=True)}
 
     def speakers_named(self, query: str) -> set[str]:
         """The speakers of these memories that the query names (whole words, any case)."""
@@ -97,12 +108,15 @@ class ScopeOrder:
         return {s for s in set(self.speakers or ()) if isinstance(s, str) and s.strip()}
 
     def times_of(self, rids: Iterable[int]) -> dict[int, float]:
-        return {r: float(self.times[i]) for r, i in self._positions(rids)}
+        found, at = self._positions(rids)
+        return dict(zip(found.tolist(), self.times[at].tolist(), strict=True))
 
     def speaker_of(self, rids: Iterable[int]) -> dict[int, Any]:
         if not self.speakers:
             return {}
-        return {r: self.speakers[i] for r, i in self._positions(rids)}
+        speakers = self.speakers
+        found, at = self._positions(rids)
+        return {r: speakers[i] for r, i in zip(found.tolist(), at.tolist(), strict=True)}
 
 
 def propagate(base: dict[int, float], links: Links, inherit: float, prev_w: float, next_w: float) -> dict[int, float]:

@@ -71,6 +71,10 @@ class SearchScope:
         inside = set(self.store.within(self.selection, rids).tolist())
         return [r for r in rids if r in inside]
 
+    def token_counts(self, rids: list[int]) -> dict[int, int]:
+        """Full-text token counts of ``rids`` (memories of this selection: the store is told its scope)."""
+        return self.store.token_counts(rids, self.selection.scope)
+
     def read_around(self, rids: list[int]) -> None:
         """A large selection: read the rows around ``rids`` (their neighbours and speakers), so that context and
         speakers work on them as on a selection read whole (rows are consecutive only within one window)."""

@@ -124,7 +124,7 @@ class ScopeRows:
     """The memories a selection covers in insertion order, with metadata values the search asks for."""
 
     rids: np.ndarray  # int64, ascending
-    times: np.ndarray  # created_at, epoch seconds
+    times: np.ndarray  # created_at, epoch seconds (to the millisecond)
     values: dict[str, list[Any]]  # metadata key -> value per row (None where missing)
     speakers: list[Any] | None = None  # the speaker column per row (None where unknown)
 
@@ -240,15 +240,18 @@ class Store(Protocol):
     def text_lengths(self, rids: Sequence[int]) -> dict[int, int]: ...
 
     def lexical(
-        self, selection: Selection, terms: Sequence[str], limit: int, size: int | None = None
+        self, selection: Selection, terms: Sequence[str], limit: int, size: int | None = None,
+        rids: np.ndarray | None = None,
     ) -> list[tuple[int, float]]:
         """(rid, relevance) of the memories a selection covers that contain any of ``terms`` (full-text,
         stemmed), best first. The work follows the selection, not the store, and so do the statistics: BM25
         with the selection as the collection (``size``: the number of memories it covers, when the caller
-        knows it). A selection too large for that may be ranked with the store's statistics."""
+        knows it; ``rids``: its row ids, ascending, when the caller has read them — the store need not read
+        them again). A selection too large for that may be ranked with the store's statistics."""
 
-    def token_counts(self, rids: Sequence[int]) -> dict[int, int]:
-        """The number of full-text tokens in each memory's text (the lengths BM25 normalises by)."""
+    def token_counts(self, rids: Sequence[int], scope: Scope | None = None) -> dict[int, int]:
+        """The number of full-text tokens in each memory's text (the lengths BM25 normalises by). ``scope``: a
+        (partial) scope every one of ``rids`` lies in, when the caller knows it (a store may find them faster)."""
 
     def embeddings(self, rids: Sequence[int]) -> dict[int, np.ndarray]: ...
 

@@ -318,6 +318,62 @@ def test_lexical_is_stemmed_ranked_and_scoped(store: Store) -> None:
     assert store.lexical(Selection(ALICE), [], 10) == [] and store.lexical(Selection(ALICE), ['"OR NEAR('], 10) == []
 
 
+def test_lexical_given_the_selections_rows_finds_the_same(store: Store) -> None:
+    put(store, ALICE, "tea in the park", "green tea", "coffee at home", metadata={"k": 1})
+    put(store, ALICE_BOT, "tea with the bot", "bot runs")
+    put(store, BOB, "tea for bob")
+    for selection in (Selection(ALICE), Selection(ALICE_BOT), Selection(BOT), Selection(ALICE, exact=True),
+                      Selection(ALICE, parse_filters({"k": 1}))):
+        rids = np.sort(store.select_rids(selection))
+        for terms in (["tea"], ["tea", "park", "run"], ["absent"]):
+            plain = store.lexical(selection, terms, 10)
+            assert store.lexical(selection, terms, 10, len(rids)) == plain
+            assert store.lexical(selection, terms, 10, len(rids), rids) == plain
+            assert {r for r, _ in plain} <= set(rids.tolist())
+
+
+def test_scope_rows_upto_reads_a_small_selection_and_refuses_a_large_one(store: Store) -> None:
+    put(store, ALICE, "a1", "a2", at=T0)
+    put(store, BOB, "b1")
+    put(store, ALICE_BOT, "a3", at=T0 + 2.5)
+    with store.transaction() as tx:
+        tx.insert_memories([NewMemory(str(uuid.uuid4()), ALICE, "said", "h-said", vec(3), T0 + 7, speaker="Ann")])
+    full = store.scope_rows(Selection(ALICE), [])
+    rows = store.scope_rows_upto(Selection(ALICE), [], 4)
+    assert rows is not None and rows.rids.tolist() == full.rids.tolist() == sorted(full.rids.tolist())
+    assert rows.times.tolist() == [T0, T0, T0 + 2.5, T0 + 7] and rows.speakers == [None, None, None, "Ann"]
+    assert store.scope_rows_upto(Selection(ALICE), [], 3) is None
+    bare = store.scope_rows_upto(Selection(ALICE), [], 10, times=False, speakers=False)
+    assert bare is not None and bare.rids.tolist() == rows.rids.tolist()
+    keyed = store.scope_rows_upto(Selection(ALICE), ["k"], 10)
+    assert keyed is not None and keyed.values == {"k": [None] * 4} and keyed.speakers == rows.speakers
+    assert store.scope_rows_upto(Selection(Scope("nobody")), [], 10) is not None
+
+
+def test_window_and_within_read_around_and_check_candidates(store: Store) -> None:
+    ids = [rid for _, rid in put(store, ALICE, *[f"a{i}" for i in range(6)])]
+    (_, other), = put(store, BOB, "b")
+    more = [rid for _, rid in put(store, ALICE, "a6", "a7")]
+    selection = Selection(ALICE)
+    around = store.window(selection, [ids[2]], 1)
+    assert around.rids.tolist() == ids[1:4] and around.speakers == [None] * 3
+    assert store.window(selection, [], 2).rids.tolist() == []
+    assert store.window(selection, [more[0]], 1).rids.tolist() == [more[0], more[1]]  # row ids within 1: bob's skipped
+    assert store.window(selection, [more[0]], 2).rids.tolist() == [ids[5], more[0], more[1]]
+    assert store.within(selection, [other, ids[0], more[1], 10**9]).tolist() == sorted([ids[0], more[1]])
+    assert store.within(selection, []).tolist() == []
+
+
+def test_token_counts_with_and_without_the_scope(store: Store) -> None:
+    pairs = put(store, ALICE, "one two three", "four, five!", " ".join(["w"] * 200))
+    (_, bob_rid), = put(store, BOB, "six seven")
+    rids = [rid for _, rid in pairs]
+    assert store.token_counts(rids) == dict(zip(rids, [3, 2, 200], strict=True))
+    assert store.token_counts(rids, ALICE) == store.token_counts(rids)
+    assert store.token_counts([*rids, bob_rid]) == {**store.token_counts(rids), bob_rid: 2}
+    assert store.token_counts([]) == {}
+
+
 def test_scan_and_log_snapshots_agree(store: Store) -> None:
     put(store, ALICE, *[f"x{i}" for i in range(25)])
     with store.scan_embeddings(batch=10) as (head, batches):

@@ -16,6 +16,7 @@ import pytest
 from memlayer.filters import parse_filters
 from memlayer.storage.base import NewMemory, Selection
 from memlayer.storage.sqlite import SQLiteStore, lexical
+from memlayer.storage.sqlite.schema import USER_MASK
 from memlayer.storage.sqlite.sql import fts_match, where
 from memlayer.types import Scope
 
@@ -163,18 +164,82 @@ def test_scopes_among_others_find_the_same_memories_ranked_by_their_own_statisti
 
 
 def test_a_scope_is_never_matched_by_another_scopes_token(tmp_path):
-    """Scope tokens survive the porter stemmer unchanged: "ed"/"ing"-like hex endings cannot merge scopes."""
+    """Users are key ranges and agents/runs tokens that survive the porter stemmer unchanged: "ed"/"ing"-like hex
+    endings cannot merge scopes."""
     store = SQLiteStore(str(tmp_path / "m.db"))
     try:
-        a, b = Scope("ab"), Scope("ab\u00ed")  # 'í' is C3 AD in UTF-8: the hex of b extends a's
-        odd = [Scope("e"), Scope("ed"), Scope("ing"), Scope("y"), Scope("s"), Scope("sses")]
+        odd = ["ab", "ab\u00ed", "e", "ed", "ing", "y", "s", "sses"]  # 'í' is C3 AD in UTF-8: the hex of "abí" extends "ab"'s
+        scopes = [Scope(v) for v in odd] + [Scope(agent_id=v) for v in odd] + [Scope(run_id=v) for v in odd]
         with store.transaction() as tx:
             tx.insert_memories([NewMemory(str(uuid.uuid4()), s, "shared words here", f"h{i}", np.ones(DIMS, np.float32),
-                                          1.0) for i, s in enumerate([a, b, *odd])])
-        for s in (a, b, *odd):
-            hits = store.lexical(Selection(s), ["shared"], 10)
-            assert len(hits) == 1 and store.rows([hits[0][0]])[hits[0][0]].user_id == s.user_id
-        assert lexical.scope_token("u", "ab") == "u61620"
+                                          1.0) for i, s in enumerate(scopes)])
+        for s in scopes:
+            hits = store.lexical(Selection(s, exact=True), ["shared"], 10)
+            assert len(hits) == 1 and store.rows([hits[0][0]])[hits[0][0]].shows(s)
+        assert lexical.scope_token("a", "ab") == "a61620"
+    finally:
+        store.close()
+
+
+def test_users_sharing_a_key_range_stay_apart(tmp_path):
+    """User keys wrap past USER_MASK: two users then share a key range of the index, and only speed suffers."""
+    store = SQLiteStore(str(tmp_path / "m.db"))
+    try:
+        with store.transaction() as tx:
+            tx.execute("INSERT INTO fts_users(key, user_id) VALUES (1, 'a'), (?, 'b')", (1 + USER_MASK + 1,))
+        rng = random.Random(3)
+        _fill(store, rng, [Scope("a"), Scope("b"), Scope("c")], 120)
+        conn = store._conn
+        _reference(conn)
+        tokens = _tokens(conn)
+        for user in ("a", "b"):
+            selection = Selection(Scope(user))
+            rids = store.select_rids(selection)
+            for _ in range(10):
+                terms = list(dict.fromkeys(rng.sample(WORDS, 3)))
+                new = store.lexical(selection, terms, 1000)
+                assert {r for r, _ in new} == {r for r, _ in _old(conn, selection, terms, 1000)}
+                expected = _bm25_over_selection(conn, tokens, selection, terms)
+                assert {r: round(s, 9) for r, s in new} == {r: round(s, 9) for r, s in expected.items()}
+            assert store.token_counts(rids.tolist(), Scope(user)) == store.token_counts(rids.tolist())
+    finally:
+        store.close()
+
+
+def test_the_user_numbering_forgets_users_with_their_memories(tmp_path):
+    store = SQLiteStore(str(tmp_path / "m.db"))
+    try:
+        _fill(store, random.Random(5), [Scope("a"), Scope("a", "bot"), Scope("b")], 40)
+        users = lambda: {u for (u,) in store.query("SELECT user_id FROM fts_users")}  # noqa: E731
+        assert users() == {"a", "b"}
+        with store.transaction() as tx:
+            tx.forget_scope(Scope("a", "bot"))
+        assert users() == {"a", "b"}  # a keeps other memories
+        with store.transaction() as tx:
+            tx.forget_scope(Scope("a"))
+        assert users() == {"b"}
+        assert store.lexical(Selection(Scope("a")), ["tea"], 10) == [] and store.token_counts([1], Scope("a")) == {}
+        with store.transaction() as tx:
+            tx.reset()
+        assert users() == set() and store.query("SELECT count(*) FROM memories_fts")[0][0] == 0
+    finally:
+        store.close()
+
+
+def test_the_index_follows_updates_of_text_and_scope(tmp_path):
+    store = SQLiteStore(str(tmp_path / "m.db"))
+    try:
+        with store.transaction() as tx:
+            (rid,) = tx.insert_memories([NewMemory("m1", Scope("a"), "green tea", "h", np.ones(DIMS, np.float32), 1.0)])
+            tx.rewrite(rid, "black coffee", "h2", np.ones(DIMS, np.float32), 2.0)
+        assert store.lexical(Selection(Scope("a")), ["tea"], 5) == []
+        assert [r for r, _ in store.lexical(Selection(Scope("a")), ["coffee"], 5)] == [rid]
+        with store.transaction() as tx:
+            tx.execute("UPDATE memories SET user_id = 'z', agent_id = 'bot' WHERE rid = ?", (rid,))
+        assert store.lexical(Selection(Scope("a")), ["coffee"], 5) == []
+        assert [r for r, _ in store.lexical(Selection(Scope("z", "bot")), ["coffee"], 5)] == [rid]
+        assert [r for r, _ in store.lexical(Selection(Scope(agent_id="bot")), ["coffee"], 5)] == [rid]
+        store.query("INSERT INTO memories_fts(memories_fts, rank) VALUES ('integrity-check', 1)")
     finally:
         store.close()
 

@@ -1,23 +1,29 @@
 """Lexical retrieval over FTS5 whose cost follows the selection, not the store.
 
-Every row of the full-text index carries its scope as tokens (``memories_fts.scope``, see schema.FTS). A query
-for a selection of up to ``SCOPED_MAX`` memories asks FTS5, for each query term, for the rows holding both the
-selection's most selective scope token and the term: FTS5 intersects the two posting lists, so the work is
-that of the scope's matches, whatever else the store holds. The ranking is BM25 exactly as FTS5's ``bm25()``
-computes it (k1 = 1.2, b = 0.75, idf = ln((N - n + 0.5) / (n + 0.5)), at least 1e-6) with the selection as the
-collection: N is the number of memories the selection covers and n the number of them holding the term, so a
-scope's ranking never depends on other scopes' memories (a scope alone in its store ranks exactly as FTS5
-would). Lengths are FTS5's own token counts; the average length is the store's (kept by FTS5 at no cost).
+The full-text index is keyed by user (schema.RID_BITS): a user's memories are one contiguous range of its
+row keys, and its rows carry their agent and run as scope tokens. A query for a selection of up to
+``SCOPED_MAX`` memories asks FTS5, for each query term, for the rows holding the term inside the user's key
+range (and with the run's token, when the selection names a run; with the agent's or run's token over the
+whole index when it names no user): FTS5 seeks each term's postings to the range, reads the range's texts
+(for the term frequencies) and lengths from the same range of its own tables, so the work is that of the
+selection's matches, whatever else the store holds. When the selection is a large share of the store, a
+term's frequencies are read from its postings instead (fts5vocab: no text is read at all).
 
-``bm25()`` itself is not used there because it counts each term's documents over the whole table on every
-query — that count, not the matching, was most of the cost at a million memories (BENCHMARKS.md).
+The ranking is BM25 exactly as FTS5's ``bm25()`` computes it (k1 = 1.2, b = 0.75, idf = ln((N - n + 0.5) /
+(n + 0.5)), at least 1e-6) with the selection as the collection: N is the number of memories the selection
+covers and n the number of them holding the term, so a scope's ranking never depends on other scopes'
+memories (a scope alone in its store ranks exactly as FTS5 would). Lengths are FTS5's own token counts; the
+average length is the store's (kept by FTS5 at no cost). ``bm25()`` itself is not used there because it
+counts each term's documents over the whole table on every query.
 
 A larger selection (an agent-wide scope over most of the store) is ranked by FTS5's ``bm25()`` over the store
-and the best rows are then checked against the selection (post-filtering), never reading the whole scope.
+(inside the user's range when it names one) and the best rows are then checked against the selection
+(post-filtering), never reading the whole scope.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Sequence
 from typing import Any
@@ -27,25 +33,36 @@ import numpy as np
 from ...types import Scope
 from ..base import Selection
 from . import sql
+from .schema import RID_BITS, USER_MASK
 
 K1, B = 1.2, 0.75
 SCOPED_MAX = 20_000  # selections up to this size are ranked from their own postings and statistics
-POSTINGS_SHARE = 0.03  # read a term's postings when the selection holds this share of the store (see below)
-MARK = "\x01"
+POSTINGS_SHARE = 0.03  # a selection naming no user: read a term's postings when it holds this share of the store
+RID_MASK = (1 << RID_BITS) - 1
 PROBE, VOCAB = "memlayer_terms", "memlayer_postings"  # temp-schema helpers of each connection
 
 
 def scope_token(kind: str, value: str) -> str:
-    """The full-text token of one scope field (``u``ser, ``a``gent, ``r``un): the SQL side is schema._scope_tokens."""
+    """The full-text token of a scope field (``a``gent, ``r``un): the SQL side is schema._scope_tokens."""
     return f"{kind}{value.encode('utf-8').hex()}0"
 
 
 def selection_token(scope: Scope) -> str | None:
-    """The token of the scope field that narrows the most: a run, else a user, else an agent."""
-    for kind, value in (("r", scope.run_id), ("u", scope.user_id), ("a", scope.agent_id)):
-        if value is not None:
-            return scope_token(kind, value)
+    """The token narrowing a selection inside its user's range: its run; without a user, its run or agent."""
+    if scope.run_id is not None:
+        return scope_token("r", scope.run_id)
+    if scope.user_id is None and scope.agent_id is not None:
+        return scope_token("a", scope.agent_id)
     return None
+
+
+def user_range(conn: sqlite3.Connection, user_id: str) -> tuple[int, int] | None:
+    """The key range of a user's rows in the full-text index (None: the user has no memories)."""
+    row = conn.execute("SELECT key FROM fts_users WHERE user_id = ?", (user_id,)).fetchone()
+    if row is None:
+        return None
+    lo = (int(row[0]) & USER_MASK) << RID_BITS
+    return lo, lo | RID_MASK
 
 
 def phrase(term: str) -> str:
@@ -54,96 +71,116 @@ def phrase(term: str) -> str:
 
 
 def lexical(
-    conn: sqlite3.Connection, selection: Selection, terms: Sequence[str], limit: int, size: int | None = None
+    conn: sqlite3.Connection, selection: Selection, terms: Sequence[str], limit: int, size: int | None = None,
+    rids: np.ndarray | None = None,
 ) -> list[tuple[int, float]]:
-    """(rid, BM25 score) of the selection's memories holding any of ``terms``, best first (see the module)."""
+    """(rid, BM25 score) of the selection's memories holding any of ``terms``, best first (see the module).
+    ``rids``: the selection's row ids (ascending) when the caller has read them (then not read again)."""
     terms = list(dict.fromkeys(terms))
     if not terms or limit <= 0:
         return []
     where, params = sql.where(selection, prefix="m.")
-    if size is None:
+    if rids is not None:
+        size = len(rids)
+    elif size is None:
         size = int(conn.execute(f"SELECT count(*) FROM (SELECT 1 FROM memories m WHERE {where} LIMIT ?)",
                                 [*params, SCOPED_MAX + 1]).fetchone()[0])
     if size == 0:
         return []
+    span: tuple[int, int] | None = None
+    if selection.scope.user_id is not None:
+        span = user_range(conn, selection.scope.user_id)
+        if span is None:
+            return []
     token = selection_token(selection.scope)
-    if size > SCOPED_MAX or token is None:
-        return _store_ranked(conn, selection, terms, limit, token)
-    share = size / max(1, store_rows(conn))
-    stems = stems_of(conn, terms) if share >= POSTINGS_SHARE else [None] * len(terms)
-    # One statement: the selection's row ids once (from the covering scope index when the selection is the
-    # scope and validity), then each term's matches in it with their frequency, found one of two ways:
-    # * the term's postings (fts5vocab instances, no tokenizing) when the selection is a large share of the
-    #   store: they hold the term's rows of the whole store, about as many as the selection's then;
-    # * else FTS5's scoped match (the scope token AND the term), counting the instances highlight() marks:
-    #   a tokenizing of each matched text, but only the selection's matches are read.
-    # Then each matched row's length (its docsize record; lengths under 128 tokens are one byte).
-    # ("+ 0" keeps SQLite from driving FTS5 with one lookup per selected row.)
+    if size > SCOPED_MAX:
+        return _store_ranked(conn, selection, terms, limit, token, span)
+    postings = span is None and size / max(1, store_rows(conn)) >= POSTINGS_SHARE
+    stems = stems_of(conn, terms) if postings else [None] * len(terms)
+    # One statement: each term's matches with their frequency and length, found one of two ways:
+    # * FTS5's match inside the user's key range (and with the selection's token), counting the instances
+    #   highlight() marks: a tokenizing of each matched text, but only the selection's matches are read;
+    # * a term's postings (fts5vocab instances, no text read) when the selection names no user and is a large
+    #   share of the store: they hold the term's rows of the whole store, about as many as the selection's.
+    # Lengths: each matched row's docsize record. Values are bound
+    # as parameters: the statement's text depends on the number of terms and the selection's shape only, so
+    # SQLite's prepared statement is reused (preparing it cost more than running it).
+    # Matches are kept when the selection covers them: here against ``rids``, else against the selection's
+    # row ids read once from the covering scope index ("+ 0" keeps SQLite from driving FTS5 with one lookup
+    # per selected row).
+    filtered = rids is None or postings  # (a term's postings are the store's: filtered inside SQLite)
     ctes, parts, args = [], [], []
     for i, (term, stem) in enumerate(zip(terms, stems, strict=True)):
-        if stem is not None and share >= POSTINGS_SHARE:
-            parts.append(f"SELECT {i} AS i, v.doc AS rid, count(*) AS tf FROM temp.{VOCAB} v WHERE v.term = ? "
-                         "AND v.col = 'text' AND v.doc IN sel GROUP BY v.doc")
+        if stem is not None:
+            keep = f" AND (v.doc & {RID_MASK}) IN sel" if filtered else ""
+            parts.append(f"SELECT {i} AS i, v.doc AS k, count(*) AS tf FROM temp.{VOCAB} v WHERE v.term = ? "
+                         f"AND v.col = 'text'{keep} GROUP BY v.doc")
             args.append(stem)
-        else:
-            ctes.append(f"h{i} AS MATERIALIZED (SELECT f.rowid AS rid, highlight(memories_fts, 0, char(1), '') AS h "
-                        "FROM memories_fts f WHERE memories_fts MATCH ? AND f.rowid + 0 IN sel)")
-            parts.append(f"SELECT {i} AS i, rid, length(h) - length(replace(h, char(1), '')) AS tf FROM h{i}")
-            args.append(f"scope : {phrase(token)} AND text : {phrase(term)}")
+            continue
+        match = f"text : {phrase(term)}" + ("" if token is None else f" AND scope : {phrase(token)}")
+        bounds = "" if span is None else " AND f.rowid BETWEEN ? AND ?"
+        keep = f" AND ((f.rowid + 0) & {RID_MASK}) IN sel" if filtered else ""
+        ctes.append(f"h{i} AS MATERIALIZED (SELECT f.rowid AS k, highlight(memories_fts, 0, char(1), '') AS h "
+                    f"FROM memories_fts f WHERE memories_fts MATCH ?{bounds}{keep})")
+        parts.append(f"SELECT {i} AS i, k, length(h) - length(replace(h, char(1), '')) AS tf FROM h{i}")
+        args += [match, *(span or ())]
+    head = [f"sel AS MATERIALIZED (SELECT m.rid FROM memories m WHERE {where})"] if filtered else []
     rows = conn.execute(
-        f"WITH sel AS MATERIALIZED (SELECT m.rid FROM memories m WHERE {where}), "
-        + "".join(c + ", " for c in ctes) + "hit AS (" + " UNION ALL ".join(parts) + ") "
-        f"SELECT hit.i, hit.rid, hit.tf, {_FIRST_BYTE} FROM hit LEFT JOIN memories_fts_docsize ON id = hit.rid",
-        [*params, *args],
+        "WITH " + ", ".join([*head, *ctes, "hit AS (" + " UNION ALL ".join(parts) + ")"])
+        + " SELECT hit.i, hit.k, hit.tf, sz FROM hit LEFT JOIN memories_fts_docsize ON id = hit.k",
+        [*(params if filtered else []), *args],
     ).fetchall()
+    if not filtered and rows and rids is not None:  # (a set: np.isin builds a table as wide as the ids' range)
+        inside = set(rids.tolist())
+        rows = [r for r in rows if r[1] & RID_MASK in inside]
     return _bm25(conn, rows, len(terms), size, limit)
 
 
 def _bm25(
-    conn: sqlite3.Connection, rows: list[tuple[int, int, int, int | None]], n_terms: int, size: int, limit: int
+    conn: sqlite3.Connection, rows: list[tuple[int, int, int, bytes | None]], n_terms: int, size: int, limit: int
 ) -> list[tuple[int, float]]:
-    """FTS5's BM25 over (term, row, frequency, length) matches of a collection of ``size`` rows; lengths are
-    the docsize record's first byte (None: 128 tokens or more, decoded here)."""
+    """FTS5's BM25 over (term, key, frequency, docsize record) matches of a collection of ``size`` rows."""
     if not rows:
         return []
     col = np.array([r[0] for r in rows], dtype=np.int64)
-    rid = np.array([r[1] for r in rows], dtype=np.int64)
+    key = np.array([r[1] for r in rows], dtype=np.int64)
     tf = np.array([r[2] for r in rows], dtype=np.float64)
-    length = np.array([-1 if r[3] is None else r[3] for r in rows], dtype=np.float64)
-    if (length < 0).any():
-        longer = token_counts(conn, rid[length < 0].tolist())
-        length[length < 0] = [longer.get(int(r), 0) for r in rid[length < 0]]
-    rids, row = np.unique(rid, return_inverse=True)
-    freq = np.zeros((len(rids), n_terms))
+    length = np.array([first_varint(r[3]) for r in rows], dtype=np.float64)
+    keys, row = np.unique(key, return_inverse=True)
+    freq = np.zeros((len(keys), n_terms))
     freq[row, col] = tf
-    lengths = np.zeros(len(rids))
+    lengths = np.zeros(len(keys))
     lengths[row] = length
     avgdl = average_length(conn)
     df = (freq > 0).sum(axis=0)
     idf = np.maximum(np.log((size - df + 0.5) / (df + 0.5)), 1e-6)
-    norm = K1 * (1 - B + B * lengths / avgdl) if avgdl > 0 else np.full(len(rids), K1)
+    norm = K1 * (1 - B + B * lengths / avgdl) if avgdl > 0 else np.full(len(keys), K1)
     part = idf * (freq * (K1 + 1)) / (freq + norm[:, None])
-    scores = np.zeros(len(rids))
+    scores = np.zeros(len(keys))
     for i in range(n_terms):  # term by term, in order: the same sums as FTS5's bm25()
         scores += part[:, i]
-    best = np.lexsort((rids, -scores))[:limit]
-    return [(int(rids[j]), float(scores[j])) for j in best]
+    rid = keys & RID_MASK
+    best = np.lexsort((rid, -scores))[:limit]
+    return [(int(rid[j]), float(scores[j])) for j in best]
 
 
 def _store_ranked(
-    conn: sqlite3.Connection, selection: Selection, terms: Sequence[str], limit: int, token: str | None
+    conn: sqlite3.Connection, selection: Selection, terms: Sequence[str], limit: int, token: str | None,
+    span: tuple[int, int] | None,
 ) -> list[tuple[int, float]]:
     """A large selection: FTS5's bm25() over the store (the text column only weighs), best rows first, kept
     when the selection covers them; asks for more until ``limit`` are kept or FTS5 has no more."""
     match = "text : (" + " OR ".join(phrase(t) for t in terms) + ")"
     if token is not None:
         match = f"scope : {phrase(token)} AND {match}"
+    bounds = "" if span is None else " AND rowid BETWEEN ? AND ?"
     out: list[tuple[int, float]] = []
     offset, batch = 0, max(2 * limit, 64)
     while len(out) < limit:
         rows = conn.execute(
-            "SELECT rowid, bm25(memories_fts, 1.0, 0.0) AS s FROM memories_fts WHERE memories_fts MATCH ? "
-            "ORDER BY s LIMIT ? OFFSET ?", (match, batch, offset)).fetchall()
+            f"SELECT rowid & {RID_MASK}, bm25(memories_fts, 1.0, 0.0) AS s FROM memories_fts "
+            f"WHERE memories_fts MATCH ?{bounds} ORDER BY s LIMIT ? OFFSET ?",
+            (match, *(span or ()), batch, offset)).fetchall()
         if not rows:
             break
         kept = set(within(conn, selection, [int(r[0]) for r in rows]))
@@ -190,31 +227,46 @@ def stems_of(conn: sqlite3.Connection, terms: Sequence[str]) -> list[str | None]
 
 def within(conn: sqlite3.Connection, selection: Selection, rids: Sequence[int]) -> list[int]:
     """The rids among ``rids`` that the selection covers (in no particular order)."""
-    if not rids:
+    if not len(rids):
         return []
     where, params = sql.where(selection, prefix="m.")
-    out: list[int] = []
-    for start in range(0, len(rids), 500):
-        chunk = [int(r) for r in rids[start:start + 500]]
-        out += [int(r[0]) for r in conn.execute(
-            f"SELECT m.rid FROM memories m WHERE m.rid IN ({','.join('?' * len(chunk))}) AND {where}",
-            [*chunk, *params]).fetchall()]
-    return out
+    return [int(r) for (r,) in conn.execute(
+        f"SELECT m.rid FROM memories m WHERE m.rid IN (SELECT value FROM json_each(?)) AND {where}",
+        [json.dumps([int(r) for r in rids]), *params])]
 
 
-def token_counts(conn: sqlite3.Connection, rids: Sequence[int]) -> dict[int, int]:
-    """The number of tokens FTS5 counted in each memory's text (its ``docsize`` record, first column)."""
-    out: dict[int, int] = {}
-    for start in range(0, len(rids), 500):
-        chunk = [int(r) for r in rids[start:start + 500]]
-        for rid, short, blob in conn.execute(  # a length under 128 is the record's first byte, read in SQL
-                f"SELECT id, {_FIRST_BYTE}, CASE WHEN substr(sz, 1, 1) >= x'80' THEN sz END FROM memories_fts_docsize "
-                f"WHERE id IN ({','.join('?' * len(chunk))})", chunk):
-            out[int(rid)] = int(short) if short is not None else (varints(blob, 1)[0] if blob else 0)
-    return out
+def token_counts(conn: sqlite3.Connection, rids: Sequence[int], user_id: str | None = None) -> dict[int, int]:
+    """The number of tokens FTS5 counted in each memory's text (its ``docsize`` record, first column).
+    ``user_id``: the user every one of ``rids`` belongs to, when the caller knows it (their keys are then
+    known without reading the memories)."""
+    if not len(rids):
+        return {}
+    if user_id is not None:
+        span = user_range(conn, user_id)
+        if span is None:
+            return {}
+        keys = [span[0] | int(r) for r in rids]
+    else:
+        keys = [int(k) for (k,) in conn.execute(
+            f"SELECT {_KEY_OF_M} FROM memories m WHERE m.rid IN (SELECT value FROM json_each(?))",
+            (json.dumps([int(r) for r in rids]),))]
+    return {k & RID_MASK: n for k, n in _lengths_by_key(conn, keys).items()}
 
 
-_FIRST_BYTE = "CASE WHEN substr(sz, 1, 1) < x'80' THEN unicode(CAST(substr(sz, 1, 1) AS TEXT)) END"
+_KEY_OF_M = f"((coalesce((SELECT key FROM fts_users u WHERE u.user_id = m.user_id), 0) & {USER_MASK}) << {RID_BITS}) | m.rid"
+
+
+def _lengths_by_key(conn: sqlite3.Connection, keys: Sequence[int]) -> dict[int, int]:
+    return {int(key): first_varint(sz) for key, sz in conn.execute(
+        "SELECT id, sz FROM memories_fts_docsize WHERE id IN (SELECT value FROM json_each(?))",
+        (json.dumps([int(k) for k in keys]),))}
+
+
+def first_varint(sz: bytes | None) -> int:
+    """The text's token count from a docsize record (its first varint; one byte below 128)."""
+    if not sz:
+        return 0
+    return sz[0] if sz[0] < 0x80 else varints(sz, 1)[0]
 
 
 def average_length(conn: sqlite3.Connection) -> float:

@@ -5,41 +5,64 @@ from __future__ import annotations
 SCHEMA_VERSION = 4
 
 
-def _scope_tokens(row: str) -> str:
-    """SQL for the full-text scope tokens of a memories row (``new``/``old`` in triggers, a table in the view).
+#: The full-text index's row key: ``(user key << RID_BITS) | rid``. User keys number the distinct user ids
+#: (``fts_users``; 0: no user), so one user's rows are one contiguous key range: FTS5 reads a term's postings,
+#: its text and its lengths for a user's memories from that range alone, whatever else the store holds
+#: (see storage.sqlite.lexical). Row ids must stay below 2**RID_BITS; user keys wrap past USER_MASK (two users
+#: then share a range, which only costs speed: every match is checked against the selection).
+RID_BITS = 36
+USER_MASK = (1 << 27) - 1
 
-    One token per scope field that is set: ``u``/``a``/``r``, the value's UTF-8 bytes in hex, then ``0`` (the
-    porter stemmer never changes a token ending in a digit, so no two scopes can share a token).
+
+def fts_key(row: str) -> str:
+    """SQL for the full-text key of a memories row (``new``/``old`` in triggers, a table alias elsewhere)."""
+    return (f"((coalesce((SELECT key FROM fts_users WHERE user_id = {row}.user_id), 0) & {USER_MASK}) "
+            f"<< {RID_BITS}) | {row}.rid")
+
+
+def _scope_tokens(row: str) -> str:
+    """SQL for the full-text scope tokens of a memories row: ``a``gent and ``r``un (a user is a key range).
+
+    One token per field that is set: the kind, the value's UTF-8 bytes in hex, then ``0`` (the porter stemmer
+    never changes a token ending in a digit, so no two scopes can share a token).
     Python's side is ``storage.sqlite.lexical.scope_token``."""
-    parts = [f"coalesce('{kind}' || hex({row}.{col}) || '0 ', '')"
-             for kind, col in (("u", "user_id"), ("a", "agent_id"), ("r", "run_id"))]
+    parts = [f"coalesce('{kind}' || hex({row}.{col}) || '0 ', '')" for kind, col in (("a", "agent_id"), ("r", "run_id"))]
     return "trim(" + " || ".join(parts) + ")"
 
 
-# The full-text index: each memory's text, and its scope as tokens, so that a scoped query matches only the
-# scope's postings (see storage.sqlite.lexical). External content: FTS5 reads the text back from the view.
+# The full-text index holds each memory's text and scope tokens (its own copy: FTS5 reads a user's texts from
+# one key range of its content table), kept by triggers. fts_users numbers the user ids.
 FTS = f"""
-CREATE VIEW IF NOT EXISTS memories_lex(rid, text, scope) AS SELECT rid, text, {_scope_tokens("memories")} FROM memories;
-CREATE VIRTUAL TABLE IF NOT EXISTS memories_fts USING fts5(
-    text, scope, content='memories_lex', content_rowid='rid', tokenize='porter unicode61'
-);
+CREATE TABLE IF NOT EXISTS fts_users (key INTEGER PRIMARY KEY, user_id TEXT NOT NULL UNIQUE);
+CREATE VIRTUAL TABLE IF NOT EXISTS memories_fts USING fts5(text, scope, tokenize='porter unicode61');
 CREATE TRIGGER IF NOT EXISTS memories_fts_ai AFTER INSERT ON memories BEGIN
-    INSERT INTO memories_fts(rowid, text, scope) VALUES (new.rid, new.text, {_scope_tokens("new")});
+    INSERT OR IGNORE INTO fts_users(user_id) SELECT new.user_id WHERE new.user_id IS NOT NULL;
+    INSERT INTO memories_fts(rowid, text, scope) VALUES ({fts_key("new")}, new.text, {_scope_tokens("new")});
 END;
 CREATE TRIGGER IF NOT EXISTS memories_fts_ad AFTER DELETE ON memories BEGIN
-    INSERT INTO memories_fts(memories_fts, rowid, text, scope) VALUES ('delete', old.rid, old.text, {_scope_tokens("old")});
+    DELETE FROM memories_fts WHERE rowid = {fts_key("old")};
 END;
 CREATE TRIGGER IF NOT EXISTS memories_fts_au AFTER UPDATE OF text, user_id, agent_id, run_id ON memories BEGIN
-    INSERT INTO memories_fts(memories_fts, rowid, text, scope) VALUES ('delete', old.rid, old.text, {_scope_tokens("old")});
-    INSERT INTO memories_fts(rowid, text, scope) VALUES (new.rid, new.text, {_scope_tokens("new")});
+    DELETE FROM memories_fts WHERE rowid = {fts_key("old")};
+    INSERT OR IGNORE INTO fts_users(user_id) SELECT new.user_id WHERE new.user_id IS NOT NULL;
+    INSERT INTO memories_fts(rowid, text, scope) VALUES ({fts_key("new")}, new.text, {_scope_tokens("new")});
 END;
 """
+
+# Filling the index from the memories (the migration to schema 4): user keys in order of first appearance.
+FTS_FILL = [
+    "INSERT OR IGNORE INTO fts_users(user_id) SELECT user_id FROM memories WHERE user_id IS NOT NULL "
+    "GROUP BY user_id ORDER BY min(rid)",
+    f"INSERT INTO memories_fts(rowid, text, scope) SELECT {fts_key('m')}, m.text, {_scope_tokens('m')} "
+    "FROM memories m ORDER BY 1",
+]
 
 # Steps from each older version to the next, run in order inside the opening transaction.
 MIGRATIONS: dict[int, list[str]] = {
     1: ["ALTER TABLE history ADD COLUMN reason TEXT"],  # why a memory went (expiry, budget, forget...)
     2: ["ALTER TABLE memories ADD COLUMN expires_at REAL", "ALTER TABLE memories ADD COLUMN speaker TEXT"],
-    3: [  # the full-text index gains the scope column: rebuilt from the memories (about a minute per million)
+    3: [  # the full-text index keyed by user, with scope tokens and its own copy of the texts: rebuilt from the
+        # memories (a few minutes per million)
         "DROP TRIGGER IF EXISTS memories_fts_ai",
         "DROP TRIGGER IF EXISTS memories_fts_ad",
         "DROP TRIGGER IF EXISTS memories_fts_au",
@@ -144,4 +167,4 @@ def split_sql(script: str) -> list[str]:
     return out
 
 
-MIGRATIONS[3] += [*split_sql(FTS), "INSERT INTO memories_fts(memories_fts) VALUES ('rebuild')"]
+MIGRATIONS[3] += [*split_sql(FTS), *FTS_FILL]

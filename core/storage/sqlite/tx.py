@@ -145,12 +145,15 @@ class SQLiteTx:
             self.conn.execute(f"DELETE FROM history WHERE memory_id IN ({','.join('?' * len(chunk))})", chunk)
         for table in ("history", "messages", "graph_log"):
             self.conn.execute(f"DELETE FROM {table} WHERE {where}", params)
+        # a user left without memories leaves the full-text index's user numbering too
+        self.conn.execute("DELETE FROM fts_users WHERE NOT EXISTS (SELECT 1 FROM memories m WHERE m.user_id = "
+                          "fts_users.user_id)")
         self._forgotten()
         return len(rows)
 
     def reset(self) -> int:
         rids = [r[0] for r in self.conn.execute("SELECT rid FROM memories").fetchall()]
-        for table in ("memories", "history", "messages", "graph_log"):
+        for table in ("memories", "history", "messages", "graph_log", "fts_users"):
             self.conn.execute(f"DELETE FROM {table}")
         self.conn.executemany("INSERT INTO vector_log (rid, op) VALUES (?, 'del')", [(r,) for r in rids])
         self._forgotten()
