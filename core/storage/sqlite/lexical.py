@@ -6,8 +6,8 @@ row keys, and its rows carry their agent and run as scope tokens. A query for a 
 range (and with the run's token, when the selection names a run; with the agent's or run's token over the
 whole index when it names no user): FTS5 seeks each term's postings to the range, reads the range's texts
 (for the term frequencies) and lengths from the same range of its own tables, so the work is that of the
-selection's matches, whatever else the store holds. When the selection is a large share of the store, a
-term's frequencies are read from its postings instead (fts5vocab: no text is read at all).
+selection's matches, whatever else the store holds. When the selection is a large share of the store (a
+store of one user), a term's frequencies are read from its postings instead (fts5vocab: no text is read).
 
 The ranking is BM25 exactly as FTS5's ``bm25()`` computes it (k1 = 1.2, b = 0.75, idf = ln((N - n + 0.5) /
 (n + 0.5)), at least 1e-6) with the selection as the collection: N is the number of memories the selection
@@ -37,7 +37,7 @@ from .schema import RID_BITS, USER_MASK
 
 K1, B = 1.2, 0.75
 SCOPED_MAX = 20_000  # selections up to this size are ranked from their own postings and statistics
-POSTINGS_SHARE = 0.03  # a selection naming no user: read a term's postings when it holds this share of the store
+POSTINGS_SHARE = 0.03  # read a term's postings when the selection holds this share of the store (see below)
 RID_MASK = (1 << RID_BITS) - 1
 PROBE, VOCAB = "memlayer_terms", "memlayer_postings"  # temp-schema helpers of each connection
 
@@ -95,13 +95,13 @@ def lexical(
     token = selection_token(selection.scope)
     if size > SCOPED_MAX:
         return _store_ranked(conn, selection, terms, limit, token, span)
-    postings = span is None and size / max(1, store_rows(conn)) >= POSTINGS_SHARE
+    postings = size / max(1, store_rows(conn)) >= POSTINGS_SHARE
     stems = stems_of(conn, terms) if postings else [None] * len(terms)
     # One statement: each term's matches with their frequency and length, found one of two ways:
     # * FTS5's match inside the user's key range (and with the selection's token), counting the instances
     #   highlight() marks: a tokenizing of each matched text, but only the selection's matches are read;
-    # * a term's postings (fts5vocab instances, no text read) when the selection names no user and is a large
-    #   share of the store: they hold the term's rows of the whole store, about as many as the selection's.
+    # * a term's postings (fts5vocab instances, no text read) when the selection is a large share of the store:
+    #   they hold the term's rows of the whole store, about as many as the selection's then.
     # Lengths: each matched row's docsize record. Values are bound
     # as parameters: the statement's text depends on the number of terms and the selection's shape only, so
     # SQLite's prepared statement is reused (preparing it cost more than running it).
