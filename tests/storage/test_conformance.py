@@ -360,7 +360,7 @@ def test_window_and_within_read_around_and_check_candidates(store: Store) -> Non
     assert store.window(selection, [], 2).rids.tolist() == []
     assert store.window(selection, [more[0]], 1).rids.tolist() == [more[0], more[1]]  # row ids within 1: bob's skipped
     assert store.window(selection, [more[0]], 2).rids.tolist() == [ids[5], more[0], more[1]]
-    assert store.within(selection, [other, ids[0], more[1], 10**9]).tolist() == sorted([ids[0], more[1]])
+    assert store.within(selection, [other, ids[0], more[1], 10**9, ids[0]]).tolist() == sorted([ids[0], more[1]])
     assert store.within(selection, []).tolist() == []
 
 

@@ -230,8 +230,8 @@ def within(conn: sqlite3.Connection, selection: Selection, rids: Sequence[int]) 
     if not len(rids):
         return []
     where, params = sql.where(selection, prefix="m.")
-    return [int(r) for (r,) in conn.execute(
-        f"SELECT m.rid FROM memories m WHERE m.rid IN (SELECT value FROM json_each(?)) AND {where}",
+    return [int(r) for (r,) in conn.execute(  # CROSS JOIN: one row lookup per candidate, never a scope scan
+        f"SELECT m.rid FROM json_each(?) AS j CROSS JOIN memories m ON m.rid = j.value WHERE {where}",
         [json.dumps([int(r) for r in rids]), *params])]
 
 

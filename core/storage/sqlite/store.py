@@ -208,7 +208,7 @@ class SQLiteStore:
     def within(self, selection: Selection, rids: Sequence[int]) -> np.ndarray:
         with self._lock, store_errors("the memlayer database failed"):
             found = lex.within(self._conn, selection, rids)
-        return np.sort(np.asarray(found, dtype=np.int64))
+        return np.unique(np.asarray(found, dtype=np.int64))
 
     def current_by_attribute(self, scope: Scope, attributes: Sequence[str]) -> list[StoredMemory]:
         with self._snapshot() as conn:
