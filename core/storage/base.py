@@ -244,10 +244,11 @@ class Store(Protocol):
         rids: np.ndarray | None = None,
     ) -> list[tuple[int, float]]:
         """(rid, relevance) of the memories a selection covers that contain any of ``terms`` (full-text,
-        stemmed), best first. The work follows the selection, not the store, and so do the statistics: BM25
-        with the selection as the collection (``size``: the number of memories it covers, when the caller
-        knows it; ``rids``: its row ids, ascending, when the caller has read them — the store need not read
-        them again). A selection too large for that may be ranked with the store's statistics."""
+        stemmed), best first. The work follows the selection, not the store (the scope inside the index), and
+        so do the statistics where the backend ranks by them (SQLite: BM25 with the selection as the
+        collection). ``size``: the number of memories it covers, when the caller knows it; ``rids``: its row
+        ids, ascending, when the caller has read them (the store need not read them again). A selection too
+        large for that may be ranked with the store's statistics."""
 
     def token_counts(self, rids: Sequence[int], scope: Scope | None = None) -> dict[int, int]:
         """The number of full-text tokens in each memory's text (the lengths BM25 normalises by). ``scope``: a

@@ -13,6 +13,7 @@ from ...types import Scope
 from ..base import GRAPH_EPOCH_KEY, HistoryEntry, NewMemory, NewMessage, StoredMemory
 from . import sql
 from .rows import COLUMNS, chunks, current_by_hash, memory_from_row
+from .schema import USER_MASK
 
 
 class SQLiteTx:
@@ -85,14 +86,32 @@ class SQLiteTx:
         )
 
     def insert_memories(self, memories: Sequence[NewMemory]) -> list[int]:
-        rids = self._insert_rows(
-            "INSERT INTO memories (id, user_id, agent_id, run_id, text, hash, attribute, metadata, created_at, "
-            "updated_at, valid_from, valid_to, embedding, expires_at, speaker)", "(?,?,?,?,?,?,?,?,?,?,?,NULL,?,?,?)",
-            [(m.id, m.scope.user_id, m.scope.agent_id, m.scope.run_id, m.text, m.hash, m.attribute,
+        """Rows get consecutive row ids in the given order, but are written in the order of their full-text
+        keys (the insert trigger indexes each row as it is written): FTS5 flushes its pending terms whenever
+        a key is not above the last one, so rows of many users written in row-id order would flush once per
+        row (a third of the speed)."""
+        if not memories:
+            return []
+        users = sorted({m.scope.user_id for m in memories if m.scope.user_id is not None})
+        keys: dict[str | None, int] = {None: 0}
+        if users:
+            self.conn.executemany("INSERT OR IGNORE INTO fts_users(user_id) VALUES (?)", [(u,) for u in users])
+            keys.update((u, int(k) & USER_MASK) for u, k in self.conn.execute(
+                "SELECT user_id, key FROM fts_users WHERE user_id IN (SELECT value FROM json_each(?))",
+                (json.dumps(users),)))
+        first = int(self.conn.execute(  # AUTOINCREMENT's next row id (this transaction holds the write lock)
+            "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'memories'), 0), "
+            "coalesce((SELECT max(rid) FROM memories), 0)) + 1").fetchone()[0])
+        rids = list(range(first, first + len(memories)))
+        order = sorted(range(len(memories)), key=lambda i: (keys[memories[i].scope.user_id], i))
+        self._insert_rows(
+            "INSERT INTO memories (rid, id, user_id, agent_id, run_id, text, hash, attribute, metadata, created_at, "
+            "updated_at, valid_from, valid_to, embedding, expires_at, speaker)", "(?,?,?,?,?,?,?,?,?,?,?,?,NULL,?,?,?)",
+            [(rids[i], m.id, m.scope.user_id, m.scope.agent_id, m.scope.run_id, m.text, m.hash, m.attribute,
               json.dumps(m.metadata or {}), m.created_at,
               m.created_at if m.updated_at is None else m.updated_at, m.created_at,
               np.ascontiguousarray(m.embedding, dtype=np.float32).tobytes(), m.expires_at, m.speaker)
-             for m in memories],
+             for i in order for m in (memories[i],)],
         )
         self.conn.executemany("INSERT INTO vector_log (rid, op) VALUES (?, 'add')", [(rid,) for rid in rids])
         return rids
