@@ -11,8 +11,9 @@ from memlayer import AsyncMemory
 from memlayer.embeddings.hashing import HashingEmbedder
 from memlayer.ops import search as search_op
 
-WORDS = ("tea coffee lisbon oslo violin piano garden bicycle school market rain sunny weekend trip dog walk "
-         "painting pottery camping beach museum kids family").split()
+_WORD_TEXT = ("tea coffee lisbon oslo violin piano garden bicycle school market rain sunny weekend trip dog walk "
+              "painting pottery camping beach museum kids family")
+WORDS = _WORD_TEXT.split()
 QUERIES = ["tea in lisbon", "what did Ann say about the garden?", "camping with the kids last weekend",
            "Which city did Bob move to in May 2024?", "pottery"]
 
