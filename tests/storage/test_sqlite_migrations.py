@@ -55,7 +55,7 @@ def test_a_version_3_store_gets_the_full_text_index_keyed_by_user(tmp_path, hash
         m.add("u said it", user_id="u", infer=False, metadata={"speaker": "Ann"})
     con = sqlite3.connect(tmp_path / "memlayer.db")
     with con:  # turn the store back into what version 3 wrote
-        for stmt in ("DROP TRIGGER memories_fts_ai", "DROP TRIGGER memories_fts_ad", "DROP TRIGGER memories_fts_au",
+        for stmt in ("DROP TRIGGER IF EXISTS memories_fts_ai", "DROP TRIGGER memories_fts_ad", "DROP TRIGGER memories_fts_au",
                      "DROP TABLE memories_fts", "DROP TABLE fts_users", "UPDATE memories SET speaker = NULL",
                      "UPDATE meta SET value = '3' WHERE key = 'schema_version'", *split_sql(_V3_FTS)):
             con.execute(stmt)

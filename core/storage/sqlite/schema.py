@@ -31,14 +31,13 @@ def _scope_tokens(row: str) -> str:
 
 
 # The full-text index holds each memory's text and scope tokens (its own copy: FTS5 reads a user's texts from
-# one key range of its content table), kept by triggers. fts_users numbers the user ids.
+# one key range of its content table). New rows are indexed by SQLiteTx.insert_memories in key order
+# (FTS_INSERT; a trigger would index them in row-id order), changes and removals by triggers. fts_users
+# numbers the user ids.
 FTS = f"""
 CREATE TABLE IF NOT EXISTS fts_users (key INTEGER PRIMARY KEY, user_id TEXT NOT NULL UNIQUE);
 CREATE VIRTUAL TABLE IF NOT EXISTS memories_fts USING fts5(text, scope, tokenize='porter unicode61');
-CREATE TRIGGER IF NOT EXISTS memories_fts_ai AFTER INSERT ON memories BEGIN
-    INSERT OR IGNORE INTO fts_users(user_id) SELECT new.user_id WHERE new.user_id IS NOT NULL;
-    INSERT INTO memories_fts(rowid, text, scope) VALUES ({fts_key("new")}, new.text, {_scope_tokens("new")});
-END;
+DROP TRIGGER IF EXISTS memories_fts_ai;
 CREATE TRIGGER IF NOT EXISTS memories_fts_ad AFTER DELETE ON memories BEGIN
     DELETE FROM memories_fts WHERE rowid = {fts_key("old")};
 END;
@@ -48,6 +47,10 @@ CREATE TRIGGER IF NOT EXISTS memories_fts_au AFTER UPDATE OF text, user_id, agen
     INSERT INTO memories_fts(rowid, text, scope) VALUES ({fts_key("new")}, new.text, {_scope_tokens("new")});
 END;
 """
+
+# Indexing the memories with row ids in [?, ?] (their users numbered first), in key order.
+FTS_INSERT = (f"INSERT INTO memories_fts(rowid, text, scope) SELECT {fts_key('m')}, m.text, {_scope_tokens('m')} "
+              "FROM memories m WHERE m.rid BETWEEN ? AND ? ORDER BY 1")
 
 # Filling the index from the memories (the migration to schema 4): user keys in order of first appearance.
 FTS_FILL = [

@@ -13,7 +13,7 @@ from ...types import Scope
 from ..base import GRAPH_EPOCH_KEY, HistoryEntry, NewMemory, NewMessage, StoredMemory
 from . import sql
 from .rows import COLUMNS, chunks, current_by_hash, memory_from_row
-from .schema import USER_MASK
+from .schema import FTS_INSERT
 
 
 class SQLiteTx:
@@ -64,11 +64,9 @@ class SQLiteTx:
 
     # -- writes ---------------------------------------------------------------------------------
     def _insert_rows(self, head: str, placeholders: str, rows: list[tuple[Any, ...]]) -> list[int]:
-        """``head VALUES placeholders, placeholders, ...`` in multi-row statements; returns the new rowids.
-
-        FTS5 (fed by the memories insert trigger) flushes its pending terms at the end of each statement,
-        so one statement per row costs ~2.5x as much. The rowids of one statement are consecutive:
-        AUTOINCREMENT under this transaction's write lock."""
+        """``head VALUES placeholders, placeholders, ...`` in multi-row statements (one statement per row cost
+        ~2.5x as much); returns the new rowids. The rowids of one call are consecutive: AUTOINCREMENT under this
+        transaction's write lock."""
         rids: list[int] = []
         if not rows:
             return rids
@@ -86,34 +84,21 @@ class SQLiteTx:
         )
 
     def insert_memories(self, memories: Sequence[NewMemory]) -> list[int]:
-        """Rows get consecutive row ids in the given order, but are written in the order of their full-text
-        keys (the insert trigger indexes each row as it is written): FTS5 flushes its pending terms whenever
-        a key is not above the last one, so rows of many users written in row-id order would flush once per
-        row (a third of the speed)."""
-        if not memories:
-            return []
-        users = sorted({m.scope.user_id for m in memories if m.scope.user_id is not None})
-        keys: dict[str | None, int] = {None: 0}
-        if users:
-            self.conn.executemany("INSERT OR IGNORE INTO fts_users(user_id) VALUES (?)", [(u,) for u in users])
-            keys.update((u, int(k) & USER_MASK) for u, k in self.conn.execute(
-                "SELECT user_id, key FROM fts_users WHERE user_id IN (SELECT value FROM json_each(?))",
-                (json.dumps(users),)))
-        first = int(self.conn.execute(  # AUTOINCREMENT's next row id (this transaction holds the write lock)
-            "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'memories'), 0), "
-            "coalesce((SELECT max(rid) FROM memories), 0)) + 1").fetchone()[0])
-        rids = list(range(first, first + len(memories)))
-        order = sorted(range(len(memories)), key=lambda i: (keys[memories[i].scope.user_id], i))
-        self._insert_rows(
-            "INSERT INTO memories (rid, id, user_id, agent_id, run_id, text, hash, attribute, metadata, created_at, "
-            "updated_at, valid_from, valid_to, embedding, expires_at, speaker)", "(?,?,?,?,?,?,?,?,?,?,?,?,NULL,?,?,?)",
-            [(rids[i], m.id, m.scope.user_id, m.scope.agent_id, m.scope.run_id, m.text, m.hash, m.attribute,
+        rids = self._insert_rows(
+            "INSERT INTO memories (id, user_id, agent_id, run_id, text, hash, attribute, metadata, created_at, "
+            "updated_at, valid_from, valid_to, embedding, expires_at, speaker)", "(?,?,?,?,?,?,?,?,?,?,?,NULL,?,?,?)",
+            [(m.id, m.scope.user_id, m.scope.agent_id, m.scope.run_id, m.text, m.hash, m.attribute,
               json.dumps(m.metadata or {}), m.created_at,
               m.created_at if m.updated_at is None else m.updated_at, m.created_at,
               np.ascontiguousarray(m.embedding, dtype=np.float32).tobytes(), m.expires_at, m.speaker)
-             for i in order for m in (memories[i],)],
+             for m in memories],
         )
         self.conn.executemany("INSERT INTO vector_log (rid, op) VALUES (?, 'add')", [(rid,) for rid in rids])
+        if rids:  # the full-text index, in key order: FTS5 flushes its pending terms whenever a key is not above
+            # the last one, and rows of many users in row-id order would flush once per row
+            users = sorted({m.scope.user_id for m in memories if m.scope.user_id is not None})
+            self.conn.executemany("INSERT OR IGNORE INTO fts_users(user_id) VALUES (?)", [(u,) for u in users])
+            self.conn.execute(FTS_INSERT, (rids[0], rids[-1]))
         return rids
 
     def rewrite(
