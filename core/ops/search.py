@@ -163,7 +163,8 @@ def _rank(
         _rescore(engine, qvec, dense, rids, every)  # dense re-scoring of lexical, graph and context candidates
         fused = scaled_sum(dense, lo, hi, config.dense_weight, others, rids)
     if links:
-        fused = propagate(fused, links, config.context_inherit, config.context_prev_weight, config.context_next_weight)
+        fused = propagate(fused, links, config.context_inherit, config.context_prev_weight, config.context_next_weight,
+                          scope.order.speaker_of({r for rid, pair in links.items() for r in (rid, *pair) if r is not None}))
     if config.speaker_boost and config.speaker_key:
         _boost_speakers(fused, scope, query, config.speaker_boost)
     if config.temporal_boost:

@@ -119,15 +119,22 @@ class ScopeOrder:
         return {r: speakers[i] for r, i in zip(found.tolist(), at.tolist(), strict=True)}
 
 
-def propagate(base: dict[int, float], links: Links, inherit: float, prev_w: float, next_w: float) -> dict[int, float]:
+def propagate(
+    base: dict[int, float], links: Links, inherit: float, prev_w: float, next_w: float,
+    speakers: dict[int, Any] | None = None,
+) -> dict[int, float]:
     """Scores with context: ``max(own, inherit * previous) + prev_w * previous + next_w * next`` for the
-    linked memories (a neighbour without a score counts 0); the others keep their own score."""
+    linked memories (a neighbour without a score counts 0); the others keep their own score. A memory inherits
+    only as a reply: not from a previous memory of the same known speaker (``speakers``: rid -> speaker), which
+    it continues rather than answers."""
     out = dict(base)
     for rid, (prev, nxt) in links.items():
         own = base.get(rid, 0.0)
         p = base.get(prev, 0.0) if prev is not None else 0.0
         n = base.get(nxt, 0.0) if nxt is not None else 0.0
-        out[rid] = max(own, inherit * p) + prev_w * p + next_w * n
+        who = speakers.get(rid) if speakers else None
+        reply = who is None or prev is None or speakers is None or speakers.get(prev) != who
+        out[rid] = (max(own, inherit * p) if reply else own) + prev_w * p + next_w * n
     return out
 
 

@@ -85,3 +85,18 @@ async def test_roles_are_speakers_when_messages_have_no_name(mem):
 
 def _sel(user: str) -> Selection:
     return Selection(Scope(user))
+
+
+def test_a_memory_inherits_only_as_a_reply():
+    from memlayer.search.context import propagate
+
+    base, links = {1: 1.0, 2: 0.0}, {2: (1, None)}
+    assert propagate(base, links, 0.8, 0.1, 0.0)[2] == pytest.approx(0.9)  # speakers unknown: a reply
+    assert propagate(base, links, 0.8, 0.1, 0.0, {1: "Ann", 2: "Bob"})[2] == pytest.approx(0.9)
+    assert propagate(base, links, 0.8, 0.1, 0.0, {1: "Ann", 2: "Ann"})[2] == pytest.approx(0.1)  # a continuation
+
+
+async def test_two_statements_in_one_message_list_do_not_lift_each_other(mem):
+    await mem.add(["Alice likes green tea", "Alice has a cat named Miso"], user_id="solo", infer=False)
+    top = (await mem.search("what does she drink?", user_id="solo", limit=1))["results"]
+    assert [r["memory"] for r in top] == ["Alice likes green tea"]
