@@ -22,7 +22,7 @@ from ...errors import StoreError, missing_extra
 from ...records import HistoryEvent, ScopeSummary, SourceMessage
 from ...types import Scope, iso
 from ..base import LogEntry, LogName, ScopeRows, Selection, StoredMemory
-from . import codec, locks, pool, settings, sql
+from . import codec, locks, pool, scoped, settings, sql
 from .listen import Listener
 from .logs import head as _head
 from .logs import read_log as _read_log
@@ -248,8 +248,26 @@ class PostgresStore:
                 "SELECT rid, length(text) FROM memories WHERE rid = ANY(%s::bigint[])", (chunk,))})
         return out
 
-    def lexical(self, selection: Selection, terms: Sequence[str], limit: int) -> list[tuple[int, float]]:
-        """Stemmed full-text matches of the selection, ranked by ts_rank (see ``sql.lexical``)."""
+    def scope_rows_upto(
+        self, selection: Selection, keys: Sequence[str], cap: int, *, times: bool = True, speakers: bool = True
+    ) -> ScopeRows | None:
+        return scoped.scope_rows_upto(self._rows, selection, keys, cap, times, speakers)
+
+    def window(self, selection: Selection, rids: Sequence[int], span: int) -> ScopeRows:
+        return scoped.window(self._rows, selection, rids, span)
+
+    def within(self, selection: Selection, rids: Sequence[int]) -> np.ndarray:
+        return scoped.within(self._rows, selection, rids)
+
+    def token_counts(self, rids: Sequence[int], scope: Scope | None = None) -> dict[int, int]:
+        return scoped.token_counts(self._rows, rids)
+
+    def lexical(
+        self, selection: Selection, terms: Sequence[str], limit: int, size: int | None = None,
+        rids: np.ndarray | None = None,
+    ) -> list[tuple[int, float]]:
+        """Stemmed full-text matches of the selection, ranked by ts_rank (see ``sql.lexical``): the scope is
+        inside the GIN index already, so ``size`` and ``rids`` are not needed."""
         query = sql.lexical(selection, terms, limit)
         if query is None:
             return []
