@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from . import registry
+from .clock import Clock, resolve_clock
 from .config import IN_MEMORY, MemoryConfig
 from .embeddings.base import as_matrix
 from .errors import ConfigError, StoreError
@@ -114,6 +115,8 @@ class Engine:
             self.store.close()
             raise
         self.search_config = SearchConfig.coerce(config.search)
+        self.clock: Clock = resolve_clock(config.clock)
+        self.retention = config.retention
         self.usage = Usage()
         self.transcripts = TranscriptFlag(self.store)
         self._extractor: Any = None

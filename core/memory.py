@@ -35,7 +35,7 @@ from .ops import search as search_op
 from .records import SCOPE_KINDS
 from .search.config import SearchConfig
 from .storage import Selection
-from .types import Scope, Usage, to_utc, utcnow
+from .types import Scope, Usage, to_utc
 
 MAX_LIST = 2**31 - 1  # get_all: "every row" in practice
 
@@ -128,7 +128,7 @@ class AsyncMemory:
         msgs = [m if not m.metadata else replace(m, metadata=check_metadata(m.metadata)) for m in normalize_messages(messages)]
         if not msgs:
             return {"results": [], "relations": {"added": [], "closed": []}, "usage": Usage().as_dict()}
-        answer = await add_op.add(self._engine, msgs, scope, meta, infer=bool(infer), now=utcnow(),
+        answer = await add_op.add(self._engine, msgs, scope, meta, infer=bool(infer), now=self._engine.clock.now(),
                                   timestamp=to_utc(timestamp))
         return answer.to_dict()
 

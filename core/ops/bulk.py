@@ -24,7 +24,7 @@ from ..engine import Engine
 from ..errors import ConflictError, MemlayerError, StoreError
 from ..messages import check_metadata, make_scope, normalize_messages
 from ..progress import Progress
-from ..types import Message, to_utc, utcnow
+from ..types import Message, to_utc
 from .add import write
 from .plan import Planned, WriteItem, verbatim
 
@@ -60,7 +60,7 @@ async def bulk_add(
     started = time.perf_counter()
     given: set[str] = set()  # ids named by the records so far
     for batch in _batches(records, batch_size):
-        items = await asyncio.to_thread(_parse_all, batch, counts["records"])
+        items = await asyncio.to_thread(_parse_all, batch, counts["records"], engine.clock.now().timestamp())
         await asyncio.to_thread(_write, engine, items, given)
         planned = sum(len(i.plans) for i in items)
         added = sum(1 for i in items for p in i.plans if p.event == "ADD")
@@ -109,8 +109,7 @@ def _refuse_taken(engine: Engine, ids: list[str]) -> None:
             "existing ones first (delete(id))")
 
 
-def _parse_all(batch: list[Mapping[str, Any]], offset: int) -> list[WriteItem]:
-    now = utcnow().timestamp()
+def _parse_all(batch: list[Mapping[str, Any]], offset: int, now: float) -> list[WriteItem]:
     return [_parse(r, offset + i, now) for i, r in enumerate(batch)]
 
 

@@ -12,7 +12,7 @@ from ..engine import Engine
 from ..errors import NotFoundError
 from ..records import ChangeRecord
 from ..storage.base import GRAPH_EPOCH_KEY, HistoryEntry, StoredMemory
-from ..types import Scope, utcnow
+from ..types import Scope
 from .plan import text_hash
 
 
@@ -29,7 +29,7 @@ def update_one(
     engine: Engine, memory_id: str, text: str, metadata: dict[str, Any] | None, vector: np.ndarray,
     scope: Scope | None,
 ) -> ChangeRecord:
-    now = utcnow().timestamp()
+    now = engine.clock.now().timestamp()
     with engine.store.transaction() as tx:
         row = owned(tx.current(memory_id), memory_id, scope)
         tx.rewrite(row.rid, text, text_hash(text), vector, now, metadata=metadata)
@@ -41,7 +41,7 @@ def update_one(
 
 def delete_one(engine: Engine, memory_id: str, scope: Scope | None) -> None:
     """Remove a memory and its vector now; its history records the deletion."""
-    now = utcnow().timestamp()
+    now = engine.clock.now().timestamp()
     with engine.store.transaction() as tx:
         row = owned(tx.current(memory_id), memory_id, scope)
         tx.delete(memory_id)
