@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 3
+import re
+
+SCHEMA_VERSION = 4  # 4: lifetimes (ttl, recalls, restated, seen_at; expiry in the scope indexes)
 
 # Steps from each older version to the next, run in order inside the opening transaction.
 MIGRATIONS: dict[int, list[str]] = {
     1: ["ALTER TABLE history ADD COLUMN reason TEXT"],  # why a memory went (expiry, budget, forget...)
     2: ["ALTER TABLE memories ADD COLUMN expires_at REAL", "ALTER TABLE memories ADD COLUMN speaker TEXT"],
+    3: [  # memory lifetimes; the scope indexes are rebuilt with expires_at by SCHEMA below
+        "ALTER TABLE memories ADD COLUMN ttl REAL",
+        "ALTER TABLE memories ADD COLUMN recalls INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE memories ADD COLUMN restated INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE memories ADD COLUMN seen_at REAL",
+    ],
 }
 
 SCHEMA = """
@@ -28,15 +36,24 @@ CREATE TABLE IF NOT EXISTS memories (
     superseded_by TEXT,
     embedding BLOB NOT NULL,
     expires_at REAL,                           -- NULL: never lapses
-    speaker TEXT                               -- who said it (a verbatim memory's message name or role)
+    speaker TEXT,                              -- who said it (a verbatim memory's message name or role)
+    ttl REAL,                                  -- seconds a refresh extends expires_at by (NULL: fixed or none)
+    recalls INTEGER NOT NULL DEFAULT 0,        -- how often search returned it
+    restated INTEGER NOT NULL DEFAULT 0,       -- how often an add said it again
+    seen_at REAL                               -- the last recall or re-statement (NULL: never)
 );
--- Scope indexes cover (rid, created_at): a scope's ids and order are read without touching rows.
+-- Scope indexes cover (rid, created_at, expires_at): a scope's current ids and order are read without
+-- touching rows.
 DROP INDEX IF EXISTS memories_user;
 DROP INDEX IF EXISTS memories_agent;
 DROP INDEX IF EXISTS memories_run;
-CREATE INDEX IF NOT EXISTS memories_user_t ON memories(user_id, valid_to, created_at);
-CREATE INDEX IF NOT EXISTS memories_agent_t ON memories(agent_id, valid_to, created_at);
-CREATE INDEX IF NOT EXISTS memories_run_t ON memories(run_id, valid_to, created_at);
+DROP INDEX IF EXISTS memories_user_t;
+DROP INDEX IF EXISTS memories_agent_t;
+DROP INDEX IF EXISTS memories_run_t;
+CREATE INDEX IF NOT EXISTS memories_user_te ON memories(user_id, valid_to, created_at, expires_at);
+CREATE INDEX IF NOT EXISTS memories_agent_te ON memories(agent_id, valid_to, created_at, expires_at);
+CREATE INDEX IF NOT EXISTS memories_run_te ON memories(run_id, valid_to, created_at, expires_at);
+CREATE INDEX IF NOT EXISTS memories_expires ON memories(expires_at) WHERE expires_at IS NOT NULL;
 CREATE INDEX IF NOT EXISTS memories_hash ON memories(hash);
 CREATE INDEX IF NOT EXISTS memories_attr ON memories(attribute) WHERE attribute IS NOT NULL;
 
@@ -95,6 +112,16 @@ CREATE TABLE IF NOT EXISTS graph_log (
 );
 CREATE INDEX IF NOT EXISTS graph_log_user ON graph_log(user_id);
 """
+
+
+_ADD_COLUMN = re.compile(r"^ALTER TABLE (\w+) ADD COLUMN (\w+)\b", re.I)
+
+
+def added_column(statement: str) -> tuple[str, str] | None:
+    """(table, column) of an ``ALTER TABLE ... ADD COLUMN`` step: the step is skipped when the column exists
+    (a store whose version number was rolled back, or a step interrupted between statements)."""
+    m = _ADD_COLUMN.match(statement.strip())
+    return (m.group(1), m.group(2)) if m else None
 
 
 def split_sql(script: str) -> list[str]:

@@ -27,7 +27,7 @@ from ...types import Scope, iso
 from ..base import LogEntry, LogName, ScopeRows, Selection, StoredMemory
 from . import sql
 from .rows import COLUMNS, chunks, current_by_hash, memory_from_row, store_errors
-from .schema import MIGRATIONS, SCHEMA, SCHEMA_VERSION, split_sql
+from .schema import MIGRATIONS, SCHEMA, SCHEMA_VERSION, added_column, split_sql
 from .tx import SQLiteTx
 
 try:
@@ -96,6 +96,9 @@ class SQLiteStore:
                 if has_tables:
                     for step in range(version, SCHEMA_VERSION):
                         for stmt in MIGRATIONS.get(step, []):
+                            column = added_column(stmt)
+                            if column and column[1] in {r[1] for r in tx.execute(f"PRAGMA table_info({column[0]})")}:
+                                continue
                             tx.execute(stmt)
                 for stmt in split_sql(SCHEMA):
                     tx.execute(stmt)
@@ -176,15 +179,17 @@ class SQLiteStore:
         times = np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows))
         return ScopeRows(rids, times, {k: [r[2 + i] for r in rows] for i, k in enumerate(keys)})
 
-    def current_by_attribute(self, scope: Scope, attributes: Sequence[str]) -> list[StoredMemory]:
+    def current_by_attribute(
+        self, scope: Scope, attributes: Sequence[str], *, at: float | None = None
+    ) -> list[StoredMemory]:
         with self._snapshot() as conn:
-            return SQLiteTx(conn).current_by_attribute(scope, attributes)
+            return SQLiteTx(conn).current_by_attribute(scope, attributes, at=at)
 
     def current_by_hash(
-        self, scopes: Sequence[Scope], hashes: Sequence[str]
+        self, scopes: Sequence[Scope], hashes: Sequence[str], *, at: float | None = None
     ) -> dict[Scope, dict[str, list[StoredMemory]]]:
         with self._lock, store_errors("the memlayer database failed"):
-            return current_by_hash(self._conn, scopes, hashes)
+            return current_by_hash(self._conn, scopes, hashes, at)
 
     def rids_of(self, memory_ids: Sequence[str]) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -239,8 +244,17 @@ class SQLiteStore:
 
             yield head, batches()
 
-    def count(self) -> int:
-        return int(self._rows("SELECT COUNT(*) FROM memories")[0][0])
+    def count(self, selection: Selection | None = None) -> int:
+        if selection is None:
+            return int(self._rows("SELECT COUNT(*) FROM memories")[0][0])
+        where, params = sql.where(selection)
+        return int(self._rows(f"SELECT COUNT(*) FROM memories WHERE {where}", params)[0][0])
+
+    def scope_counts(self, at: float, over: int) -> dict[Scope, int]:
+        valid, params = sql.current(at)
+        rows = self._rows(f"SELECT user_id, agent_id, run_id, COUNT(*) FROM memories WHERE {valid} "
+                          "GROUP BY user_id, agent_id, run_id HAVING COUNT(*) > ?", [*params, int(over)])
+        return {Scope(u, a, r): int(n) for u, a, r, n in rows}
 
     def history(self, memory_id: str) -> list[HistoryEvent]:
         rows = self.query("SELECT * FROM history WHERE memory_id = ? ORDER BY seq", (memory_id,))

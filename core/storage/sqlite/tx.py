@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
 
 import numpy as np
 
 from ...types import Scope
-from ..base import GRAPH_EPOCH_KEY, HistoryEntry, NewMemory, NewMessage, StoredMemory
+from ..base import GRAPH_EPOCH_KEY, HistoryEntry, NewMemory, NewMessage, Selection, StoredMemory
 from . import sql
 from .rows import COLUMNS, chunks, current_by_hash, memory_from_row
 
@@ -47,17 +47,41 @@ class SQLiteTx:
         table = "vector_log" if log == "vectors" else "graph_log"
         return int(self.conn.execute(f"SELECT COALESCE(MAX(seq), 0) FROM {table}").fetchone()[0])
 
-    def current_by_hash(self, scopes: Sequence[Scope], hashes: Sequence[str]) -> dict[Scope, dict[str, list[StoredMemory]]]:
-        return current_by_hash(self.conn, scopes, hashes)
+    def current_by_hash(
+        self, scopes: Sequence[Scope], hashes: Sequence[str], *, at: float | None = None
+    ) -> dict[Scope, dict[str, list[StoredMemory]]]:
+        return current_by_hash(self.conn, scopes, hashes, at)
 
-    def current_by_attribute(self, scope: Scope, attributes: Sequence[str]) -> list[StoredMemory]:
+    def current_by_attribute(
+        self, scope: Scope, attributes: Sequence[str], *, at: float | None = None
+    ) -> list[StoredMemory]:
         if not attributes:
             return []
         s_sql, s_params = sql.scope_clause(scope, exact=True)
+        valid, v_params = sql.current(at)
         wanted = sorted(set(attributes))
         rows = self.conn.execute(
-            f"SELECT {COLUMNS} FROM memories WHERE {s_sql} AND valid_to IS NULL AND attribute IN "
-            f"({','.join('?' * len(wanted))}) ORDER BY rid", [*s_params, *wanted],
+            f"SELECT {COLUMNS} FROM memories WHERE {s_sql} AND {valid} AND attribute IN "
+            f"({','.join('?' * len(wanted))}) ORDER BY rid", [*s_params, *v_params, *wanted],
+        ).fetchall()
+        return [memory_from_row(r) for r in rows]
+
+    def list_memories(self, selection: Selection, limit: int) -> list[StoredMemory]:
+        where, params = sql.where(selection)
+        rows = self.conn.execute(
+            f"SELECT {COLUMNS} FROM memories WHERE {where} ORDER BY updated_at DESC, rid DESC LIMIT ?",
+            [*params, int(limit)],
+        ).fetchall()
+        return [memory_from_row(r) for r in rows]
+
+    def count(self, selection: Selection) -> int:
+        where, params = sql.where(selection)
+        return int(self.conn.execute(f"SELECT COUNT(*) FROM memories WHERE {where}", params).fetchone()[0])
+
+    def expired(self, before: float, limit: int) -> list[StoredMemory]:
+        rows = self.conn.execute(
+            f"SELECT {COLUMNS} FROM memories WHERE expires_at <= ? ORDER BY expires_at, rid LIMIT ?",
+            (before, int(limit)),
         ).fetchall()
         return [memory_from_row(r) for r in rows]
 
@@ -87,11 +111,12 @@ class SQLiteTx:
     def insert_memories(self, memories: Sequence[NewMemory]) -> list[int]:
         rids = self._insert_rows(
             "INSERT INTO memories (id, user_id, agent_id, run_id, text, hash, attribute, metadata, created_at, "
-            "updated_at, valid_from, valid_to, embedding, expires_at, speaker)", "(?,?,?,?,?,?,?,?,?,?,?,NULL,?,?,?)",
+            "updated_at, valid_from, valid_to, embedding, expires_at, speaker, ttl)",
+            "(?,?,?,?,?,?,?,?,?,?,?,NULL,?,?,?,?)",
             [(m.id, m.scope.user_id, m.scope.agent_id, m.scope.run_id, m.text, m.hash, m.attribute,
               json.dumps(m.metadata or {}), m.created_at,
               m.created_at if m.updated_at is None else m.updated_at, m.created_at,
-              np.ascontiguousarray(m.embedding, dtype=np.float32).tobytes(), m.expires_at, m.speaker)
+              np.ascontiguousarray(m.embedding, dtype=np.float32).tobytes(), m.expires_at, m.speaker, m.ttl)
              for m in memories],
         )
         self.conn.executemany("INSERT INTO vector_log (rid, op) VALUES (?, 'add')", [(rid,) for rid in rids])
@@ -120,6 +145,16 @@ class SQLiteTx:
         self.conn.execute("DELETE FROM memories WHERE rid = ?", (memory.rid,))
         self.conn.execute("INSERT INTO vector_log (rid, op) VALUES (?, 'del')", (memory.rid,))
         return memory
+
+    def set_expiry(self, memory_id: str, expires_at: float | None, ttl: float | None) -> None:
+        self.conn.execute("UPDATE memories SET expires_at = ?, ttl = ? WHERE id = ?", (expires_at, ttl, memory_id))
+
+    def reinforce(self, counts: Mapping[str, int], at: float, *, kind: Literal["recall", "restate"]) -> None:
+        column = {"recall": "recalls", "restate": "restated"}[kind]
+        self.conn.executemany(
+            f"UPDATE memories SET {column} = {column} + ?, seen_at = MAX(COALESCE(seen_at, ?), ?) WHERE id = ?",
+            [(int(n), at, at, mid) for mid, n in counts.items() if n > 0],
+        )
 
     def add_history(self, entries: Sequence[HistoryEntry]) -> None:
         self.conn.executemany(
