@@ -21,7 +21,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from itertools import combinations
 from typing import Any
 
@@ -99,6 +99,16 @@ def lifetime_arg(expires_at: Any, ttl: Any) -> Lifetime | None:
     when = to_utc(expires_at)
     assert when is not None
     return Lifetime(expires_at=when.timestamp(), explicit=True)
+
+
+def check_lifetime(lifetime: Lifetime | None, when: float) -> Lifetime | None:
+    """A fixed expiry must come after the time the memory is stated (it would be born expired)."""
+    if lifetime is not None and lifetime.expires_at is not None and lifetime.expires_at <= when:
+        raise ConfigError(
+            f"expires_at ({datetime.fromtimestamp(lifetime.expires_at, timezone.utc).isoformat()}) is not after the "
+            f"memory's time ({datetime.fromtimestamp(when, timezone.utc).isoformat()}); give a later expires_at, a ttl, "
+            "or a timestamp before it")
+    return lifetime
 
 
 class ValueWeights(BaseModel):

@@ -72,6 +72,10 @@ class Memory:
     scopes = _sync(AsyncMemory.scopes)
     reset = _sync(AsyncMemory.reset)
     health = _sync(AsyncMemory.health)
+    refresh = _sync(AsyncMemory.refresh)
+    set_retention = _sync(AsyncMemory.set_retention)
+    get_retention = _sync(AsyncMemory.get_retention)
+    sweep = _sync(AsyncMemory.sweep)
 
     def close(self) -> None:
         if self._closed:

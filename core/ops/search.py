@@ -43,6 +43,7 @@ async def search(
     shown = found[: config.relation_limit] if config.include_relations else []
     if max_tokens is not None:
         hits = trim_to_budget(hits, max_tokens)
+    engine.recalls.note(h.id for h in hits)  # counted in memory, written in batches (storage.recalls)
     return SearchAnswer(hits, [RelationRecord.from_dict(r) for r in shown])
 
 

@@ -1,0 +1,144 @@
+"""Retention policies, budgets and refreshes (see ``memlayer.retention`` for the settings and the value score).
+
+A scope's policy lives in the store's meta (``retention:["alice", null, null]``), so every process sharing
+the store sees it. Budgets close the least valuable current memories of an exact scope past its cap, in one
+transaction holding the scope's lock, each with a history entry saying why; nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+from ..engine import Engine
+from ..errors import NotFoundError
+from ..retention import (
+    Effective,
+    Lifetime,
+    Policy,
+    covering,
+    describe,
+    effective,
+    parse_duration,
+    policy_arg,
+    policy_key,
+    value,
+)
+from ..storage.base import HistoryEntry, Selection, Store, StoredMemory
+from ..types import Scope, iso
+from .plan import WriteItem
+
+EVERYTHING = 2**31 - 1
+
+
+def at(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, timezone.utc)
+
+
+def scope_of(memory: StoredMemory) -> Scope:
+    return Scope(memory.user_id, memory.agent_id, memory.run_id)
+
+
+# -- policies -------------------------------------------------------------------------------------------
+def own_policy(store: Store, scope: Scope) -> Policy:
+    return Policy.from_json(store.get_meta(policy_key(scope)))
+
+
+def effective_for(engine: Engine, scope: Scope) -> Effective:
+    """The policy in force for exactly ``scope``: its own, its covering scopes', then the store's settings."""
+    return effective([own_policy(engine.store, s) for s in covering(scope)], engine.retention)
+
+
+def fill_defaults(engine: Engine, items: Sequence[WriteItem]) -> dict[Scope, Effective]:
+    """Give every item without an explicit lifetime its scope's default; returns each scope's policy."""
+    policies = {scope: effective_for(engine, scope) for scope in {i.scope for i in items}}
+    for item in items:
+        if not item.lifetime.explicit:
+            item.lifetime = Lifetime(ttl=policies[item.scope].ttl)
+    return policies
+
+
+def set_retention(engine: Engine, scope: Scope, ttl: Any, max_memories: Any, keep: object) -> dict[str, Any]:
+    with engine.store.transaction() as tx:
+        key = policy_key(scope)
+        policy = policy_arg(ttl, max_memories, Policy.from_json(tx.get_meta(key)), keep)
+        if policy.empty:
+            tx.delete_meta(key)
+        else:
+            tx.set_meta(key, policy.to_json())
+    return get_retention(engine, scope)
+
+
+def get_retention(engine: Engine, scope: Scope) -> dict[str, Any]:
+    return describe(own_policy(engine.store, scope), effective_for(engine, scope))
+
+
+# -- budgets --------------------------------------------------------------------------------------------
+def enforce_budget(engine: Engine, scope: Scope, cap: int, now: float) -> list[str]:
+    """Close the least valuable current memories of exactly ``scope`` past ``cap``; returns their ids."""
+    selection = Selection(scope, exact=True, now=at(now))
+    if engine.store.count(selection) <= cap:
+        return []
+    weights = engine.retention.value
+    with engine.store.transaction() as tx:
+        tx.lock_scope(scope)
+        members = tx.list_memories(selection, EVERYTHING)  # counted again under the lock
+        if len(members) <= cap:
+            return []
+        scored = sorted((value(m.fresh_ts, m.reinforced, m.metadata, now, weights), m.rid, m) for m in members)
+        victims = scored[: len(members) - cap]
+        for _, _, m in victims:
+            tx.close(m.id, now, None)
+        tx.add_history([
+            HistoryEntry(m.id, "DELETE", m.memory, None, now, scope, reason=(
+                f"closed by the budget: this scope keeps at most {cap} current memories and this one was among "
+                f"the least valuable (value {v:.3f}: recency, reinforcement, importance)"))
+            for v, _, m in victims
+        ])
+    return [m.id for _, _, m in victims]
+
+
+def enforce_budgets(engine: Engine, now: float, scopes: Sequence[Scope] | None = None,
+                    policies: dict[Scope, Effective] | None = None) -> int:
+    """Budgets of the given scopes (after a write), or of every scope that may be over its cap (a sweep)."""
+    if scopes is not None:
+        known = policies or {}
+        closed = 0
+        for scope in scopes:
+            cap = (known.get(scope) or effective_for(engine, scope)).max_memories
+            if cap is not None:
+                closed += len(enforce_budget(engine, scope, cap, now))
+        return closed
+    caps = [engine.retention.max_memories] + [
+        Policy.from_json(v).max_memories for v in engine.store.meta_items("retention:").values()]
+    finite = [int(c) for c in caps if c is not None and c != float("inf")]
+    if not finite:
+        return 0
+    crowded = engine.store.scope_counts(now, min(finite))
+    return enforce_budgets(engine, now, sorted(crowded, key=lambda s: tuple(v or "" for v in s.as_dict().values())))
+
+
+# -- refreshing -----------------------------------------------------------------------------------------
+def refresh(engine: Engine, memory_ids: Sequence[str], ttl: Any, scope: Scope | None, now: float) -> list[dict[str, Any]]:
+    """Extend the expiry of each memory that has one to ``now`` plus ``ttl`` (or its own TTL), never earlier
+    than it was: a read that keeps it alive. A memory that never expires, has no TTL to extend by, is closed
+    or has already expired is left as it is (``refreshed`` False). An unknown id is a NotFoundError and
+    nothing is refreshed."""
+    seconds = parse_duration(ttl, "ttl", allow_never=False)
+    out: list[dict[str, Any]] = []
+    with engine.store.transaction() as tx:
+        for mid in dict.fromkeys(memory_ids):
+            row = tx.current(mid)
+            if row is None or (scope is not None and any(
+                    v is not None and getattr(row, k) != v for k, v in scope.as_dict().items())):
+                raise NotFoundError(f"no memory with id {mid!r}" + ("" if scope is None else " in this scope"))
+            span = seconds if seconds is not None else row.ttl
+            due = row.expires_ts
+            if span is None or due is None or row.valid_to is not None or row.expired(now):
+                out.append({"id": mid, "refreshed": False, "expires_at": row.expires_at})
+                continue
+            end = max(due, now + span)
+            tx.set_expiry(mid, end, span)
+            out.append({"id": mid, "refreshed": True, "expires_at": iso(end)})
+    return out
