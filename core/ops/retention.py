@@ -7,7 +7,7 @@ transaction holding the scope's lock, each with a history entry saying why; noth
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -117,6 +117,24 @@ def enforce_budgets(engine: Engine, now: float, scopes: Sequence[Scope] | None =
         return 0
     crowded = engine.store.scope_counts(now, min(finite))
     return enforce_budgets(engine, now, sorted(crowded, key=lambda s: tuple(v or "" for v in s.as_dict().values())))
+
+
+# -- reading --------------------------------------------------------------------------------------------
+def unlapsed(
+    engine: Engine, selection: Selection, search: Callable[..., list[dict[str, Any]]], *args: Any, **kwargs: Any
+) -> list[dict[str, Any]]:
+    """``search(*args, **kwargs)``'s graph relations without those whose every memory had expired by the
+    selection's time: they leave a search's ``relations`` as their memories leave its results."""
+    relations = search(*args, **kwargs)
+    when = selection.as_of or selection.now
+    if selection.include_expired or when is None or not relations:
+        return relations
+    ids = sorted({mid for r in relations for mid in r.get("memory_ids") or []})
+    rows = engine.store.rows(list(engine.store.rids_of(ids).values())) if ids else {}
+    lapsed = {m.id for m in rows.values() if m.expired(when.timestamp())}
+    if not lapsed:
+        return relations
+    return [r for r in relations if not r.get("memory_ids") or not set(r["memory_ids"]) <= lapsed]
 
 
 # -- refreshing -----------------------------------------------------------------------------------------

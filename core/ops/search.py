@@ -22,6 +22,7 @@ from ..search.expand import strip_names
 from ..search.fusion import rrf, scaled_sum, trim_to_budget
 from ..search.lexical import terms
 from ..storage.base import Selection
+from .retention import unlapsed
 
 GRAPH_CANDIDATES = 100  # relations read for the graph retriever (the answer shows ``relation_limit``)
 
@@ -34,8 +35,8 @@ async def search(
     relations: Future[list[dict[str, Any]]] | None = None
     if graph is not None:
         wanted = max(config.relation_limit, GRAPH_CANDIDATES if config.graph_weight > 0 else 0)
-        relations = engine.background(graph.search, selection.scope, query, hops=config.relation_hops,
-                                      as_of=selection.as_of, limit=wanted)
+        relations = engine.background(unlapsed, engine, selection, graph.search, selection.scope, query,
+                                      hops=config.relation_hops, as_of=selection.as_of, limit=wanted)
     # one worker-thread call for the scope, the query embedding and the ranking: each hop between the
     # event loop and a thread costs about as much as scoring a user's memories
     hits = await asyncio.to_thread(_search_now, engine, query, selection, limit, threshold, config, relations)
