@@ -36,3 +36,15 @@ def test_retention_shows_and_sets_a_scope_policy(cli: Cli) -> None:
     assert cleared["own"] == {"ttl": None, "max_memories": "unlimited"} and cleared["max_memories"] is None
     bad = cli("retention", "--user", "me", "--max-memories", "lots")
     assert bad.rc == 2 and "--max-memories must be" in bad.err
+
+
+def test_an_exported_expiry_survives_import(cli: Cli, tmp_path) -> None:
+    cli("add", "in Lisbon for now", "--user", "me", "--no-infer", "--expires-at", "2999-06-01")
+    cli("add", "lasting", "--user", "me", "--no-infer")
+    dump = tmp_path / "dump.jsonl"
+    assert cli("export", "--user", "me", "--out", str(dump)).rc == 0
+    other = tmp_path / "other"
+    assert cli("--path", str(other), "import", str(dump)).rc == 0
+    listed = cli("--path", str(other), "--json", "list", "--user", "me").data()["results"]
+    got = {r["memory"]: r["expires_at"] for r in listed}
+    assert got == {"in Lisbon for now": "2999-06-01T00:00:00+00:00", "lasting": None}
