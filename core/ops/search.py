@@ -18,6 +18,7 @@ from ..engine import Engine
 from ..records import RelationRecord, SearchAnswer, SearchHit
 from ..search.config import SearchConfig
 from ..search.context import Links, ScopeOrder, expand, length_bonus, propagate
+from ..search.decay import lifetime_bonus
 from ..search.expand import strip_names
 from ..search.fusion import rrf, scaled_sum, trim_to_budget
 from ..search.lexical import terms
@@ -98,7 +99,7 @@ def _rank(
     allowed = order.rids
     graph = config.graph_weight > 0 and engine.graph is not None
     dense_only = not (config.lexical_weight > 0 or graph or config.uses_context or config.speaker_boost
-                      or config.length_prior)
+                      or config.length_prior or config.uses_lifetimes)
     pool = limit if dense_only else max(limit, config.candidates)  # dense alone: its top `limit` is the answer
     d_ranked, dense = _dense(engine, qvec, pool, allowed)
     lists: list[tuple[list[int], float]] = [(d_ranked, config.dense_weight)]
@@ -114,7 +115,7 @@ def _rank(
     links: Links = {}
     if config.fusion == "rrf" or (len(lists) == 1 and not config.uses_context):
         fused = rrf(lists, config.rrf_k) if len(lists) > 1 else dict(dense)
-        if config.uses_context or config.speaker_boost or config.length_prior:
+        if config.uses_context or config.speaker_boost or config.length_prior or config.uses_lifetimes:
             top = max(fused.values(), default=0.0) or 1.0  # on the scale of the boosts below
             fused = {r: v / top for r, v in fused.items()}
         if config.uses_context:
@@ -139,6 +140,9 @@ def _rank(
     if config.length_prior:
         for rid, bonus in length_bonus(engine.store.text_lengths(list(fused)), config.length_prior).items():
             fused[rid] += bonus
+    if config.uses_lifetimes:  # recency and reinforcement (search/decay.py)
+        when = selection.as_of or selection.now or engine.clock.now()
+        fused = lifetime_bonus(fused, engine.store.rows(list(fused)), when.timestamp(), config)
 
     _rescore(engine, qvec, dense, set(fused))  # the similarity reported for every result
     ranked = sorted(fused, key=lambda r: (-fused[r], -dense.get(r, -1.0), r))

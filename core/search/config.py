@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..errors import ConfigError
+from ..retention import parse_duration
 
 
 class SearchConfig(BaseModel):
@@ -28,6 +29,9 @@ class SearchConfig(BaseModel):
       ``strip_speakers`` the names are left out of the dense query (they would pull in every memory
       that mentions them instead of the ones about the topic).
     * ``length_prior`` — a bonus of ``length_prior * log(1 + characters)``: longer memories hold more.
+    * lifetimes — ``recency_weight * 0.5 ** (age / recency_half_life)``, the age counted from a memory's last
+      write, re-statement or recall, plus ``reinforcement_weight * min(1, log(1 + n) / log(1 +
+      reinforcement_saturation))`` for a memory re-stated or recalled n times (see ``search/decay.py``).
 
     Boosts and priors are on the ``weighted`` scale (each retriever adds at most its weight); with
     ``rrf`` the fused scores are first divided by the best one. Metadata keys used (``context_key``,
@@ -58,10 +62,24 @@ class SearchConfig(BaseModel):
     strip_speakers: bool = False
     # priors
     length_prior: float = Field(0.0, ge=0)
+    # lifetimes (search/decay.py)
+    recency_weight: float = Field(0.0, ge=0)
+    recency_half_life: float = Field(30 * 86_400.0, gt=0, description="seconds (or '30d')")
+    reinforcement_weight: float = Field(0.0, ge=0)
+    reinforcement_saturation: int = Field(10, ge=1)
+
+    @field_validator("recency_half_life", mode="before")
+    @classmethod
+    def _half_life(cls, value: Any) -> Any:
+        return parse_duration(value, "recency_half_life", allow_never=False)
 
     @property
     def uses_context(self) -> bool:
         return bool(self.context_inherit or self.context_prev_weight or self.context_next_weight)
+
+    @property
+    def uses_lifetimes(self) -> bool:
+        return bool(self.recency_weight or self.reinforcement_weight)
 
     @property
     def uses_speakers(self) -> bool:
@@ -106,3 +124,8 @@ PRESETS: dict[str, SearchConfig] = {
         speaker_key="speaker", speaker_boost=0.75, strip_speakers=True, length_prior=0.3,
     ),
 }
+# `default` plus decay and reinforcement (search/decay.py): for stores where what was said or recalled lately
+# matters more (add-only stores, drifting preferences). Off by default: see BENCHMARKS.md (issue 20).
+PRESETS["lifetimes"] = PRESETS["default"].model_copy(update={
+    "recency_weight": 0.3, "recency_half_life": 90 * 86_400.0, "reinforcement_weight": 0.1,
+})
