@@ -7,6 +7,7 @@ transaction holding the scope's lock, each with a history entry saying why; noth
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 from ..engine import Engine
 from ..errors import NotFoundError
 from ..retention import (
+    POLICY_PREFIX,
     Effective,
     Lifetime,
     Policy,
@@ -23,6 +25,7 @@ from ..retention import (
     parse_duration,
     policy_arg,
     policy_key,
+    scope_of_key,
     value,
 )
 from ..storage.base import HistoryEntry, Selection, Store, StoredMemory
@@ -75,48 +78,58 @@ def get_retention(engine: Engine, scope: Scope) -> dict[str, Any]:
 
 
 # -- budgets --------------------------------------------------------------------------------------------
-def enforce_budget(engine: Engine, scope: Scope, cap: int, now: float) -> list[str]:
-    """Close the least valuable current memories of exactly ``scope`` past ``cap``; returns their ids."""
-    selection = Selection(scope, exact=True, now=at(now))
-    if engine.store.count(selection) <= cap:
-        return []
-    weights = engine.retention.value
-    with engine.store.transaction() as tx:
-        tx.lock_scope(scope)
-        members = tx.list_memories(selection, EVERYTHING)  # counted again under the lock
-        if len(members) <= cap:
-            return []
-        scored = sorted((value(m.fresh_ts, m.reinforced, m.metadata, now, weights), m.rid, m) for m in members)
-        victims = scored[: len(members) - cap]
-        for _, _, m in victims:
-            tx.close(m.id, now, None)
-        tx.add_history([
-            HistoryEntry(m.id, "DELETE", m.memory, None, now, scope, reason=(
-                f"closed by the budget: this scope keeps at most {cap} current memories and this one was among "
-                f"the least valuable (value {v:.3f}: recency, reinforcement, importance)"))
-            for v, _, m in victims
-        ])
-    return [m.id for _, _, m in victims]
+SCOPES_PER_TRANSACTION = 100
 
 
 def enforce_budgets(engine: Engine, now: float, scopes: Sequence[Scope] | None = None,
                     policies: dict[Scope, Effective] | None = None) -> int:
-    """Budgets of the given scopes (after a write), or of every scope that may be over its cap (a sweep)."""
+    """Close the least valuable current memories of each exact scope past its cap: of the given scopes (after a
+    write; ``policies`` may hold theirs already), or of every scope that may be over (a sweep). Returns how
+    many were closed."""
+    store = engine.store
+    work: list[tuple[Scope, int]] = []
     if scopes is not None:
         known = policies or {}
-        closed = 0
         for scope in scopes:
             cap = (known.get(scope) or effective_for(engine, scope)).max_memories
-            if cap is not None:
-                closed += len(enforce_budget(engine, scope, cap, now))
-        return closed
-    caps = [engine.retention.max_memories] + [
-        Policy.from_json(v).max_memories for v in engine.store.meta_items("retention:").values()]
-    finite = [int(c) for c in caps if c is not None and c != float("inf")]
-    if not finite:
-        return 0
-    crowded = engine.store.scope_counts(now, min(finite))
-    return enforce_budgets(engine, now, sorted(crowded, key=lambda s: tuple(v or "" for v in s.as_dict().values())))
+            if cap is not None and store.count(Selection(scope, exact=True, now=at(now))) > cap:
+                work.append((scope, cap))
+    else:
+        own = {scope_of_key(k): Policy.from_json(v) for k, v in store.meta_items(POLICY_PREFIX).items()}
+        caps = [engine.retention.max_memories] + [p.max_memories for p in own.values()]
+        finite = [int(c) for c in caps if c is not None and not math.isinf(c)]
+        if not finite:
+            return 0
+        for scope, count in store.scope_counts(now, min(finite)).items():
+            cap = effective([own.get(s, Policy()) for s in covering(scope)], engine.retention).max_memories
+            if cap is not None and count > cap:
+                work.append((scope, cap))
+    work.sort(key=lambda item: tuple(v or "" for v in item[0].as_dict().values()))  # one lock order everywhere
+    return sum(len(_close_excess(engine, work[i:i + SCOPES_PER_TRANSACTION], now))
+               for i in range(0, len(work), SCOPES_PER_TRANSACTION))
+
+
+def _close_excess(engine: Engine, group: Sequence[tuple[Scope, int]], now: float) -> list[str]:
+    """One transaction for a group of scopes: each counted again under its lock, its least valuable closed."""
+    weights = engine.retention.value
+    closed: list[str] = []
+    with engine.store.transaction() as tx:
+        for scope, _ in group:
+            tx.lock_scope(scope)
+        history: list[HistoryEntry] = []
+        for scope, cap in group:
+            members = tx.list_memories(Selection(scope, exact=True, now=at(now)), EVERYTHING)
+            if len(members) <= cap:
+                continue
+            scored = sorted((value(m.fresh_ts, m.reinforced, m.metadata, now, weights), m.rid, m) for m in members)
+            for v, _, m in scored[: len(members) - cap]:
+                tx.close(m.id, now, None)
+                closed.append(m.id)
+                history.append(HistoryEntry(m.id, "DELETE", m.memory, None, now, scope, reason=(
+                    f"closed by the budget: this scope keeps at most {cap} current memories and this one was "
+                    f"among the least valuable (value {v:.3f}: recency, reinforcement, importance)")))
+        tx.add_history(history)
+    return closed
 
 
 # -- reading --------------------------------------------------------------------------------------------

@@ -43,7 +43,8 @@ def purge(engine: Engine, now: float, limit: int | None = None) -> tuple[int, bo
         size = batch if limit is None else min(batch, limit - total)
         with engine.store.transaction() as tx:
             due = tx.expired(before, size)
-            gone = [m for m in due if tx.delete(m.id) is not None]
+            deleted = set(tx.delete_many([m.id for m in due]))
+            gone = [m for m in due if m.id in deleted]
             tx.add_history([HistoryEntry(m.id, "DELETE", m.memory, None, now, scope_of(m),
                                          reason=_reason(m, engine.retention.grace_period)) for m in gone])
             if graph:

@@ -212,6 +212,10 @@ class Tx(Protocol):
     def delete(self, memory_id: str) -> StoredMemory | None:
         """Remove a memory row (logged for the vector index); its history stays. None when absent."""
 
+    def delete_many(self, memory_ids: Sequence[str]) -> list[str]:
+        """Remove several memory rows at once (logged for the vector index; history stays). Returns the ids
+        that were there and are now gone, in the order given (absent ones are skipped)."""
+
     def set_expiry(self, memory_id: str, expires_at: float | None, ttl: float | None) -> None:
         """Set when a memory lapses (None: never) and the TTL later refreshes extend it by (None: none).
         Neither ``updated_at`` nor the vector changes."""

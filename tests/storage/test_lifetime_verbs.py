@@ -137,3 +137,19 @@ def test_scope_counts_are_per_exact_scope_of_current_memories(store: Store) -> N
     assert store.scope_counts(T0 + 2 * H, 2) == {ALICE: 3}
     assert store.scope_counts(T0, 3) == {ALICE: 4}  # not expired yet at T0
     assert store.scope_counts(T0, 4) == {}
+
+
+def test_delete_many_removes_rows_keeps_history_and_logs_each(store: Store) -> None:
+    a, b, c = put(store, ALICE, "a"), put(store, ALICE, "b"), put(store, BOB, "c")
+    head = store.log_head("vectors")
+    with store.transaction() as tx:
+        assert tx.delete_many([c, "gone", a, a]) == [c, a]
+        assert tx.delete_many([c]) == [] and tx.delete_many([]) == []
+    assert store.get(a) is None and store.get(c) is None and store.get(b) is not None
+    assert [e.op for e in store.read_log("vectors", head)] == ["del", "del"]
+    assert [e.event for e in store.history(a)] == ["ADD"]  # history outlives the row
+    assert store.lexical(Selection(BOB), ["c"], 10) == []  # out of the full-text index too
+    many = [put(store, BOB, f"bulk {i}") for i in range(1200)]  # more than one statement's worth
+    with store.transaction() as tx:
+        assert tx.delete_many(many) == many
+    assert store.count(Selection(BOB, include_expired=True)) == 0
