@@ -1,0 +1,55 @@
+"""Several processes sweeping one store at once: each expired memory is forgotten exactly once, with exactly
+one history entry, whoever gets it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from memlayer import Memory
+from memlayer.clock import ManualClock
+from memlayer.embeddings.hashing import HashingEmbedder
+from tests.reliability.helpers import child_env
+
+HERE = Path(__file__).resolve().parent
+NOW = "2025-07-01T00:00:00+00:00"
+
+
+def test_concurrent_sweepers_forget_each_memory_once(tmp_path) -> None:
+    clock = ManualClock("2025-06-01T00:00:00Z")
+    store = str(tmp_path / "store")
+    with Memory(store, embedder=HashingEmbedder(64), graph=False, clock=clock,
+                retention={"sweep_interval": None}) as m:
+        m.bulk_add([{"text": f"lapsing {i}", "user_id": f"u{i % 7}", "ttl": "1d"} for i in range(400)]
+                   + [{"text": f"staying {i}", "user_id": "u0"} for i in range(20)], progress=False)
+        ids = [r["id"] for u in range(7) for r in m.get_all(user_id=f"u{u}")["results"]
+               if r["memory"].startswith("lapsing")]
+    assert len(ids) == 400
+    children = [subprocess.Popen([sys.executable, str(HERE / "sweep_child.py"), store, NOW, "25"],
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                 env=child_env()) for _ in range(3)]
+    try:
+        for child in children:
+            assert child.stdout is not None and child.stdout.readline().strip() == "READY"
+        for child in children:
+            assert child.stdin is not None
+            child.stdin.write("go\n")
+            child.stdin.flush()
+        reports = []
+        for child in children:
+            out, err = child.communicate(timeout=120)
+            assert child.returncode == 0, err
+            reports.append(json.loads(out.strip().splitlines()[-1]))
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.kill()
+    assert sum(r["forgotten"] for r in reports) == 400
+    with Memory(store, embedder=HashingEmbedder(64), graph=False, clock=ManualClock(NOW),
+                retention={"sweep_interval": None}) as m:
+        assert all(m.get(i) is None for i in ids)
+        assert all([h["event"] for h in m.history(i)] == ["ADD", "DELETE"] for i in ids)
+        assert len(m.get_all(user_id="u0")["results"]) == 20
+        assert m.health()["ok"]
