@@ -170,12 +170,17 @@ class AsyncMemory:
 
     async def get(
         self, memory_id: str, *, user_id: str | None = None, agent_id: str | None = None, run_id: str | None = None,
+        include_expired: bool = True,
     ) -> dict[str, Any] | None:
-        """A memory by id, or None. With a scope, only a memory of that scope (others read as missing)."""
+        """A memory by id, or None. With a scope, only a memory of that scope (others read as missing). With
+        ``include_expired=False`` only a current one: a closed or expired memory reads as missing."""
         self._check_open()
         scope = _optional_scope(user_id, agent_id, run_id)
         memory = await asyncio.to_thread(self._engine.store.get, _memory_id(memory_id))
         if memory is None or (scope is not None and not _within(memory, scope)):
+            return None
+        if not include_expired and (memory.valid_to is not None
+                                    or memory.expired(self._engine.clock.now().timestamp())):
             return None
         return memory.record().to_dict()
 

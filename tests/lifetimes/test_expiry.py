@@ -179,3 +179,12 @@ def test_bulk_records_carry_their_lifetimes(memory) -> None:
 
 def test_the_start_time_is_the_clock(memory) -> None:
     assert memory.get(one(memory, "now"))["created_at"] == START
+
+
+def test_get_reads_only_current_memories_on_request(memory, clock) -> None:
+    lapsing, closed = one(memory, "lapses", ttl="1h"), one(memory, "closed later")
+    memory.set_retention(user_id="u", max_memories=1)
+    one(memory, "newest")  # closes "closed later" (the budget)
+    clock.advance(hours=2)
+    assert memory.get(lapsing) is not None and memory.get(closed) is not None  # by default, like history
+    assert memory.get(lapsing, include_expired=False) is None and memory.get(closed, include_expired=False) is None
