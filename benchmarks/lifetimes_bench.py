@@ -5,8 +5,10 @@
    ("My favourite coffee shop is Ritual now." ... "... is Blue Bottle now."), the current value is sometimes
    said again, a few facts never change ("I was born in Porto."), and chit-chat fills the rest. The questions
    are asked a day after the year: "current" ones want the latest value of a changing topic, "stable" ones an
-   old fact that never changed. Hit@1 and MRR@10 for each search config, on the same stores.
-2. Cost: search latency with recall tracking on and off, and the extra reads of the decay terms.
+   old fact that never changed, while a newer near miss about someone else ("My new colleague was born in
+   Lyon.") competes with it. Hit@1 and MRR@10 for each search config, on the same stores.
+2. Cost (embedding excluded: the hash embedder): search latency with recall tracking on and off and the extra
+   reads of the decay terms, and what counting one search's recalls costs by itself.
 
     python benchmarks/lifetimes_bench.py                        # local embedder, 40 users, the grid below
     python benchmarks/lifetimes_bench.py --users 10 --embedder hash --out benchmarks/results/lifetimes.md
@@ -49,11 +51,15 @@ TOPICS: list[tuple[str, str, list[str]]] = [
     ("I am learning {} these days.", "Which language am I learning?",
      ["Spanish", "Japanese", "German", "Portuguese", "Korean", "Italian", "Mandarin", "Dutch"]),
 ]
-STABLE: list[tuple[str, str, list[str]]] = [
-    ("I was born in {}.", "Where was I born?", ["Porto", "Lyon", "Kraków", "Osaka", "Austin", "Leeds", "Turin"]),
-    ("My sister is called {}.", "What is my sister's name?", ["Ana", "Mia", "Chloe", "Ines", "Noor", "Lena"]),
-    ("I am allergic to {}.", "What am I allergic to?", ["peanuts", "shellfish", "penicillin", "pollen", "latex"]),
-    ("My blood type is {}.", "What is my blood type?", ["A positive", "O negative", "B positive", "AB positive"]),
+STABLE: list[tuple[str, str, list[str], str]] = [  # (fact, question, values, a later near miss about someone else)
+    ("I was born in {}.", "Where was I born?", ["Porto", "Lyon", "Kraków", "Osaka", "Austin", "Leeds", "Turin"],
+     "My new colleague was born in {}."),
+    ("My sister is called {}.", "What is my sister's name?", ["Ana", "Mia", "Chloe", "Ines", "Noor", "Lena"],
+     "My neighbour's sister is called {}."),
+    ("I am allergic to {}.", "What am I allergic to?", ["peanuts", "shellfish", "penicillin", "pollen", "latex"],
+     "My roommate is allergic to {}."),
+    ("My blood type is {}.", "What is my blood type?", ["A positive", "O negative", "B positive", "AB positive"],
+     "My father's blood type is {}."),
 ]
 CHATTER = [
     "The weather was lovely on the walk today.", "Work was busy this afternoon.", "I had pasta for dinner.",
@@ -108,9 +114,10 @@ def build(m: Any, users: int, seed: int) -> list[Question]:
                 events.append((times[-1] + (START + YEAR - times[-1]) * rng.random(), template.format(picks[-1]),
                                f"{t}:{changes - 1}", True))
             questions.append(Question(user, question, f"{t}:{changes - 1}", "current"))
-        for s, (template, question, values) in enumerate(rng.sample(STABLE, 2)):
-            events.append((START + timedelta(days=rng.randint(0, 30)), template.format(rng.choice(values)), f"s{s}",
-                           False))
+        for s, (template, question, values, near) in enumerate(rng.sample(STABLE, 2)):
+            mine, other = rng.sample(values, 2)
+            events.append((START + timedelta(days=rng.randint(0, 30)), template.format(mine), f"s{s}", False))
+            events.append((START + YEAR * (0.5 + 0.5 * rng.random()), near.format(other), None, False))
             questions.append(Question(user, question, f"s{s}", "stable"))
         for _ in range(40):
             events.append((START + YEAR * rng.random(), rng.choice(CHATTER), None, False))
@@ -129,8 +136,11 @@ def build(m: Any, users: int, seed: int) -> list[Question]:
 CONFIGS: dict[str, Any] = {
     "default": "default",
     **{f"recency {w} / {h}d": {"preset": "default", "recency_weight": w, "recency_half_life": f"{h}d"}
-       for w in (0.1, 0.3, 0.5, 1.0) for h in (30, 90)},
-    **{f"reinforcement {w}": {"preset": "default", "reinforcement_weight": w} for w in (0.1, 0.3)},
+       for h in (7, 30, 90) for w in (0.1, 0.3, 0.5, 1.0)},
+    **{f"reinforcement {w}": {"preset": "default", "reinforcement_weight": w} for w in (0.1, 0.3, 0.5)},
+    **{f"recency {w} / {h}d + reinforcement {r}": {"preset": "default", "recency_weight": w,
+                                                    "recency_half_life": f"{h}d", "reinforcement_weight": r}
+       for w, h, r in ((0.1, 30, 0.3), (0.3, 7, 0.3), (0.5, 7, 0.3), (1.0, 7, 0.3))},
     "lifetimes (preset)": "lifetimes",
 }
 
@@ -162,11 +172,14 @@ def quality(args: argparse.Namespace, embedder: Any) -> str:
     return "\n".join(lines)
 
 
-def cost(args: argparse.Namespace, embedder: Any) -> str:
+def cost(args: argparse.Namespace) -> str:
     """Search latency (sync face) on a store of ``--cost-size`` memories, 100 users."""
     import numpy as np
 
     from memlayer import Memory
+    from memlayer.embeddings.hashing import HashingEmbedder
+
+    embedder = HashingEmbedder(dims=384)
 
     rng = random.Random(args.seed)
     words = [w for t, _, vs in TOPICS for w in (t.split() + vs)]
@@ -191,6 +204,24 @@ def cost(args: argparse.Namespace, embedder: Any) -> str:
                 arr = np.asarray(times) * 1000
                 lines.append(f"| {'on' if tracking else 'off'} | `{cfg}` | {np.percentile(arr, 50):.2f} | "
                              f"{np.percentile(arr, 95):.2f} | {writes} |")
+            if tracking:
+                buffer = m.async_memory.engine.recalls
+                ids = [r["id"] for r in m.get_all(user_id="u0", limit=10)["results"]]
+                t0 = time.perf_counter()
+                for _ in range(10_000):
+                    buffer.note(ids)
+                note_us = (time.perf_counter() - t0) / 10_000 * 1e6
+                buffer.wait()
+                flushes = []
+                for _ in range(20):
+                    for u in range(100):
+                        buffer._pending.update({r["id"]: 1 for r in m.get_all(user_id=f"u{u}", limit=10)["results"]})
+                    t0 = time.perf_counter()
+                    buffer.flush()
+                    flushes.append(time.perf_counter() - t0)
+    lines += ["", f"Counting one search's 10 recalls: {note_us:.1f} µs (a dict update under a lock; the write, "
+              f"when due, runs on the engine's helper thread). Writing 1,000 pending recalls: "
+              f"{float(np.median(flushes)) * 1000:.1f} ms (median of 20; one transaction)."]
     return "\n".join(lines)
 
 
@@ -224,8 +255,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.skip != "quality":
         parts += ["Ranking quality (drifting facts):", "", quality(args, embedder), ""]
     if args.skip != "cost":
-        parts += [f"Search cost, {args.cost_size:,} memories, 100 users, 1,000 searches per row:", "",
-                  cost(args, embedder), ""]
+        parts += [f"Search cost, {args.cost_size:,} memories, 100 users, 1,000 searches per row (hash embedder):",
+                  "", cost(args), ""]
     text = "\n".join(parts)
     print(text)
     if args.out:
