@@ -2,8 +2,7 @@
 
 The import file format is :data:`FILE_FORMAT` (also printed by ``memlayer import --help``). Every record
 is checked — its shape and every value ``add()`` would check: scope, metadata, messages, timestamp, expiry,
-id —
-before the store is written to, so a typo on line 900 does not leave 899 records imported.
+id — before the store is written to, so a typo on line 900 does not leave 899 records imported.
 """
 
 from __future__ import annotations
