@@ -35,7 +35,7 @@ from .ops import retention as retention_op
 from .ops import search as search_op
 from .records import SCOPE_KINDS
 from .ops import sweep as sweep_op
-from .retention import check_lifetime, lifetime_arg
+from .retention import check_lifetime, lifetime_arg, parse_duration
 from .search.config import SearchConfig
 from .storage import Selection
 from .types import Scope, Usage, to_utc
@@ -304,13 +304,24 @@ class AsyncMemory:
         self._check_open()
         return await asyncio.to_thread(retention_op.get_retention, self._engine, make_scope(user_id, agent_id, run_id))
 
-    async def sweep(self) -> dict[str, Any]:
+    async def sweep(
+        self, *, user_id: str | None = None, agent_id: str | None = None, run_id: str | None = None,
+        filters: dict[str, Any] | None = None, grace_period: float | str | timedelta | None = None,
+    ) -> dict[str, Any]:
         """Forget memories expired for longer than the grace period (each with a history entry saying why),
         close the least valuable memories of scopes over their budget, and write pending recall counts.
         Runs by itself inside add() at most every ``retention.sweep_interval``; safe to run any time, from
-        any process. Returns counts: ``forgotten``, ``closed``, ``recalls``."""
+        any process. With a scope (and ``filters``), only the memories and budgets of that scope; with
+        ``grace_period`` (0: now), memories expired at least that long ago instead of the store's grace
+        period. Returns counts: ``forgotten``, ``closed``, ``recalls``; ``complete`` False when a bounded
+        sweep left work for the next one."""
         self._check_open()
-        return await asyncio.to_thread(sweep_op.sweep, self._engine)
+        scope = _optional_scope(user_id, agent_id, run_id)
+        if filters is not None and scope is None:
+            raise MemlayerError("sweep(filters=...) needs a user_id, agent_id or run_id: filters narrow a scope")
+        within = None if scope is None else Selection(scope, parse_filters(filters), include_expired=True)
+        grace = parse_duration(grace_period, "grace_period", allow_never=False, allow_zero=True)
+        return await asyncio.to_thread(sweep_op.sweep, self._engine, within=within, grace=grace)
 
     async def reset(self) -> None:
         """Erase every memory, history entry, message and relation of this store."""

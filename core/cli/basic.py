@@ -82,7 +82,7 @@ def run_search(args: argparse.Namespace) -> int:
 def _list_arguments(p: argparse.ArgumentParser) -> None:
     scope_arguments(p)
     p.add_argument("--limit", type=int, default=100)
-    p.add_argument("--all", action="store_true", help="superseded memories too")
+    p.add_argument("--all", action="store_true", help="superseded and expired memories too")
 
 
 @command("list", "list a scope's current memories", _list_arguments)

@@ -6,14 +6,20 @@ import argparse
 from typing import Any
 
 from ..errors import ConfigError
-from .base import command, emit, no_arguments, open_memory, scope_arguments, scope_of
+from .base import command, emit, open_memory, scope_arguments, scope_of
+
+
+def _sweep_arguments(p: argparse.ArgumentParser) -> None:
+    scope_arguments(p)
+    p.add_argument("--grace-period", help="forget memories expired at least this long ago (0: all expired ones) "
+                                          "instead of after the store's grace period: 0, 12h, 7d")
 
 
 @command("sweep", "forget memories expired past the grace period and enforce budgets (safe to run any time, "
-                  "e.g. from cron)", no_arguments)
+                  "e.g. from cron); with --user/--agent/--run only that scope's", _sweep_arguments)
 def run_sweep(args: argparse.Namespace) -> int:
     with open_memory(args) as m:
-        out = m.sweep()
+        out = m.sweep(**scope_of(args), grace_period=args.grace_period)
     emit(args, out, lambda d: (
         f"forgot {d['forgotten']} expired memories, closed {d['closed']} over budget, "
         f"wrote {d['recalls']} recall counts" + ("" if d["complete"] else " (more to do: run it again)")))

@@ -82,10 +82,10 @@ SCOPES_PER_TRANSACTION = 100
 
 
 def enforce_budgets(engine: Engine, now: float, scopes: Sequence[Scope] | None = None,
-                    policies: dict[Scope, Effective] | None = None) -> int:
+                    policies: dict[Scope, Effective] | None = None, *, within: Scope | None = None) -> int:
     """Close the least valuable current memories of each exact scope past its cap: of the given scopes (after a
-    write; ``policies`` may hold theirs already), or of every scope that may be over (a sweep). Returns how
-    many were closed."""
+    write; ``policies`` may hold theirs already), or of every scope that may be over (a sweep; only those
+    ``within`` covers when given). Returns how many were closed."""
     store = engine.store
     work: list[tuple[Scope, int]] = []
     if scopes is not None:
@@ -100,7 +100,7 @@ def enforce_budgets(engine: Engine, now: float, scopes: Sequence[Scope] | None =
         finite = [int(c) for c in caps if c is not None and not math.isinf(c)]
         if not finite:
             return 0
-        for scope, count in store.scope_counts(now, min(finite)).items():
+        for scope, count in store.scope_counts(now, min(finite), within).items():
             cap = effective([own.get(s, Policy()) for s in covering(scope)], engine.retention).max_memories
             if cap is not None and count > cap:
                 work.append((scope, cap))

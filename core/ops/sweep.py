@@ -14,7 +14,7 @@ from typing import Any
 
 from ..engine import Engine
 from ..retention import LAST_SWEEP_KEY
-from ..storage.base import HistoryEntry, StoredMemory
+from ..storage.base import HistoryEntry, Selection, StoredMemory
 from ..types import iso
 from .retention import enforce_budgets, scope_of
 
@@ -29,24 +29,29 @@ def _span(seconds: float) -> str:
 
 
 def _reason(memory: StoredMemory, grace: float) -> str:
+    if grace <= 0:
+        return f"expired at {memory.expires_at}; forgotten by a sweep"
     return f"expired at {memory.expires_at}; forgotten after the grace period of {_span(grace)}"
 
 
-def purge(engine: Engine, now: float, limit: int | None = None) -> tuple[int, bool]:
+def purge(engine: Engine, now: float, limit: int | None = None, *, within: Selection | None = None,
+          grace: float | None = None) -> tuple[int, bool]:
     """Forget (delete the row and vector, keep the history) memories whose expiry is at least the grace
-    period ago, one batch per transaction; returns (how many, whether none is left)."""
-    before = now - engine.retention.grace_period
+    period (``grace`` seconds, default the store's) ago, of ``within`` only when given (its scope and
+    filters), one batch per transaction; returns (how many, whether none is left)."""
+    grace = engine.retention.grace_period if grace is None else grace
+    before = now - grace
     batch = engine.retention.sweep_batch
     graph = engine.graph is not None
     total = 0
     while limit is None or total < limit:
         size = batch if limit is None else min(batch, limit - total)
         with engine.store.transaction() as tx:
-            due = tx.expired(before, size)
+            due = tx.expired(before, size, within)
             deleted = set(tx.delete_many([m.id for m in due]))
             gone = [m for m in due if m.id in deleted]
-            tx.add_history([HistoryEntry(m.id, "DELETE", m.memory, None, now, scope_of(m),
-                                         reason=_reason(m, engine.retention.grace_period)) for m in gone])
+            tx.add_history([HistoryEntry(m.id, "DELETE", m.memory, None, now, scope_of(m), reason=_reason(m, grace))
+                            for m in gone])
             if graph:
                 for m in gone:
                     tx.log_graph(scope_of(m), "forget_memory", {"memory_id": m.id})
@@ -58,20 +63,25 @@ def purge(engine: Engine, now: float, limit: int | None = None) -> tuple[int, bo
     return total, True
 
 
-def sweep(engine: Engine, *, limit: int | None = None) -> dict[str, Any]:
-    """One sweep at the clock's now: pending recalls written, expired memories forgotten (at most ``limit``),
-    budgets enforced. Returns the counts and whether anything is left for a next sweep."""
+def sweep(engine: Engine, *, limit: int | None = None, within: Selection | None = None,
+          grace: float | None = None) -> dict[str, Any]:
+    """One sweep at the clock's now: pending recalls written, expired memories forgotten (at most ``limit``;
+    of ``within`` only when given; ``grace`` seconds after their expiry instead of the store's grace period),
+    budgets enforced (of the exact scopes ``within`` covers when given). Returns the counts and whether
+    anything is left for a next sweep. Only a whole sweep (no ``within``, the store's grace period) counts as
+    the last sweep that throttles the automatic ones."""
     now = engine.clock.now().timestamp()
     recalls = engine.recalls.flush()
-    forgotten, complete = purge(engine, now, limit)
-    closed = enforce_budgets(engine, now)
+    forgotten, complete = purge(engine, now, limit, within=within, grace=grace)
+    closed = enforce_budgets(engine, now, within=None if within is None else within.scope)
     if forgotten:
         engine.vectors.catch_up()
         if engine.graph is not None:
             engine.graph.catch_up()
-    if complete:
-        engine.store.set_meta(LAST_SWEEP_KEY, repr(now))
-    engine.next_sweep = now + (engine.retention.sweep_interval or 0.0) if complete else 0.0
+    if within is None and grace is None:
+        if complete:
+            engine.store.set_meta(LAST_SWEEP_KEY, repr(now))
+        engine.next_sweep = now + (engine.retention.sweep_interval or 0.0) if complete else 0.0
     if forgotten or closed:
         log.info("sweep: forgot %d expired memories, closed %d over budget", forgotten, closed)
     return {"forgotten": forgotten, "closed": closed, "recalls": recalls, "complete": complete, "at": iso(now)}

@@ -191,8 +191,9 @@ class Tx(Protocol):
     def count(self, selection: Selection) -> int:
         """How many memories a selection covers, inside the transaction."""
 
-    def expired(self, before: float, limit: int) -> list[StoredMemory]:
-        """Memories (current or closed) whose ``expires_at`` is at or before ``before``, earliest first."""
+    def expired(self, before: float, limit: int, within: Selection | None = None) -> list[StoredMemory]:
+        """Memories (current or closed) whose ``expires_at`` is at or before ``before``, earliest first; with
+        ``within``, only those its scope (``exact`` as there) and filters cover (its time bounds are ignored)."""
 
     def insert_messages(self, messages: Sequence[NewMessage]) -> list[int]:
         """Insert raw messages; returns their ids, in order."""
@@ -296,8 +297,9 @@ class Store(Protocol):
     def count(self, selection: Selection | None = None) -> int:
         """How many memories the store holds (current or not), or a selection covers."""
 
-    def scope_counts(self, at: float, over: int) -> dict[Scope, int]:
-        """Exact scopes holding more than ``over`` current memories (not closed, not expired by ``at``)."""
+    def scope_counts(self, at: float, over: int, within: Scope | None = None) -> dict[Scope, int]:
+        """Exact scopes holding more than ``over`` current memories (not closed, not expired by ``at``); with
+        ``within``, only the exact scopes it covers (its given fields match)."""
 
     def list_scopes(self, prefix: str, limit: int) -> dict[str, list[ScopeSummary]]:
         """Per scope field ("user_id", "agent_id", "run_id"): the ids its memories (current or closed) hold

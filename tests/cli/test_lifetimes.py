@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 from .conftest import Cli
 
 
@@ -17,6 +19,12 @@ def test_add_with_a_ttl_and_a_sweep(cli: Cli) -> None:
     assert (swept["forgotten"], swept["closed"], swept["complete"]) == (0, 0, True)
     plain = cli("sweep")
     assert plain.rc == 0 and plain.out.startswith("forgot 0 expired memories, closed 0 over budget")
+    hour_ago, said = (datetime.now(timezone.utc) - timedelta(hours=h) for h in (1, 2))
+    for text, user in (("lapsed", "me"), ("yours", "you")):
+        cli("add", text, "--user", user, "--no-infer", "--expires-at", hour_ago.isoformat(), "--timestamp", said.isoformat())
+    assert cli("--json", "sweep", "--user", "me").data()["forgotten"] == 0  # inside the store's grace period
+    assert cli("--json", "sweep", "--user", "me", "--grace-period", "0").data()["forgotten"] == 1
+    assert cli("--json", "list", "--user", "you", "--all").data()["results"]  # not swept: another user
     bad = cli("add", "x", "--user", "me", "--ttl", "soon")
     assert bad.rc == 2 and "ttl must be" in bad.err
 

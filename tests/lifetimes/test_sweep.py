@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from memlayer.errors import StoreError
+from memlayer.errors import ConfigError, MemlayerError, StoreError
 from memlayer.retention import LAST_SWEEP_KEY
 
 from .test_expiry import one
@@ -128,3 +128,45 @@ def test_relations_of_lapsed_memories_leave_search_before_the_sweep(make_memory,
     assert sorted(r["destination"] for r in every) == ["Acme", "Lisbon"]
     then = m.search("Acme or Lisbon", user_id="u", as_of="2025-06-02T12:00:00Z")["relations"]
     assert sorted(r["destination"] for r in then) == ["Acme", "Lisbon"]
+
+
+def test_a_scoped_sweep_keeps_to_its_scope_filters_and_grace(make_memory, clock) -> None:
+    m = make_memory(retention={"grace_period": "30d"})
+    mine = m.add("tagged", user_id="u", agent_id="lg", infer=False, ttl="1h", metadata={"lg": True})
+    mine_id = mine["results"][0]["id"]
+    plain = one(m, "plain", ttl="1h")
+    other = m.add("other user", user_id="v", infer=False, ttl="1h")["results"][0]["id"]
+    clock.advance(hours=2)
+    store = m.async_memory.store
+    assert store.get_meta(LAST_SWEEP_KEY) is None
+    # inside the store's 30-day grace period: nothing goes, unless the sweep names its own grace period
+    assert m.sweep(user_id="u")["forgotten"] == 0
+    report = m.sweep(user_id="u", filters={"lg": True}, grace_period=0)
+    assert (report["forgotten"], report["complete"]) == (1, True)
+    assert m.get(mine_id) is None and m.get(plain) is not None and m.get(other) is not None
+    assert m.history(mine_id)[-1]["reason"] == "expired at 2025-06-02T10:00:00+00:00; forgotten by a sweep"
+    assert m.sweep(user_id="u", grace_period="1h")["forgotten"] == 1 and m.get(other) is not None
+    assert store.get_meta(LAST_SWEEP_KEY) is None  # a partial sweep does not throttle the automatic ones
+    assert m.sweep(grace_period=0)["forgotten"] == 1 and m.get(other) is None
+    assert store.get_meta(LAST_SWEEP_KEY) is None
+    with pytest.raises(MemlayerError, match="needs a user_id"):
+        m.sweep(filters={"lg": True})
+    with pytest.raises(ConfigError, match="grace_period"):
+        m.sweep(user_id="u", grace_period=-1)
+
+
+def test_a_scoped_sweep_enforces_only_the_budgets_inside_its_scope(make_memory, clock) -> None:
+    m = make_memory(retention={"max_memories": 1})
+    for user in ("u", "v"):
+        m.bulk_add([{"text": f"{user} {i}", "user_id": user} for i in range(3)], progress=False)
+    counts = {u: len(m.get_all(user_id=u)["results"]) for u in ("u", "v")}
+    assert counts == {"u": 1, "v": 1}  # bulk_add enforced the cap already
+    m.set_retention(user_id="u", max_memories="unlimited")
+    m.set_retention(user_id="v", max_memories="unlimited")
+    m.bulk_add([{"text": f"{user} more {i}", "user_id": user} for user in ("u", "v") for i in range(2)],
+               progress=False)
+    m.set_retention(user_id="u", max_memories=None)
+    m.set_retention(user_id="v", max_memories=None)
+    assert m.sweep(user_id="u")["closed"] == 2
+    assert {u: len(m.get_all(user_id=u)["results"]) for u in ("u", "v")} == {"u": 1, "v": 3}
+    assert m.sweep()["closed"] == 2

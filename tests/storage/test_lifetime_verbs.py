@@ -114,6 +114,41 @@ def test_expired_lists_due_memories_earliest_first(store: Store) -> None:
         assert [m.id for m in tx.expired(T0 + 5 * H, 10)] == [closed, late]
 
 
+def test_expired_within_a_selection_keeps_to_its_scope_and_filters(store: Store) -> None:
+    mine = put(store, ALICE, "mine", expires=T0 + H, metadata={"kind": "lg"})
+    plain = put(store, ALICE, "plain", expires=T0 + H)
+    bots = put(store, ALICE_BOT, "bot's", expires=T0 + 2 * H, metadata={"kind": "lg"})
+    put(store, BOB, "bob's", expires=T0 + H, metadata={"kind": "lg"})
+    alice = Selection(ALICE)  # a partial scope covers alice's per-agent memories
+    tagged = Selection(ALICE, parse_filters({"kind": "lg"}))
+    with store.transaction() as tx:
+        assert [m.id for m in tx.expired(T0 + 5 * H, 10, alice)] == [mine, plain, bots]
+        assert [m.id for m in tx.expired(T0 + 5 * H, 10, tagged)] == [mine, bots]
+        assert [m.id for m in tx.expired(T0 + 5 * H, 10, Selection(ALICE, exact=True))] == [mine, plain]
+        assert [m.id for m in tx.expired(T0 + H, 10, tagged)] == [mine]  # still the time bound
+        # a selection's own time bounds do not hide what is due
+        assert len(tx.expired(T0 + 5 * H, 10, Selection(ALICE, now=at(T0 + 9 * H)))) == 3
+
+
+def test_lifetime_columns_filter_like_the_other_time_columns(store: Store) -> None:
+    put(store, ALICE, "lasting")
+    put(store, ALICE, "soon", expires=T0 + H)
+    put(store, ALICE, "later", expires=T0 + 9 * H)
+    closed = put(store, ALICE, "closed", expires=T0 + 9 * H)
+    with store.transaction() as tx:
+        tx.close(closed, T0 + 2 * H, None)
+
+    def pick(flt: dict) -> set[str]:
+        return texts(store, Selection(ALICE, parse_filters(flt), include_expired=True))
+
+    assert pick({"expires_at": None}) == {"lasting"}
+    assert pick({"expires_at": {"ne": None}}) == {"soon", "later", "closed"}
+    assert pick({"expires_at": {"lt": T0 + 5 * H}}) == {"soon"}
+    assert pick({"valid_to": None}) == {"lasting", "soon", "later"}  # not closed, expired or not
+    assert pick({"valid_to": {"gte": at(T0 + H).isoformat()}}) == {"closed"}
+    assert pick({"valid_from": {"lte": T0}}) == {"lasting", "soon", "later", "closed"}
+
+
 def test_counts_and_lists_inside_a_transaction_see_its_own_writes(store: Store) -> None:
     put(store, ALICE, "one")
     with store.transaction() as tx:
@@ -137,6 +172,9 @@ def test_scope_counts_are_per_exact_scope_of_current_memories(store: Store) -> N
     assert store.scope_counts(T0 + 2 * H, 2) == {ALICE: 3}
     assert store.scope_counts(T0, 3) == {ALICE: 4}  # not expired yet at T0
     assert store.scope_counts(T0, 4) == {}
+    assert store.scope_counts(T0 + 2 * H, 0, ALICE) == {ALICE: 3, ALICE_BOT: 2}  # the scopes alice's covers
+    assert store.scope_counts(T0 + 2 * H, 0, BOB) == {BOB: 1}
+    assert store.scope_counts(T0 + 2 * H, 0, Scope(agent_id="bot")) == {ALICE_BOT: 2}
 
 
 def test_delete_many_removes_rows_keeps_history_and_logs_each(store: Store) -> None:

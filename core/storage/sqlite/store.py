@@ -250,8 +250,11 @@ class SQLiteStore:
         where, params = sql.where(selection)
         return int(self._rows(f"SELECT COUNT(*) FROM memories WHERE {where}", params)[0][0])
 
-    def scope_counts(self, at: float, over: int) -> dict[Scope, int]:
+    def scope_counts(self, at: float, over: int, within: Scope | None = None) -> dict[Scope, int]:
         valid, params = sql.current(at)
+        if within is not None:
+            s_sql, s_params = sql.scope_clause(within)
+            valid, params = f"{s_sql} AND {valid}", [*s_params, *params]
         rows = self._rows(f"SELECT user_id, agent_id, run_id, COUNT(*) FROM memories WHERE {valid} "
                           "GROUP BY user_id, agent_id, run_id HAVING COUNT(*) > ?", [*params, int(over)])
         return {Scope(u, a, r): int(n) for u, a, r, n in rows}

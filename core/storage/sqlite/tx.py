@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any, Literal
 
 import numpy as np
@@ -78,10 +79,13 @@ class SQLiteTx:
         where, params = sql.where(selection)
         return int(self.conn.execute(f"SELECT COUNT(*) FROM memories WHERE {where}", params).fetchone()[0])
 
-    def expired(self, before: float, limit: int) -> list[StoredMemory]:
+    def expired(self, before: float, limit: int, within: Selection | None = None) -> list[StoredMemory]:
+        cond, params = "expires_at <= ?", [before]
+        if within is not None:
+            w_sql, w_params = sql.where(replace(within, include_expired=True))  # its scope and filters only
+            cond, params = f"{cond} AND {w_sql}", [*params, *w_params]
         rows = self.conn.execute(
-            f"SELECT {COLUMNS} FROM memories WHERE expires_at <= ? ORDER BY expires_at, rid LIMIT ?",
-            (before, int(limit)),
+            f"SELECT {COLUMNS} FROM memories WHERE {cond} ORDER BY expires_at, rid LIMIT ?", [*params, int(limit)],
         ).fetchall()
         return [memory_from_row(r) for r in rows]
 
