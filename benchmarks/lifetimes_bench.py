@@ -2,8 +2,8 @@
 
 1. Quality on synthetic drifting facts. Each user states facts over a year, verbatim (``add(infer=False)``,
    as an add-only store or an extractor that missed the link keeps them): some topics change value 2-4 times
-   ("My favourite coffee shop is Ritual now." ... "... is Blue Bottle now."), the current value is sometimes
-   said again, a few facts never change ("I was born in Porto."), and chit-chat fills the rest. The questions
+   ("My favourite coffee shop is Ritual now." ... "... is Blue Bottle now."), each value is said again 0-2
+   times while it holds (a re-statement refreshes that memory), a few facts never change ("I was born in Porto."), and chit-chat fills the rest. The questions
    are asked a day after the year: "current" ones want the latest value of a changing topic, "stable" ones an
    old fact that never changed, while a newer near miss about someone else ("My new colleague was born in
    Lyon.") competes with it. Hit@1 and MRR@10 for each search config, on the same stores.
@@ -108,11 +108,11 @@ def build(m: Any, users: int, seed: int) -> list[Question]:
             changes = rng.randint(2, 4)
             picks = rng.sample(values, changes)
             times = sorted(START + YEAR * rng.random() for _ in range(changes))
+            ends = [*times[1:], START + YEAR]
             for i, (when, value) in enumerate(zip(times, picks, strict=True)):
                 events.append((when, template.format(value), f"{t}:{i}", False))
-            for _ in range(rng.randint(0, 2)):  # the current value said again later (the same memory, refreshed)
-                events.append((times[-1] + (START + YEAR - times[-1]) * rng.random(), template.format(picks[-1]),
-                               f"{t}:{changes - 1}", True))
+                for _ in range(rng.randint(0, 2)):  # said again while it held (the same memory, refreshed)
+                    events.append((when + (ends[i] - when) * rng.random(), template.format(value), f"{t}:{i}", True))
             questions.append(Question(user, question, f"{t}:{changes - 1}", "current"))
         for s, (template, question, values, near) in enumerate(rng.sample(STABLE, 2)):
             mine, other = rng.sample(values, 2)
@@ -140,7 +140,7 @@ CONFIGS: dict[str, Any] = {
     **{f"reinforcement {w}": {"preset": "default", "reinforcement_weight": w} for w in (0.1, 0.3, 0.5)},
     **{f"recency {w} / {h}d + reinforcement {r}": {"preset": "default", "recency_weight": w,
                                                     "recency_half_life": f"{h}d", "reinforcement_weight": r}
-       for w, h, r in ((0.1, 30, 0.3), (0.3, 7, 0.3), (0.5, 7, 0.3), (1.0, 7, 0.3))},
+       for w, h, r in ((0.1, 30, 0.3), (0.1, 30, 0.5), (0.2, 14, 0.3), (0.3, 7, 0.3), (0.5, 7, 0.3))},
     "lifetimes (preset)": "lifetimes",
 }
 

@@ -125,7 +125,9 @@ PRESETS: dict[str, SearchConfig] = {
     ),
 }
 # `default` plus decay and reinforcement (search/decay.py): for stores where what was said or recalled lately
-# matters more (add-only stores, drifting preferences). Off by default: see BENCHMARKS.md (issue 20).
+# matters more (add-only stores, drifting preferences). A week's half-life lifts the latest of competing values
+# while an old fact that nothing newer contradicts keeps its place; on LOCOMO it costs recall, so it is not the
+# default (BENCHMARKS.md, "Memory lifetimes").
 PRESETS["lifetimes"] = PRESETS["default"].model_copy(update={
-    "recency_weight": 0.3, "recency_half_life": 90 * 86_400.0, "reinforcement_weight": 0.1,
+    "recency_weight": 0.3, "recency_half_life": 7 * 86_400.0, "reinforcement_weight": 0.1,
 })
