@@ -35,13 +35,12 @@ from .ops import retention as retention_op
 from .ops import search as search_op
 from .records import SCOPE_KINDS
 from .ops import sweep as sweep_op
-from .retention import check_lifetime, lifetime_arg, parse_duration
+from .retention import KEEP, check_lifetime, lifetime_arg, parse_duration
 from .search.config import SearchConfig
 from .storage import Selection
 from .types import Scope, Usage, to_utc
 
 MAX_LIST = 2**31 - 1  # get_all: "every row" in practice
-_KEEP: Any = object()  # set_retention: an argument not given leaves that setting as it is
 
 
 class AsyncMemory:
@@ -285,7 +284,7 @@ class AsyncMemory:
 
     async def set_retention(
         self, *, user_id: str | None = None, agent_id: str | None = None, run_id: str | None = None,
-        ttl: Any = _KEEP, max_memories: Any = _KEEP,
+        ttl: Any = KEEP, max_memories: Any = KEEP,
     ) -> dict[str, Any]:
         """Set a scope's own lifetime policy, seen by every process sharing the store: ``ttl`` is the default
         TTL of its new memories ("7d", seconds, a timedelta; "never" for none; None falls back to the store's
@@ -294,7 +293,7 @@ class AsyncMemory:
         specific one wins. An argument not given stays as it was. Returns ``get_retention``'s answer."""
         self._check_open()
         scope = make_scope(user_id, agent_id, run_id)
-        return await asyncio.to_thread(retention_op.set_retention, self._engine, scope, ttl, max_memories, _KEEP)
+        return await asyncio.to_thread(retention_op.set_retention, self._engine, scope, ttl, max_memories, KEEP)
 
     async def get_retention(
         self, *, user_id: str | None = None, agent_id: str | None = None, run_id: str | None = None,

@@ -34,6 +34,16 @@ DAY = 86_400.0
 NEVER = math.inf  # a TTL (or policy value) meaning "no expiry" / "no cap"
 POLICY_PREFIX = "retention:"
 LAST_SWEEP_KEY = "sweep:last"
+
+
+class _Keep:
+    """``set_retention``'s default: an argument not given leaves that setting as it is."""
+
+    def __repr__(self) -> str:
+        return "KEEP"
+
+
+KEEP: Any = _Keep()
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": DAY, "w": 7 * DAY}
 _DURATION = re.compile(
     r"^\s*(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>s|secs?|seconds?|m|mins?|minutes?|h|hrs?|hours?|d|days?|w|weeks?)?\s*$", re.I
