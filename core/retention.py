@@ -34,6 +34,8 @@ DAY = 86_400.0
 NEVER = math.inf  # a TTL (or policy value) meaning "no expiry" / "no cap"
 POLICY_PREFIX = "retention:"
 LAST_SWEEP_KEY = "sweep:last"
+BUDGETS_CHECKED_KEY = "sweep:budgets"  # the caps every scope was last checked against, and when
+BUDGET_RECHECK = DAY  # automatic sweeps check every scope's budget again after this long even if no cap changed
 
 
 class _Keep:

@@ -7,6 +7,7 @@ transaction holding the scope's lock, each with a history entry saying why; noth
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
@@ -15,6 +16,8 @@ from typing import Any
 from ..engine import Engine
 from ..errors import NotFoundError
 from ..retention import (
+    BUDGET_RECHECK,
+    BUDGETS_CHECKED_KEY,
     POLICY_PREFIX,
     Effective,
     Lifetime,
@@ -82,10 +85,16 @@ SCOPES_PER_TRANSACTION = 100
 
 
 def enforce_budgets(engine: Engine, now: float, scopes: Sequence[Scope] | None = None,
-                    policies: dict[Scope, Effective] | None = None, *, within: Scope | None = None) -> int:
+                    policies: dict[Scope, Effective] | None = None, *, within: Scope | None = None,
+                    when_changed: bool = False) -> int:
     """Close the least valuable current memories of each exact scope past its cap: of the given scopes (after a
     write; ``policies`` may hold theirs already), or of every scope that may be over (a sweep; only those
-    ``within`` covers when given). Returns how many were closed."""
+    ``within`` covers when given). Returns how many were closed.
+
+    Writes enforce their scopes' caps, so a store-wide check only finds work after a cap was lowered (or a
+    write's enforcement was cut short by a crash); counting every scope reads the whole table. With
+    ``when_changed`` (automatic sweeps) it is skipped while the caps are those of the last complete check and
+    that check is less than ``BUDGET_RECHECK`` old."""
     store = engine.store
     work: list[tuple[Scope, int]] = []
     if scopes is not None:
@@ -95,18 +104,34 @@ def enforce_budgets(engine: Engine, now: float, scopes: Sequence[Scope] | None =
             if cap is not None and store.count(Selection(scope, exact=True, now=at(now))) > cap:
                 work.append((scope, cap))
     else:
-        own = {scope_of_key(k): Policy.from_json(v) for k, v in store.meta_items(POLICY_PREFIX).items()}
+        stored = store.meta_items(POLICY_PREFIX)
+        own = {scope_of_key(k): Policy.from_json(v) for k, v in stored.items()}
         caps = [engine.retention.max_memories] + [p.max_memories for p in own.values()]
         finite = [int(c) for c in caps if c is not None and not math.isinf(c)]
         if not finite:
+            return 0
+        signature = json.dumps([engine.retention.max_memories, sorted(stored.items())])
+        if within is None and when_changed and _checked_lately(store, signature, now):
             return 0
         for scope, count in store.scope_counts(now, min(finite), within).items():
             cap = effective([own.get(s, Policy()) for s in covering(scope)], engine.retention).max_memories
             if cap is not None and count > cap:
                 work.append((scope, cap))
     work.sort(key=lambda item: tuple(v or "" for v in item[0].as_dict().values()))  # one lock order everywhere
-    return sum(len(_close_excess(engine, work[i:i + SCOPES_PER_TRANSACTION], now))
-               for i in range(0, len(work), SCOPES_PER_TRANSACTION))
+    closed = sum(len(_close_excess(engine, work[i:i + SCOPES_PER_TRANSACTION], now))
+                 for i in range(0, len(work), SCOPES_PER_TRANSACTION))
+    if scopes is None and within is None:
+        store.set_meta(BUDGETS_CHECKED_KEY, json.dumps({"caps": signature, "at": now}))
+    return closed
+
+
+def _checked_lately(store: Store, signature: str, now: float) -> bool:
+    """Whether every scope was checked against these very caps less than BUDGET_RECHECK ago."""
+    try:
+        last = json.loads(store.get_meta(BUDGETS_CHECKED_KEY) or "{}")
+        return bool(last.get("caps") == signature and 0 <= now - float(last["at"]) < BUDGET_RECHECK)
+    except (ValueError, KeyError, TypeError):
+        return False
 
 
 def _close_excess(engine: Engine, group: Sequence[tuple[Scope, int]], now: float) -> list[str]:

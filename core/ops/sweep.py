@@ -64,16 +64,17 @@ def purge(engine: Engine, now: float, limit: int | None = None, *, within: Selec
 
 
 def sweep(engine: Engine, *, limit: int | None = None, within: Selection | None = None,
-          grace: float | None = None) -> dict[str, Any]:
+          grace: float | None = None, automatic: bool = False) -> dict[str, Any]:
     """One sweep at the clock's now: pending recalls written, expired memories forgotten (at most ``limit``;
     of ``within`` only when given; ``grace`` seconds after their expiry instead of the store's grace period),
     budgets enforced (of the exact scopes ``within`` covers when given). Returns the counts and whether
     anything is left for a next sweep. Only a whole sweep (no ``within``, the store's grace period) counts as
-    the last sweep that throttles the automatic ones."""
+    the last sweep that throttles the automatic ones; an ``automatic`` one checks every scope's budget only
+    when a cap changed or a day passed since the last such check (``enforce_budgets``)."""
     now = engine.clock.now().timestamp()
     recalls = engine.recalls.flush()
     forgotten, complete = purge(engine, now, limit, within=within, grace=grace)
-    closed = enforce_budgets(engine, now, within=None if within is None else within.scope)
+    closed = enforce_budgets(engine, now, within=None if within is None else within.scope, when_changed=automatic)
     if forgotten:
         engine.vectors.catch_up()
         if engine.graph is not None:
@@ -106,7 +107,7 @@ def maybe_sweep(engine: Engine) -> dict[str, Any] | None:
         engine.next_sweep = float(last) + interval  # another process swept meanwhile
         return None
     try:
-        return sweep(engine, limit=engine.retention.sweep_batch)
+        return sweep(engine, limit=engine.retention.sweep_batch, automatic=True)
     except Exception:  # upkeep must never fail the add that triggered it; the next one retries
         log.exception("automatic sweep failed; it will be retried")
         engine.next_sweep = now + min(interval, 60.0)

@@ -85,3 +85,28 @@ def test_expired_memories_do_not_count_against_the_cap(make_memory, clock) -> No
     one(m, "newer")
     assert current(m, user_id="u") == ["newer", "stays"]
     assert [h["event"] for h in m.history(m.get_all(user_id="u", include_expired=True)["results"][-1]["id"])] == ["ADD"]
+
+
+def test_automatic_sweeps_count_every_scope_only_after_a_cap_changed_or_a_day(make_memory, clock, monkeypatch) -> None:
+    m = make_memory(retention={"max_memories": 5, "sweep_interval": "1h", "grace_period": 0})
+    store = m.async_memory.store
+    scans: list[float] = []
+    real = store.scope_counts
+    monkeypatch.setattr(store, "scope_counts", lambda at, over, within=None: scans.append(at) or real(at, over, within))
+    one(m, "first")  # the first add sweeps: a full check
+    assert len(scans) == 1
+    for text in ("second", "third"):
+        clock.advance(hours=2)
+        one(m, text)  # hourly automatic sweeps: the caps are those of the last check
+    assert len(scans) == 1
+    m.set_retention(user_id="u", max_memories=1)  # a lowered cap: the next automatic sweep looks at every scope
+    clock.advance(hours=2)
+    m.add("other user", user_id="v", infer=False)
+    assert len(scans) == 2 and current(m, user_id="u") == ["third"]
+    clock.advance(hours=2)
+    m.add("again", user_id="v", infer=False)
+    assert len(scans) == 2
+    clock.advance(days=1)
+    m.add("a day later", user_id="v", infer=False)
+    assert len(scans) == 3
+    assert m.sweep()["closed"] == 0 and len(scans) == 4  # Memory.sweep() always checks
