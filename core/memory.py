@@ -33,8 +33,8 @@ from .ops import bulk as bulk_op
 from .ops import forget as forget_op
 from .ops import retention as retention_op
 from .ops import search as search_op
-from .records import SCOPE_KINDS
 from .ops import sweep as sweep_op
+from .records import SCOPE_KINDS
 from .retention import KEEP, check_lifetime, lifetime_arg, parse_duration
 from .search.config import SearchConfig
 from .storage import Selection
