@@ -1,4 +1,4 @@
-"""A process that sweeps a shared store when told: ``python sweep_child.py STORE NOW BATCH``.
+"""A process that sweeps a shared store when told: ``python sweep_child.py DIRECTORY NOW BATCH [STORE_URL]``.
 
 Prints READY once open, sweeps on the first line of stdin, prints the report as JSON."""
 
@@ -13,9 +13,10 @@ from memlayer.embeddings.hashing import HashingEmbedder
 
 
 def main() -> None:
-    store, now, batch = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    with Memory(store, embedder=HashingEmbedder(64), graph=False, clock=ManualClock(now),
-                retention={"grace_period": 0, "sweep_interval": None, "sweep_batch": batch}) as m:
+    directory, now, batch = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    shared = {"store": sys.argv[4]} if len(sys.argv) > 4 else {}
+    with Memory(directory, embedder=HashingEmbedder(64), graph=False, clock=ManualClock(now),
+                retention={"grace_period": 0, "sweep_interval": None, "sweep_batch": batch}, **shared) as m:
         print("READY", flush=True)
         sys.stdin.readline()
         print(json.dumps(m.sweep()), flush=True)
