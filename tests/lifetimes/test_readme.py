@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import io
-import re
 
-from tests.conftest import ROOT
+from tests import readme
 
 
 def lifetimes_example() -> str:
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = text.split("## Memory lifetimes", 1)[1]
-    return re.search(r"```python\n(.*?)```", section, re.S).group(1)  # type: ignore[union-attr]
+    return readme.code("## Memory lifetimes", "python")[0]
 
 
 def test_the_readme_lifetimes_example_runs() -> None:
