@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 
-from .. import transcripts
 from ..engine import Engine
 from ..extract.base import ExtractContext
 from ..records import AddAnswer
@@ -78,7 +77,7 @@ def write(engine: Engine, items: list[WriteItem]) -> Committed:
         for p, v in zip(todo, engine.embed([p.text for p in todo]), strict=True):
             p.embedding = v
     done = commit(engine.store, items, graph=engine.graph is not None, checked_at=checked_at, now=now)
-    if any(transcripts.is_transcript(p.metadata) for i in items for p in i.plans if p.event == "ADD"):
+    if done.transcripts:
         engine.transcripts.seen()
     if engine.graph is None:
         engine.vectors.catch_up(done.fresh)

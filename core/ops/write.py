@@ -40,6 +40,7 @@ CONCURRENT = "superseded by a fact added at the same time"
 class Committed:
     fresh: dict[int, np.ndarray] = field(default_factory=dict)  # row id -> vector, for the vector index
     graph_seqs: list[list[int]] = field(default_factory=list)  # per item: its graph outbox entries
+    transcripts: bool = False  # whether a transcript was written (memlayer.transcripts)
 
 
 def precheck(store: Store, items: list[WriteItem], now: float) -> int:
@@ -76,7 +77,7 @@ def commit(store: Store, items: list[WriteItem], *, graph: bool, checked_at: int
                                   expires_at=lifetime.end(item.when), speaker=_speaker(item, p), ttl=lifetime.kept_ttl,
                                   updated_at=item.updated))
         new_rids = tx.insert_memories(rows)
-        transcripts.note_written(tx, (r.metadata for r in rows))
+        out.transcripts = transcripts.note_written(tx, (r.metadata for r in rows))
         start = 0
         sources: dict[int, tuple[int, ...]] = {}
         for item in items:
