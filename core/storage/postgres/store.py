@@ -22,11 +22,12 @@ from ...errors import StoreError, missing_extra
 from ...records import HistoryEvent, ScopeSummary, SourceMessage
 from ...types import Scope, iso
 from ..base import LogEntry, LogName, ScopeRows, Selection, StoredMemory
+from ..memory_rows import COLUMNS, memory_from_row
 from . import codec, locks, pool, settings, sql
 from .listen import Listener
 from .logs import head as _head
 from .logs import read_log as _read_log
-from .rows import COLUMNS, chunks, connection_lost, memory_from_row, store_errors
+from .rows import chunks, connection_lost, store_errors
 from .schema import migrate
 from .tx import PostgresTx, current_by_hash
 

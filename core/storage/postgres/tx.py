@@ -27,8 +27,9 @@ import numpy as np
 
 from ...types import Scope
 from ..base import GRAPH_EPOCH_KEY, HistoryEntry, NewMemory, NewMessage, Selection, StoredMemory
+from ..memory_rows import COLUMNS, memory_from_row
 from . import codec, locks, sql
-from .rows import COLUMNS, chunks, memory_from_row
+from .rows import chunks
 
 _INSERT_MEMORIES = """
 WITH src AS MATERIALIZED (

@@ -2,37 +2,20 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from ...errors import StoreError
-from ...types import Scope, iso
+from ...types import Scope
 from ..base import StoredMemory
+from ..memory_rows import COLUMNS, memory_from_row
 from . import sql
 
 T = TypeVar("T")
 
-COLUMNS = (
-    "rid, id, user_id, agent_id, run_id, text, hash, attribute, metadata, created_at, updated_at, "
-    "valid_from, valid_to, superseded_by, expires_at, speaker, ttl, recalls, restated, seen_at"
-)
 CHUNK = 900  # bound parameters per IN (...) list, under SQLite's default limit of 999
-
-
-def memory_from_row(row: Sequence[Any]) -> StoredMemory:
-    """A memory from a row of ``SELECT {COLUMNS}``."""
-    (rid, mid, user, agent, run, text, text_hash, attribute, metadata, created, updated, vfrom, vto, sup, exp, who,
-     ttl, recalls, restated, seen) = row
-    return StoredMemory(
-        id=mid, memory=text, metadata=json.loads(metadata), user_id=user, agent_id=agent, run_id=run,
-        attribute=attribute, created_at=iso(created), updated_at=iso(updated), valid_from=iso(vfrom),
-        valid_to=iso(vto), superseded_by=sup, expires_at=iso(exp), rid=int(rid), hash=text_hash,
-        updated_ts=float(updated), speaker=who, expires_ts=exp, ttl=ttl, recalls=int(recalls),
-        restated=int(restated), seen_ts=seen,
-    )
 
 
 def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[list[T]]:

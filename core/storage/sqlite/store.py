@@ -25,8 +25,9 @@ from ...errors import StoreError
 from ...records import HistoryEvent, ScopeSummary, SourceMessage
 from ...types import Scope, iso
 from ..base import LogEntry, LogName, ScopeRows, Selection, StoredMemory
+from ..memory_rows import COLUMNS, memory_from_row
 from . import sql
-from .rows import COLUMNS, chunks, current_by_hash, memory_from_row, store_errors
+from .rows import chunks, current_by_hash, store_errors
 from .schema import MIGRATIONS, SCHEMA, SCHEMA_VERSION, added_column, split_sql
 from .tx import SQLiteTx
 

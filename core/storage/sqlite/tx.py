@@ -12,8 +12,9 @@ import numpy as np
 
 from ...types import Scope
 from ..base import GRAPH_EPOCH_KEY, HistoryEntry, NewMemory, NewMessage, Selection, StoredMemory
+from ..memory_rows import COLUMNS, memory_from_row
 from . import sql
-from .rows import COLUMNS, chunks, current_by_hash, memory_from_row
+from .rows import chunks, current_by_hash
 
 
 class SQLiteTx:
