@@ -8,6 +8,7 @@ memories| / |evidence|, averaged over questions with evidence (LOCOMO's own retr
     python benchmarks/locomo.py                                  # dev split, default vs vector
     python benchmarks/locomo.py --limit-conversations 1 --limit-questions 30 --embedder hash
     python benchmarks/locomo.py --preset '{"preset": "default", "context_inherit": 0}' --out r.md
+    python benchmarks/locomo.py --preset lifetimes --baseline default --clock last-session --recalls off
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -72,16 +73,23 @@ def sessions(conversation: dict[str, Any]) -> list[tuple[int, datetime | None, l
 # -- building a store -----------------------------------------------------------------------------
 async def build_store(
     sample: dict[str, Any], embedder: Any, *, per_turn: bool = False, speaker_metadata: bool = True,
+    clock: str = "system", recalls: bool = True,
 ) -> tuple[Any, int, float]:
     """A fresh in-memory store holding the conversation's turns; returns (memory, memories added, seconds).
 
     One add() per session (default): each message is an OpenAI-style message whose ``name`` is the speaker,
     carrying its own metadata (dia_id, session, turn, and the speaker unless ``speaker_metadata`` is False),
     merged over the call's. ``per_turn``: one add() per turn, as an application recording a chat live would.
+    ``clock``: "system", or "last-session" (the questions are asked a day after the conversation's last
+    session, which is what recency in ranking measures from); ``recalls``: count search results (reinforcement).
     """
     from memlayer import AsyncMemory
+    from memlayer.clock import ManualClock
 
-    mem = AsyncMemory(":memory:", embedder=embedder, graph=False)
+    dates = [d for _, d, _ in sessions(sample["conversation"]) if d is not None]
+    when = ManualClock(max(dates) + timedelta(days=1)) if clock == "last-session" and dates else None
+    mem = AsyncMemory(":memory:", embedder=embedder, graph=False, clock=when,
+                      retention={"track_recalls": recalls, "sweep_interval": None})
     user = sample["sample_id"]
     added = 0
     start = time.perf_counter()
@@ -132,14 +140,16 @@ def recall_at(evidence: list[str], retrieved: list[str | None], ks: Sequence[int
 
 async def evaluate(
     samples: list[dict[str, Any]], embedder: Any, configs: dict[str, Any], *, limit_questions: int | None = None,
-    per_turn: bool = False, speaker_metadata: bool = True, log: Any = None,
+    per_turn: bool = False, speaker_metadata: bool = True, log: Any = None, clock: str = "system",
+    recalls: bool = True,
 ) -> tuple[dict[str, Run], dict[str, Any]]:
     runs = {name: Run(name) for name in configs}
     stats: dict[str, Any] = {"conversations": 0, "memories": 0, "questions": 0, "add_seconds": 0.0}
     embed_times: list[float] = []  # the embedder alone on each question: what search latency cannot go below
     top = max(KS)
     for sample in samples:
-        mem, added, add_s = await build_store(sample, embedder, per_turn=per_turn, speaker_metadata=speaker_metadata)
+        mem, added, add_s = await build_store(sample, embedder, per_turn=per_turn, speaker_metadata=speaker_metadata,
+                                              clock=clock, recalls=recalls)
         stats["conversations"] += 1
         stats["memories"] += added
         stats["add_seconds"] += add_s
@@ -275,6 +285,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--out", default=None, help="write the results: .json for JSON, else markdown")
     p.add_argument("--threads", type=int, default=None,
                    help="torch CPU threads (default: torch's own); 1 keeps query latency steady on a busy machine")
+    p.add_argument("--clock", choices=["system", "last-session"], default="system",
+                   help="'last-session': questions asked a day after the conversation (what recency decays from)")
+    p.add_argument("--recalls", choices=["on", "off"], default="on",
+                   help="count search results as recalls (reinforcement) while the questions run")
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
 
@@ -300,7 +314,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         embedder.warm(samples)
     runs, stats = asyncio.run(evaluate(samples, embedder, configs, limit_questions=args.limit_questions,
                                        per_turn=args.per_turn, speaker_metadata=not args.no_speaker_metadata,
-                                       log=log))
+                                       log=log, clock=args.clock, recalls=args.recalls == "on"))
     if args.embed_cache:
         embedder.save()
     header = (f"LOCOMO retrieval, `{path.name}`, embedder `{args.embedder}`, "

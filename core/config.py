@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .compat import mem0
 from .errors import ConfigError
+from .retention import RetentionConfig
 
 IN_MEMORY = ":memory:"
 
@@ -38,6 +39,10 @@ class MemoryConfig(BaseModel):
     search: Any = Field("default", description="a SearchConfig, a preset name or a dict")
     related_memories: int = Field(10, ge=1, le=100, description="existing memories shown to the extractor")
     snapshot_min: int = Field(10_000, ge=1, description="log entries before the vector index is re-snapshotted")
+    retention: RetentionConfig = Field(default_factory=RetentionConfig,
+                                       description="memory lifetimes: default TTL, budgets, grace period, sweeps")
+    clock: Any = Field(None, description="where 'now' comes from: None (the system clock), an object with "
+                                         "now() (e.g. memlayer.clock.ManualClock) or a callable")
 
     @field_validator("path", mode="before")
     @classmethod

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from . import registry
+from .clock import Clock, resolve_clock
 from .config import IN_MEMORY, MemoryConfig
 from .embeddings.base import as_matrix
 from .errors import ConfigError, StoreError
@@ -32,6 +33,7 @@ from .providers import (
 )
 from .search.config import SearchConfig
 from .storage import Selection, Store, StoredMemory, open_store
+from .storage.recalls import RecallBuffer
 from .transcripts import TranscriptFlag
 from .types import Scope, Usage
 
@@ -114,6 +116,12 @@ class Engine:
             self.store.close()
             raise
         self.search_config = SearchConfig.coerce(config.search)
+        self.clock: Clock = resolve_clock(config.clock)
+        self.retention = config.retention
+        self.next_sweep = 0.0  # this process's estimate of when the next automatic sweep is due (ops.sweep)
+        self.recalls = RecallBuffer(self.store, self.clock.now, enabled=config.retention.track_recalls,
+                                    flush_size=config.retention.recall_flush_size,
+                                    flush_interval=config.retention.recall_flush_interval, background=self.background)
         self.usage = Usage()
         self.transcripts = TranscriptFlag(self.store)
         self._extractor: Any = None
@@ -155,9 +163,10 @@ class Engine:
 
     # -- the memories an extractor decides against ----------------------------------------------
     def related(self, scope: Scope, texts: list[str], attributes: set[str]) -> list[StoredMemory]:
-        """Current memories of exactly ``scope`` near any of ``texts``, plus those holding ``attributes``
-        (blocking). Never a memory of another scope: decisions may only touch the scope given."""
-        allowed = self.store.select_rids(Selection(scope, exact=True))
+        """Current (unexpired) memories of exactly ``scope`` near any of ``texts``, plus those holding
+        ``attributes`` (blocking). Never a memory of another scope: decisions may only touch the scope given."""
+        now = self.clock.now()
+        allowed = self.store.select_rids(Selection(scope, exact=True, now=now))
         rids: list[int] = []
         if len(allowed) and texts:
             for v in self.embed(texts):
@@ -166,7 +175,7 @@ class Engine:
         rows = self.store.rows(rids)
         out = [rows[r] for r in rids if r in rows]
         seen = {m.id for m in out}
-        extra = self.store.current_by_attribute(scope, sorted(attributes)) if attributes else []
+        extra = self.store.current_by_attribute(scope, sorted(attributes), at=now.timestamp()) if attributes else []
         return out + [m for m in extra if m.id not in seen]
 
     # -- projections ----------------------------------------------------------------------------
@@ -215,6 +224,7 @@ class Engine:
         self._unwatch()
         if self._pool is not None:
             self._pool.shutdown(wait=True)
+        self.recalls.try_flush()  # counts only: a store that cannot take them now loses them
         try:
             self.vectors.close()
         finally:

@@ -10,8 +10,9 @@ Grammar (JSON-friendly)::
     several keys in one mapping are ANDed.
 
 Keys are metadata keys, except the reserved fields ``user_id``, ``agent_id``, ``run_id`` (string or None
-values), ``created_at`` and ``updated_at`` (times as ISO strings, datetimes or epoch seconds), which
-address columns. Comparisons are JSON-typed: ``5`` never equals ``"5"`` nor ``true``, ``"abc"`` is not
+values), ``created_at``, ``updated_at``, ``valid_from``, ``valid_to`` and ``expires_at`` (times as ISO
+strings, datetimes or epoch seconds; ``valid_to`` and ``expires_at`` may be None: not closed, never
+expires), which address columns. Comparisons are JSON-typed: ``5`` never equals ``"5"`` nor ``true``, ``"abc"`` is not
 ``> 3``; ``{"key": None}`` matches a stored ``null`` (not a missing key). ``in`` means "equals one of",
 ``contains`` an element of a list (typed like equality) or a substring of a string (string argument).
 ``ne``/``nin`` are the exact negations of ``eq``/``in``, so they match rows where the key is missing.
@@ -31,7 +32,8 @@ from .types import to_utc
 
 OPERATORS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "nin", "contains")
 SCOPE_FIELDS = ("user_id", "agent_id", "run_id")
-TIME_FIELDS = ("created_at", "updated_at")
+TIME_FIELDS = ("created_at", "updated_at", "valid_from", "valid_to", "expires_at")
+NULLABLE_TIME_FIELDS = ("valid_to", "expires_at")  # None: not closed / never expires
 MAX_DEPTH = 32  # nesting of AND/OR/NOT
 MAX_TERMS = 1_000  # conditions in one filter
 INT_RANGE = (-(2**63), 2**63 - 1)  # what every store's JSON numbers hold exactly
@@ -130,6 +132,8 @@ class _Parser:
             except (MemlayerError, ValueError, TypeError) as exc:
                 raise FilterError(f"{key} filter needs a time, got {_short(value)}: {exc}") from None
             if ts is None:
+                if key in NULLABLE_TIME_FIELDS:
+                    return None
                 raise FilterError(f"{key} filter needs a time, got None")
             return ts.timestamp()
         if kind == "scope" and value is not None and not isinstance(value, str):

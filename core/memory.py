@@ -8,7 +8,7 @@ import asyncio
 import os
 import threading
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -31,11 +31,14 @@ from .messages import (
 from .ops import add as add_op
 from .ops import bulk as bulk_op
 from .ops import forget as forget_op
+from .ops import retention as retention_op
 from .ops import search as search_op
+from .ops import sweep as sweep_op
 from .records import SCOPE_KINDS
+from .retention import KEEP, check_lifetime, lifetime_arg, parse_duration
 from .search.config import SearchConfig
 from .storage import Selection
-from .types import Scope, Usage, to_utc, utcnow
+from .types import Scope, Usage, to_utc
 
 MAX_LIST = 2**31 - 1  # get_all: "every row" in practice
 
@@ -118,23 +121,30 @@ class AsyncMemory:
     async def add(
         self, messages: Any, *, user_id: str | None = None, agent_id: str | None = None, run_id: str | None = None,
         metadata: dict[str, Any] | None = None, infer: bool = True, timestamp: datetime | str | float | None = None,
+        expires_at: datetime | str | float | None = None, ttl: float | str | timedelta | None = None,
     ) -> dict[str, Any]:
         """Remember a conversation. With ``infer`` an extractor decides ADD/UPDATE/DELETE/NONE per fact;
         without it every message becomes one memory verbatim (a message dict's own ``metadata`` is merged
-        over ``metadata`` for its memory: the batch path)."""
+        over ``metadata`` for its memory: the batch path).
+
+        ``expires_at`` (a time, or "never") or ``ttl`` (seconds, a timedelta or "7d", counted from
+        ``timestamp`` or now) says when what this call writes lapses; without them a fact's own expiry ("this
+        week", proposed by the extractor) or the scope's default TTL applies. A fact said again is refreshed."""
         self._check_open()
         scope = make_scope(user_id, agent_id, run_id)
         meta = check_metadata(metadata)
         msgs = [m if not m.metadata else replace(m, metadata=check_metadata(m.metadata)) for m in normalize_messages(messages)]
+        now, when = self._engine.clock.now(), to_utc(timestamp)
+        lifetime = check_lifetime(lifetime_arg(expires_at, ttl), (when or now).timestamp())
         if not msgs:
             return {"results": [], "relations": {"added": [], "closed": []}, "usage": Usage().as_dict()}
-        answer = await add_op.add(self._engine, msgs, scope, meta, infer=bool(infer), now=utcnow(),
-                                  timestamp=to_utc(timestamp))
+        answer = await add_op.add(self._engine, msgs, scope, meta, infer=bool(infer), now=now, timestamp=when,
+                                  lifetime=lifetime)
         return answer.to_dict()
 
     async def bulk_add(self, records: Any, *, batch_size: int = 1000, progress: Any = True) -> dict[str, Any]:
-        """Import many records ({text | messages, user_id, agent_id, run_id, metadata, timestamp, id,
-        updated_at}) verbatim, as ``add(infer=False)`` would, a batch per transaction; see ``memlayer.ops.bulk``."""
+        """Import many records ({text | messages, user_id, agent_id, run_id, metadata, timestamp, id, updated_at,
+        expires_at | ttl}) verbatim, as ``add(infer=False)`` would, a batch per transaction; see ``memlayer.ops.bulk``."""
         self._check_open()
         return await bulk_op.bulk_add(self._engine, records, batch_size=batch_size, progress=progress)
 
@@ -144,12 +154,13 @@ class AsyncMemory:
         max_tokens: int | None = None, as_of: datetime | str | float | None = None, include_expired: bool = False,
         config: SearchConfig | str | dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """The memories of a scope most relevant to ``query`` (current ones unless ``as_of``/``include_expired``)."""
+        """The memories of a scope most relevant to ``query``: current ones (not closed, not expired), those
+        valid at ``as_of``, or all with ``include_expired``."""
         self._check_open()
         query = clean_text(check_query(query))
         limit, threshold, max_tokens = search_args(limit, threshold, max_tokens)
         selection = Selection(make_scope(user_id, agent_id, run_id), parse_filters(filters), to_utc(as_of),
-                              bool(include_expired))
+                              bool(include_expired), now=self._engine.clock.now())
         selection = replace(selection, filters=transcripts.for_search(selection.filters, self._engine.transcripts))
         cfg = self._engine.search_config if config is None else SearchConfig.coerce(config)
         answer = await search_op.search(self._engine, query, selection, limit=limit, threshold=threshold,
@@ -158,12 +169,17 @@ class AsyncMemory:
 
     async def get(
         self, memory_id: str, *, user_id: str | None = None, agent_id: str | None = None, run_id: str | None = None,
+        include_expired: bool = True,
     ) -> dict[str, Any] | None:
-        """A memory by id, or None. With a scope, only a memory of that scope (others read as missing)."""
+        """A memory by id, or None. With a scope, only a memory of that scope (others read as missing). With
+        ``include_expired=False`` only a current one: a closed or expired memory reads as missing."""
         self._check_open()
         scope = _optional_scope(user_id, agent_id, run_id)
         memory = await asyncio.to_thread(self._engine.store.get, _memory_id(memory_id))
         if memory is None or (scope is not None and not _within(memory, scope)):
+            return None
+        if not include_expired and (memory.valid_to is not None
+                                    or memory.expired(self._engine.clock.now().timestamp())):
             return None
         return memory.record().to_dict()
 
@@ -172,27 +188,36 @@ class AsyncMemory:
         filters: dict[str, Any] | None = None, limit: int = 100, as_of: datetime | str | float | None = None,
         include_expired: bool = False,
     ) -> dict[str, Any]:
+        """The memories of a scope, most recently updated first: current ones (not closed, not expired), those
+        valid at ``as_of``, or all with ``include_expired``."""
         self._check_open()
         selection = Selection(make_scope(user_id, agent_id, run_id), parse_filters(filters), to_utc(as_of),
-                              bool(include_expired))
+                              bool(include_expired), now=self._engine.clock.now())
         rows = await asyncio.to_thread(self._engine.store.list_memories, selection, limit_arg("limit", limit, MAX_LIST))
         return {"results": [r.record().to_dict() for r in rows]}
 
     async def update(
-        self, memory_id: str, text: str, metadata: dict[str, Any] | None = None, *, user_id: str | None = None,
-        agent_id: str | None = None, run_id: str | None = None,
+        self, memory_id: str, text: str | None = None, metadata: dict[str, Any] | None = None, *,
+        expires_at: datetime | str | float | None = None, ttl: float | str | timedelta | None = None,
+        user_id: str | None = None, agent_id: str | None = None, run_id: str | None = None,
     ) -> dict[str, Any]:
-        """Replace a memory's text (and metadata, when given); the old text stays in history. With a scope,
-        only a memory of that scope can be changed."""
+        """Replace a memory's text (and metadata, when given); the old text stays in history. ``expires_at``
+        (a time, or "never") or ``ttl`` (counted from now) changes when it lapses, with or without a new text.
+        With a scope, only a memory of that scope can be changed."""
         self._check_open()
-        if not isinstance(text, str) or not text.strip():
+        lifetime = lifetime_arg(expires_at, ttl)
+        if text is None and lifetime is None:
+            raise MemlayerError("update() needs a new text, or expires_at=/ttl= to change only when the memory lapses")
+        if text is None and metadata is not None:
+            raise MemlayerError("update() changes metadata together with the text; pass the memory's text as well")
+        if text is not None and (not isinstance(text, str) or not text.strip()):
             raise MemlayerError("update() needs non-empty text")
-        text = clean_text(text).strip()
+        text = None if text is None else clean_text(text).strip()
         meta = None if metadata is None else check_metadata(metadata)
         scope = _optional_scope(user_id, agent_id, run_id)
-        vector = (await self._engine.aembed([text]))[0]
+        vector = None if text is None else (await self._engine.aembed([text]))[0]
         change = await asyncio.to_thread(forget_op.update_one, self._engine, _memory_id(memory_id), text, meta,
-                                         vector, scope)
+                                         vector, scope, lifetime)
         if self._engine.graph is not None:
             await asyncio.to_thread(self._engine.graph.catch_up)
         return change.to_dict()
@@ -240,6 +265,62 @@ class AsyncMemory:
         count = limit_arg("limit", limit, MAX_LIST)
         found = await asyncio.to_thread(self._engine.store.list_scopes, prefix or "", count)
         return {name: [s.to_dict() for s in found[field]] for field, name in SCOPE_KINDS}
+
+    # -- lifetimes ----------------------------------------------------------------------------------
+    async def refresh(
+        self, memory_ids: str | list[str], *, ttl: float | str | timedelta | None = None, user_id: str | None = None,
+        agent_id: str | None = None, run_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Keep memories alive: each one that expires gets ``now + ttl`` (default: its own TTL) as its expiry,
+        never earlier than before (a read that refreshes, as LangGraph's ``refresh_on_read``). Memories that
+        never expire, have no TTL or already expired are left alone. No history entry, no re-embedding."""
+        self._check_open()
+        ids = [memory_ids] if isinstance(memory_ids, str) else list(memory_ids)
+        checked = [_memory_id(i) for i in ids]
+        scope = _optional_scope(user_id, agent_id, run_id)
+        now = self._engine.clock.now().timestamp()
+        results = await asyncio.to_thread(retention_op.refresh, self._engine, checked, ttl, scope, now)
+        return {"results": results}
+
+    async def set_retention(
+        self, *, user_id: str | None = None, agent_id: str | None = None, run_id: str | None = None,
+        ttl: Any = KEEP, max_memories: Any = KEEP,
+    ) -> dict[str, Any]:
+        """Set a scope's own lifetime policy, seen by every process sharing the store: ``ttl`` is the default
+        TTL of its new memories ("7d", seconds, a timedelta; "never" for none; None falls back to the store's
+        setting), ``max_memories`` caps the current memories of each exact scope it covers (an int;
+        "unlimited"; None falls back). A policy on ``user_id="alice"`` covers all of alice's scopes; the most
+        specific one wins. An argument not given stays as it was. Returns ``get_retention``'s answer."""
+        self._check_open()
+        scope = make_scope(user_id, agent_id, run_id)
+        return await asyncio.to_thread(retention_op.set_retention, self._engine, scope, ttl, max_memories, KEEP)
+
+    async def get_retention(
+        self, *, user_id: str | None = None, agent_id: str | None = None, run_id: str | None = None,
+    ) -> dict[str, Any]:
+        """The policy in force for exactly this scope (``ttl`` seconds or None, ``max_memories`` or None) and
+        what the scope sets itself (``own``)."""
+        self._check_open()
+        return await asyncio.to_thread(retention_op.get_retention, self._engine, make_scope(user_id, agent_id, run_id))
+
+    async def sweep(
+        self, *, user_id: str | None = None, agent_id: str | None = None, run_id: str | None = None,
+        filters: dict[str, Any] | None = None, grace_period: float | str | timedelta | None = None,
+    ) -> dict[str, Any]:
+        """Forget memories expired for longer than the grace period (each with a history entry saying why),
+        close the least valuable memories of scopes over their budget, and write pending recall counts.
+        Runs by itself inside add() at most every ``retention.sweep_interval``; safe to run any time, from
+        any process. With a scope (and ``filters``), only the memories and budgets of that scope; with
+        ``grace_period`` (0: now), memories expired at least that long ago instead of the store's grace
+        period. Returns counts: ``forgotten``, ``closed``, ``recalls``; ``complete`` False when a bounded
+        sweep left work for the next one."""
+        self._check_open()
+        scope = _optional_scope(user_id, agent_id, run_id)
+        if filters is not None and scope is None:
+            raise MemlayerError("sweep(filters=...) needs a user_id, agent_id or run_id: filters narrow a scope")
+        within = None if scope is None else Selection(scope, parse_filters(filters), include_expired=True)
+        grace = parse_duration(grace_period, "grace_period", allow_never=False, allow_zero=True)
+        return await asyncio.to_thread(sweep_op.sweep, self._engine, within=within, grace=grace)
 
     async def reset(self) -> None:
         """Erase every memory, history entry, message and relation of this store."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Coroutine
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, Self, TypeVar
 
 from .config import MemoryConfig
 from .errors import MemlayerError
@@ -27,7 +27,7 @@ def _sync(method: Callable[P, Coroutine[Any, Any, R]]) -> Callable[..., R]:
     name = method.__name__
 
     @functools.wraps(method)
-    def wrapper(self: Memory, *args: Any, **kwargs: Any) -> R:
+    def wrapper(self: SyncFace, *args: Any, **kwargs: Any) -> R:
         if self._closed:
             raise MemlayerError("this memory is closed; create a new Memory to keep working")
         try:
@@ -41,7 +41,31 @@ def _sync(method: Callable[P, Coroutine[Any, Any, R]]) -> Callable[..., R]:
     return wrapper
 
 
-class Memory:
+class SyncFace:
+    """What a synchronous face over an async object shares: the loop thread it runs on (``_runner``), the
+    async object (``_async``, whose ``close()`` is awaited once), and use as a context manager."""
+
+    _runner: LoopThread
+    _async: Any
+    _closed: bool
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._runner.run(self._async.close())
+        finally:
+            self._runner.stop()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Memory(SyncFace):
     """Long-term memory for agents (synchronous API). See AsyncMemory for every method's contract."""
 
     def __init__(
@@ -72,21 +96,10 @@ class Memory:
     scopes = _sync(AsyncMemory.scopes)
     reset = _sync(AsyncMemory.reset)
     health = _sync(AsyncMemory.health)
-
-    def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        try:
-            self._runner.run(self._async.close())
-        finally:
-            self._runner.stop()
-
-    def __enter__(self) -> Memory:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    refresh = _sync(AsyncMemory.refresh)
+    set_retention = _sync(AsyncMemory.set_retention)
+    get_retention = _sync(AsyncMemory.get_retention)
+    sweep = _sync(AsyncMemory.sweep)
 
     @property
     def async_memory(self) -> AsyncMemory:

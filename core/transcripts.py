@@ -33,13 +33,17 @@ NOT_TRANSCRIPT: Filter = Cond(TRANSCRIPT_KEY, "ne", True, "meta")
 
 
 def is_transcript(metadata: dict[str, Any] | None) -> bool:
-    return bool(metadata) and metadata.get(TRANSCRIPT_KEY) is True  # type: ignore[union-attr]
+    return metadata is not None and metadata.get(TRANSCRIPT_KEY) is True
 
 
-def note_written(tx: Tx, metadatas: Iterable[dict[str, Any] | None]) -> None:
-    """Inside a write transaction: set the store's flag when any of the written memories is a transcript."""
-    if any(is_transcript(m) for m in metadatas) and tx.get_meta(FLAG) is None:
+def note_written(tx: Tx, metadatas: Iterable[dict[str, Any] | None]) -> bool:
+    """Inside a write transaction: set the store's flag when any of the written memories is a transcript;
+    whether one was (once committed, the writer's engine calls :meth:`TranscriptFlag.seen`)."""
+    if not any(is_transcript(m) for m in metadatas):
+        return False
+    if tx.get_meta(FLAG) is None:
         tx.set_meta(FLAG, "1")
+    return True
 
 
 class TranscriptFlag:

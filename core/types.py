@@ -91,12 +91,14 @@ class ExistingMemory:
 
 @dataclass
 class Decision:
-    """What to do with one fact. ``target`` is an ExistingMemory.ref for UPDATE/DELETE/NONE."""
+    """What to do with one fact. ``target`` is an ExistingMemory.ref for UPDATE/DELETE/NONE.
+    ``expires_at``: when a time-bound fact stops being true ("this week", "until Friday"), if it says so."""
 
     event: Event
     text: str
     target: int | None = None
     attribute: str | None = None
+    expires_at: datetime | None = None
 
 
 @dataclass

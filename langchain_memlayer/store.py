@@ -38,9 +38,14 @@ Operations
     removed by the next put and never shown twice). In a batch, reads see the state before the batch and
     puts apply after them, the last put per (namespace, key) winning, as in ``InMemoryStore``.
 
+TTL
+    On memlayer's memory lifetimes (see ``_store_ttl``): ``put(..., ttl=minutes)`` and ``ttl=`` (LangGraph's
+    ``TTLConfig``: ``default_ttl``, ``refresh_on_read``, ``sweep_interval_minutes``, ``omit_expired``);
+    reads refresh what they return (one ``Memory.refresh`` per batch); ``sweep_ttl()`` /
+    ``start_ttl_sweeper()`` forget the store's expired items (those a search of ``()`` reads).
+
 Limits
-    Values must be JSON-serialisable (no NaN); filters compare JSON types strictly. TTL is not supported
-    yet (``ttl=``/``ttl_config`` raise; it will come with memory lifetimes in the core). Listing namespaces
+    Values must be JSON-serialisable (no NaN); filters compare JSON types strictly. Listing namespaces
     and paging read whole rows (memlayer has no distinct or offset query).
 """
 
@@ -81,6 +86,7 @@ try:
     )
 
     from ._store_index import VECTORS_KEY, StoreIndex, best_score, describe, pack, unpack
+    from ._store_ttl import StoreTTL, lifetime, touch
     from ._store_values import decode_namespace, encode_namespace, flatten_value, matches, translate_filter
 except ImportError as exc:  # pragma: no cover - exercised by a test that hides langgraph
     raise missing_extra("langchain", "langgraph") from exc
@@ -89,10 +95,6 @@ __all__ = ["MemlayerStore"]
 
 Handler = Generator[Op[Any], Any, Result]
 DEFAULT_TEXT_FIELDS = ("text", "content", "memory")
-TTL_REFUSED = (
-    "MemlayerStore does not support TTL yet: memlayer memories have no expiry until the core's memory "
-    "lifetimes land. Leave ttl/ttl_config unset (items are kept until deleted)."
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,14 +108,15 @@ def _time(value: str | None) -> datetime:
     return datetime.fromisoformat(value)
 
 
-class MemlayerStore(BaseStore):
+class MemlayerStore(StoreTTL, BaseStore):
     """A LangGraph store whose items are memlayer memories (see the module docstring for the mapping).
 
     ``memory`` is a ``memlayer.Memory``, ``memlayer.AsyncMemory`` or a client with their methods.
-    ``search_kwargs`` go to memlayer ``search()`` for query searches without ``index=``.
+    ``search_kwargs`` go to memlayer ``search()`` for query searches without ``index=``. ``ttl`` is
+    LangGraph's ``TTLConfig`` (see the module docstring).
     """
 
-    supports_ttl = False
+    supports_ttl = True
 
     def __init__(
         self, memory: Any, *, index: IndexConfig | None = None, user_label: int | None = 1,
@@ -122,8 +125,7 @@ class MemlayerStore(BaseStore):
         text_fields: Iterable[str] | None = None, name: str = "langgraph",
         search_kwargs: Mapping[str, Any] | None = None, ttl: Any = None,
     ) -> None:
-        if ttl is not None:
-            raise NotImplementedError(TTL_REFUSED)
+        self._init_ttl(ttl)
         self._handle = MemoryHandle(memory)
         self.memory = memory
         self.index = None if index is None else StoreIndex(index)
@@ -159,8 +161,13 @@ class MemlayerStore(BaseStore):
             prefix = prefix[: prefix.index("*")]
         return self._scope(prefix)
 
-    def _where(self, prefix: tuple[str, ...], exact: bool = False, **extra: Any) -> dict[str, Any]:
+    def _where(self, prefix: tuple[str, ...], exact: bool = False, *, expired: bool | None = None,
+               **extra: Any) -> dict[str, Any]:
+        """The filter of this store's items under ``prefix``; ``expired`` (default: unless ``omit_expired``)
+        keeps expired, unswept items (reads pass ``include_expired`` and this excludes closed memories)."""
         where: dict[str, Any] = {"lg_store": self.name, **extra}
+        if (not self._omit_expired) if expired is None else expired:
+            where["valid_to"] = None
         if exact:
             where["lg_ns"] = encode_namespace(prefix)
         elif prefix:
@@ -206,35 +213,46 @@ class MemlayerStore(BaseStore):
         return SearchItem(**fields, score=score) if search else Item(**fields)
 
     # -- operations, written once as generators of memlayer calls ------------------------------
-    def _find(self, namespace: tuple[str, ...], key: str) -> Op[list[MemoryRecord]]:
-        return ops.get_all(self._scope(namespace), filters=self._where(namespace, exact=True, lg_key=key))
+    def _reads(self, expired: bool | None = None) -> dict[str, Any]:
+        """The ``include_expired`` option that goes with ``_where(expired=...)``."""
+        return {"include_expired": (not self._omit_expired) if expired is None else expired}
 
-    def _get(self, op: GetOp) -> Handler:
+    def _find(self, namespace: tuple[str, ...], key: str, expired: bool | None = None) -> Op[list[MemoryRecord]]:
+        where = self._where(namespace, exact=True, expired=expired, lg_key=key)
+        return ops.get_all(self._scope(namespace), filters=where, **self._reads(expired))
+
+    def _get(self, op: GetOp, touched: list[str]) -> Handler:
         rows = yield self._find(op.namespace, op.key)
-        return self._item(rows[0]) if rows else None  # newest first: a racing duplicate never wins
+        if not rows:
+            return None
+        touch(touched, rows[:1], op.refresh_ttl)
+        return self._item(rows[0])  # newest first: a racing duplicate never wins
 
-    def _search(self, op: SearchOp, query: np.ndarray | None) -> Handler:
+    def _search(self, op: SearchOp, query: np.ndarray | None, touched: list[str]) -> Handler:
         if op.limit <= 0:
             return []
-        read, want = self._read_scope(op.namespace_prefix), op.offset + op.limit
+        read, want, visible = self._read_scope(op.namespace_prefix), op.offset + op.limit, self._reads()
         where = and_filters(self._where(op.namespace_prefix), *translate_filter(op.filter or {}))
         if not op.query:
-            rows = yield ops.get_all(read, filters=where, limit=want)
-            return [self._item(r, search=True) for r in _distinct(rows)[op.offset:]]
+            rows = yield ops.get_all(read, filters=where, limit=want, **visible)
+            page = _distinct(rows)[op.offset:]
+            touch(touched, page, op.refresh_ttl)
+            return [self._item(r, search=True) for r in page]
         ranked = and_filters(where, {"lg_indexed": True})
         if self.index is not None and query is not None:
-            rows = yield ops.get_all(read, filters=ranked)
+            rows = yield ops.get_all(read, filters=ranked, **visible)
             scored: list[tuple[MemoryRecord, float]] = [
                 (r, best_score(query, v, self.index.distance))
                 for r in rows if (v := unpack(r.metadata.get(VECTORS_KEY))) is not None]
         else:
-            found = yield ops.search(op.query, read, **self.search_kwargs, filters=ranked, limit=want)
+            found = yield ops.search(op.query, read, **self.search_kwargs, filters=ranked, limit=want, **visible)
             scored = [(h, h.similarity) for h in found.results]
         hits: list[tuple[MemoryRecord, float | None]] = [*_distinct_hits(sorted(scored, key=lambda h: -h[1]))[:want]]
         if len(hits) < want:
             unranked = and_filters(where, {"lg_indexed": False})
-            rows = yield ops.get_all(read, filters=unranked, limit=want - len(hits))
+            rows = yield ops.get_all(read, filters=unranked, limit=want - len(hits), **visible)
             hits += [(r, None) for r in _distinct(rows)]
+        touch(touched, [r for r, _ in hits[op.offset:want]], op.refresh_ttl)
         return [self._item(r, score, search=True) for r, score in hits[op.offset:want]]
 
     def _list_namespaces(self, op: ListNamespacesOp) -> Handler:
@@ -245,7 +263,7 @@ class MemlayerStore(BaseStore):
                 labels = list(c.path)
                 prefix = tuple(labels[: labels.index("*")] if "*" in labels else labels)
                 break
-        rows = yield ops.get_all(self._read_scope(prefix), filters=self._where(prefix))
+        rows = yield ops.get_all(self._read_scope(prefix), filters=self._where(prefix), **self._reads())
         found = {decode_namespace(r.metadata["lg_ns"]) for r in rows}
         found = {ns for ns in found if all(matches(c, ns) for c in conditions)}
         if op.max_depth is not None:
@@ -254,7 +272,7 @@ class MemlayerStore(BaseStore):
 
     def _put(self, put: _Put) -> Handler:
         op = put.op
-        rows = yield self._find(op.namespace, op.key)
+        rows = yield self._find(op.namespace, op.key, expired=True)  # an expired, unswept item is put anew
         for row in rows if op.value is None else rows[1:]:
             with contextlib.suppress(NotFoundError):  # deleted meanwhile: the end state is the same
                 yield ops.delete(row.id)
@@ -263,13 +281,15 @@ class MemlayerStore(BaseStore):
         texts = self.index.texts(op.value, op.index) if self.index is not None and op.index is not False else None
         text, indexed = self._text(op.value, op.index, texts)
         meta = self._metadata(put, indexed)
+        life = lifetime(op.ttl)
         if rows:
+            keep = op.ttl is None and rows[0].expires_at is None  # nothing to change: no history noise
             try:
-                yield ops.update(rows[0].id, text, meta)
+                yield ops.update(rows[0].id, text, meta, **({} if keep else life))
                 return None
             except NotFoundError:  # deleted by a concurrent delete: the put still wins
                 pass
-        yield ops.add(text, self._scope(op.namespace), metadata=meta, infer=False)
+        yield ops.add(text, self._scope(op.namespace), metadata=meta, infer=False, **life)
         return None
 
     # -- batches ------------------------------------------------------------------------------
@@ -284,8 +304,6 @@ class MemlayerStore(BaseStore):
             elif isinstance(op, PutOp):
                 if not op.namespace:
                     raise InvalidNamespaceError("Namespace cannot be empty.")
-                if op.ttl is not None:
-                    raise NotImplementedError(TTL_REFUSED)
                 puts[(tuple(op.namespace), op.key)] = op
                 reads.append(None)
             else:
@@ -302,11 +320,11 @@ class MemlayerStore(BaseStore):
             return []
         return sorted({op.query for op in reads if isinstance(op, SearchOp) and op.query})
 
-    def _handler(self, op: StoreOp, queries: Mapping[str, np.ndarray]) -> Handler:
+    def _handler(self, op: StoreOp, queries: Mapping[str, np.ndarray], touched: list[str]) -> Handler:
         if isinstance(op, GetOp):
-            return self._get(op)
+            return self._get(op, touched)
         if isinstance(op, SearchOp):
-            return self._search(op, queries.get(op.query) if op.query else None)
+            return self._search(op, queries.get(op.query) if op.query else None, touched)
         assert isinstance(op, ListNamespacesOp)
         return self._list_namespaces(op)
 
@@ -314,7 +332,10 @@ class MemlayerStore(BaseStore):
         reads, puts = self._plan(ops)
         queries = {q: self.index.embed_query(q) for q in self._queries(reads)} if self.index else {}
         vectors = [self.index.embed(t) if t else None for t in self._to_embed(puts)] if self.index else []
-        results = [None if op is None else self._drive(self._handler(op, queries)) for op in reads]
+        touched: list[str] = []
+        results = [None if op is None else self._drive(self._handler(op, queries, touched)) for op in reads]
+        if touched:
+            self._drive(self._refresh(list(dict.fromkeys(touched))))
         for i, put in enumerate(puts):
             self._drive(self._put(_Put(put, vectors[i] if vectors else None)))
         return results
@@ -323,7 +344,10 @@ class MemlayerStore(BaseStore):
         reads, puts = self._plan(ops)
         queries = {q: await self.index.aembed_query(q) for q in self._queries(reads)} if self.index else {}
         vectors = [await self.index.aembed(t) if t else None for t in self._to_embed(puts)] if self.index else []
-        results = [None if op is None else await self._adrive(self._handler(op, queries)) for op in reads]
+        touched: list[str] = []
+        results = [None if op is None else await self._adrive(self._handler(op, queries, touched)) for op in reads]
+        if touched:
+            await self._adrive(self._refresh(list(dict.fromkeys(touched))))
         for i, put in enumerate(puts):
             await self._adrive(self._put(_Put(put, vectors[i] if vectors else None)))
         return results

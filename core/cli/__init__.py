@@ -1,11 +1,12 @@
 """The ``memlayer`` command line (entry point ``memlayer.cli:main``).
 
 Commands register themselves in :data:`memlayer.cli.base.COMMANDS` with the ``@command`` decorator;
-each lives in a small module: ``basic`` (add, search, list, history, forget, demo), ``transfer``
-(import, export), ``show`` and ``graph`` (drawing in ``draw``), ``serve`` (serve, mcp, keys). Errors memlayer raises on purpose, a
-missing extra and unreadable files print one line (``memlayer: error: ...``) and exit with status 2;
-``--debug`` shows the traceback instead. With ``--json`` that line is a JSON object instead, also for a
-command line argparse refuses: ``{"error": {"type": "NotFoundError", "message": "..."}}`` on stderr, with
+each lives in a small module: ``basic`` (add, search, list, history, forget, demo), ``lifetimes``
+(sweep, retention), ``transfer`` (import, export), ``show`` and ``graph`` (drawing in ``draw``), ``serve``
+(serve, mcp, keys). Errors memlayer raises on purpose, a missing extra and unreadable files print one line
+(``memlayer: error: ...``) and exit with status 2; ``--debug`` shows the traceback instead. With ``--json``
+that line is a JSON object instead, also for a command line argparse refuses:
+``{"error": {"type": "NotFoundError", "message": "..."}}`` on stderr, with
 the same exit status (2; 130 when interrupted).
 """
 
@@ -18,13 +19,13 @@ import sys
 from typing import NoReturn
 
 from ..errors import MemlayerError
-from . import basic, graph, serve, show, transfer  # noqa: F401  (each registers its commands)
+from . import basic, graph, lifetimes, serve, show, transfer  # noqa: F401  (each registers its commands)
 from .base import COMMANDS, command, global_arguments
 
 __all__ = ["COMMANDS", "build_parser", "command", "main"]
 
-ORDER = ("add", "search", "list", "show", "history", "forget", "import", "export", "graph", "serve", "mcp", "keys",
-         "demo")
+ORDER = ("add", "search", "list", "show", "history", "forget", "sweep", "retention", "import", "export", "graph",
+         "serve", "mcp", "keys", "demo")
 
 
 class Parser(argparse.ArgumentParser):

@@ -32,13 +32,16 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-infer", action="store_true", help="store the text verbatim (no fact extraction)")
     p.add_argument("--timestamp", type=time_option, help="when it was said (ISO 8601 date or datetime, or epoch "
                                                          "seconds; default now): relative dates resolve against it")
+    p.add_argument("--ttl", help="how long it stays current: 7d, 12h, 3600 (seconds) or 'never'")
+    p.add_argument("--expires-at", help="when it lapses (ISO 8601 date or datetime, or 'never')")
 
 
 @command("add", "remember a message", _add_arguments)
 def run_add(args: argparse.Namespace) -> int:
     meta = parse_json_option("--metadata", args.metadata)
     with open_memory(args, announce_extractor=not args.no_infer) as m:
-        out = m.add(args.text, **scope_of(args), metadata=meta, infer=not args.no_infer, timestamp=args.timestamp)
+        out = m.add(args.text, **scope_of(args), metadata=meta, infer=not args.no_infer, timestamp=args.timestamp,
+                    ttl=args.ttl, expires_at=args.expires_at)
 
     def render(d: dict[str, Any]) -> str:
         text = table(d["results"], [("event", "event", 6), ("id", "id", 36), ("memory", "memory", 60)])
@@ -79,7 +82,7 @@ def run_search(args: argparse.Namespace) -> int:
 def _list_arguments(p: argparse.ArgumentParser) -> None:
     scope_arguments(p)
     p.add_argument("--limit", type=int, default=100)
-    p.add_argument("--all", action="store_true", help="superseded memories too")
+    p.add_argument("--all", action="store_true", help="superseded and expired memories too")
 
 
 @command("list", "list a scope's current memories", _list_arguments)
@@ -103,8 +106,10 @@ def run_history(args: argparse.Namespace) -> int:
         if not out and m.get(args.memory_id) is None:
             raise NotFoundError(f"no memory with id {args.memory_id!r} (try `memlayer list --user ...` for ids)")
     rows = [{**h, "when": short_time(h["created_at"])} for h in out]
-    emit(args, out, lambda d: table(rows, [("when", "when", 19), ("event", "event", 6),
-                                           ("old_memory", "before", 40), ("new_memory", "after", 40)]))
+    columns = [("when", "when", 19), ("event", "event", 6), ("old_memory", "before", 40), ("new_memory", "after", 40)]
+    if any(h.get("reason") for h in out):
+        columns.append(("reason", "why", 60))
+    emit(args, out, lambda d: table(rows, columns))
     return 0
 
 

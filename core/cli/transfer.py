@@ -1,8 +1,8 @@
 """``memlayer import FILE`` and ``memlayer export``: conversations in, memories and the graph out.
 
 The import file format is :data:`FILE_FORMAT` (also printed by ``memlayer import --help``). Every record
-is checked — its shape and every value ``add()`` would check: scope, metadata, messages, timestamp, id —
-before the store is written to, so a typo on line 900 does not leave 899 records imported.
+is checked — its shape and every value ``add()`` would check: scope, metadata, messages, timestamp, expiry,
+id — before the store is written to, so a typo on line 900 does not leave 899 records imported.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from ..errors import ConfigError, ConflictError, MemlayerError
 from ..messages import check_metadata, make_scope, normalize_messages
 from ..ops.bulk import check_id
 from ..progress import Progress
-from ..types import to_utc
+from ..retention import check_lifetime, lifetime_arg
+from ..types import to_utc, utcnow
 from .base import command, emit, open_memory, scope_arguments, scope_of, warn
 
 FILE_FORMAT = """\
@@ -32,9 +33,10 @@ file format: one JSON object per line (.jsonl), or a JSON array of them (.json):
   {"memory": "User likes tea", "user_id": "alice", ...}      (a line of `memlayer export`)
 
 messages/text go through add() (facts are extracted unless --no-infer); memory records are restored
-verbatim, keeping their "id" (an id the store already has is refused) and "updated_at". --user/--agent/
---run, when given, apply to every record (over the file's own ids); records without any scope need one
-of them. Nothing is written unless every record is valid.
+verbatim, keeping their "id" (an id the store already has is refused) and "updated_at". An "expires_at"
+(ISO 8601 or "never") on any record is kept as the memory's expiry. --user/--agent/--run, when given,
+apply to every record (over the file's own ids); records without any scope need one of them. Nothing is
+written unless every record is valid.
 
 --from mem0: FILE is a mem0 export, the JSON of mem0's get_all() ({"results": [...]}, a list of memories,
 or JSON Lines of either). Each memory is restored verbatim with its id, scope, metadata, created_at and
@@ -57,6 +59,7 @@ class Record:
     verbatim: bool
     id: str | None = None  # the memory's id, kept on a verbatim import (a restore)
     updated_at: Any = None  # a restored memory's own updated_at
+    expires_at: Any = None  # an exported memory's expiry, kept on import
 
 
 def read_records(path: str) -> list[tuple[str, Any]]:
@@ -110,7 +113,8 @@ def to_record(where: str, item: Any, overrides: dict[str, str | None], infer: bo
         return None
     timestamp = item.get("timestamp") or (item.get("valid_from") if key == "memory" else None)
     record = Record(where, content, scope, metadata, timestamp, verbatim=key == "memory" or not infer,
-                    id=item.get("id"), updated_at=item.get("updated_at") if key == "memory" else None)
+                    id=item.get("id"), updated_at=item.get("updated_at") if key == "memory" else None,
+                    expires_at=item.get("expires_at"))
     try:
         _check(record)
     except MemlayerError as exc:
@@ -119,14 +123,15 @@ def to_record(where: str, item: Any, overrides: dict[str, str | None], infer: bo
 
 
 def _check(rec: Record) -> None:
-    """What ``add()``/``bulk_add`` would refuse: the scope ids, metadata, messages, time and id."""
+    """What ``add()``/``bulk_add`` would refuse: the scope ids, metadata, messages, time, expiry and id."""
     make_scope(rec.scope["user_id"], rec.scope["agent_id"], rec.scope["run_id"])
     check_metadata(rec.metadata)
     messages = normalize_messages(rec.messages)
     for message in messages:
         check_metadata(message.metadata)
-    to_utc(rec.timestamp)
+    when = to_utc(rec.timestamp)
     to_utc(rec.updated_at)
+    check_lifetime(lifetime_arg(rec.expires_at, None), (when or utcnow()).timestamp())
     if rec.id is None:
         return
     if not rec.verbatim:
@@ -180,7 +185,7 @@ def _runs(records: list[Record]) -> list[list[Record]]:
 def _bulk_record(rec: Record) -> dict[str, Any]:
     key = "text" if isinstance(rec.messages, str) else "messages"
     fields = {key: rec.messages, **rec.scope, "metadata": rec.metadata, "timestamp": rec.timestamp, "id": rec.id,
-              "updated_at": rec.updated_at}
+              "updated_at": rec.updated_at, "expires_at": rec.expires_at}
     return {k: v for k, v in fields.items() if v is not None}
 
 
@@ -195,7 +200,7 @@ def _import_run(m: Any, run: list[Record], bar: Progress, events: Counter[str]) 
     for rec in run:
         try:
             out = m.add(rec.messages, **rec.scope, metadata=rec.metadata, infer=not rec.verbatim,
-                        timestamp=rec.timestamp)
+                        timestamp=rec.timestamp, expires_at=rec.expires_at)
         except MemlayerError as exc:
             raise MemlayerError(f"{rec.where}: {exc} ({bar.done} records before it were imported)") from exc
         events.update(r["event"] for r in out["results"])

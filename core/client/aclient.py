@@ -6,12 +6,13 @@ import dataclasses
 import os
 import urllib.parse
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import httpx
 
 from ..errors import ConfigError, MemlayerError, NotFoundError
+from ..retention import KEEP
 from ..search.config import SearchConfig
 from .transport import Transport
 
@@ -20,9 +21,12 @@ MAX_REQUEST_BYTES = 3 * 1024 * 1024  # bulk_add splits its records into requests
 
 
 def jsonable(value: Any) -> Any:
-    """Arguments as JSON: times as ISO strings, a SearchConfig as its fields, Message objects as dicts."""
+    """Arguments as JSON: times as ISO strings, durations as seconds, a SearchConfig as its fields, Message
+    objects as dicts."""
     if isinstance(value, (datetime, date)):
         return value.isoformat()
+    if isinstance(value, timedelta):
+        return value.total_seconds()
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {k: jsonable(v) for k, v in dataclasses.asdict(value).items() if v is not None}
     dump = getattr(value, "model_dump", None)
@@ -65,9 +69,11 @@ class AsyncClient:
     async def add(
         self, messages: Any, *, user_id: str | None = None, agent_id: str | None = None, run_id: str | None = None,
         metadata: dict[str, Any] | None = None, infer: bool = True, timestamp: datetime | str | float | None = None,
+        expires_at: datetime | str | float | None = None, ttl: float | str | timedelta | None = None,
     ) -> dict[str, Any]:
         body = {"messages": jsonable(messages), "user_id": user_id, "agent_id": agent_id, "run_id": run_id,
-                "metadata": jsonable(metadata), "infer": infer, "timestamp": jsonable(timestamp)}
+                "metadata": jsonable(metadata), "infer": infer, "timestamp": jsonable(timestamp),
+                "expires_at": jsonable(expires_at), "ttl": jsonable(ttl)}
         out: dict[str, Any] = await self._http.request("POST", "/v1/memories", body=body)
         return out
 
@@ -111,10 +117,11 @@ class AsyncClient:
 
     async def get(
         self, memory_id: str, *, user_id: str | None = None, agent_id: str | None = None, run_id: str | None = None,
+        include_expired: bool = True,
     ) -> dict[str, Any] | None:
+        params = {**_scope(user_id, agent_id, run_id), "include_expired": include_expired}
         try:
-            out: dict[str, Any] = await self._http.request("GET", f"/v1/memories/{_id(memory_id)}",
-                                                           params=_scope(user_id, agent_id, run_id))
+            out: dict[str, Any] = await self._http.request("GET", f"/v1/memories/{_id(memory_id)}", params=params)
         except NotFoundError:
             return None
         return out
@@ -130,12 +137,15 @@ class AsyncClient:
         return out
 
     async def update(
-        self, memory_id: str, text: str, metadata: dict[str, Any] | None = None, *, user_id: str | None = None,
-        agent_id: str | None = None, run_id: str | None = None,
+        self, memory_id: str, text: str | None = None, metadata: dict[str, Any] | None = None, *,
+        expires_at: datetime | str | float | None = None, ttl: float | str | timedelta | None = None,
+        user_id: str | None = None, agent_id: str | None = None, run_id: str | None = None,
     ) -> dict[str, Any]:
-        if not isinstance(text, str) or not text.strip():
+        if text is None and expires_at is None and ttl is None:
+            raise MemlayerError("update() needs a new text, or expires_at=/ttl= to change only when the memory lapses")
+        if text is not None and (not isinstance(text, str) or not text.strip()):
             raise MemlayerError("update() needs non-empty text")
-        body = {"text": text, "metadata": jsonable(metadata)}
+        body = {"text": text, "metadata": jsonable(metadata), "expires_at": jsonable(expires_at), "ttl": jsonable(ttl)}
         out: dict[str, Any] = await self._http.request("PUT", f"/v1/memories/{_id(memory_id)}", body=body,
                                                        params=_scope(user_id, agent_id, run_id))
         return out
@@ -165,6 +175,41 @@ class AsyncClient:
         """This key's tenant's users, agents and runs with their counts (see ``AsyncMemory.scopes``)."""
         out: dict[str, list[dict[str, Any]]] = await self._http.request(
             "GET", "/v1/scopes", params={"prefix": prefix, "limit": limit})
+        return out
+
+    # -- lifetimes --------------------------------------------------------------------------------
+    async def refresh(
+        self, memory_ids: str | list[str], *, ttl: float | str | timedelta | None = None, user_id: str | None = None,
+        agent_id: str | None = None, run_id: str | None = None,
+    ) -> dict[str, Any]:
+        ids = [memory_ids] if isinstance(memory_ids, str) else list(memory_ids)
+        body = {"ids": ids, "ttl": jsonable(ttl), **_scope(user_id, agent_id, run_id)}
+        out: dict[str, Any] = await self._http.request("POST", "/v1/memories/refresh", body=body)
+        return out
+
+    async def sweep(
+        self, *, user_id: str | None = None, agent_id: str | None = None, run_id: str | None = None,
+        filters: dict[str, Any] | None = None, grace_period: float | str | timedelta | None = None,
+    ) -> dict[str, Any]:
+        """Sweep the scope named, or every scope of this key's tenant."""
+        body = {**_scope(user_id, agent_id, run_id), "filters": jsonable(filters), "grace_period": jsonable(grace_period)}
+        out: dict[str, Any] = await self._http.request("POST", "/v1/sweep", body=body)
+        return out
+
+    async def get_retention(
+        self, *, user_id: str | None = None, agent_id: str | None = None, run_id: str | None = None,
+    ) -> dict[str, Any]:
+        out: dict[str, Any] = await self._http.request("GET", "/v1/retention", params=_scope(user_id, agent_id, run_id))
+        return out
+
+    async def set_retention(
+        self, *, user_id: str | None = None, agent_id: str | None = None, run_id: str | None = None,
+        ttl: Any = KEEP, max_memories: Any = KEEP,
+    ) -> dict[str, Any]:
+        """As ``Memory.set_retention``: an argument not given stays as it was."""
+        body = {**_scope(user_id, agent_id, run_id),
+                **{k: jsonable(v) for k, v in (("ttl", ttl), ("max_memories", max_memories)) if v is not KEEP}}
+        out: dict[str, Any] = await self._http.request("PUT", "/v1/retention", body=body)
         return out
 
     async def reset(self) -> None:

@@ -9,13 +9,13 @@ from typing import Any, TypeVar
 import httpx
 
 from ..kit.bridge import LoopThread
-from ..sync import _sync
+from ..sync import SyncFace, _sync
 from .aclient import AsyncClient, AsyncGraphClient
 
 R = TypeVar("R")
 
 
-class Client:
+class Client(SyncFace):
     """The methods, arguments and result dicts of ``memlayer.Memory``, answered by a memlayer server.
 
     ``Client(url, api_key)``; see :class:`AsyncClient` for the defaults, retries and errors. The LangChain
@@ -39,6 +39,10 @@ class Client:
     delete_all = _sync(AsyncClient.delete_all)
     history = _sync(AsyncClient.history)
     scopes = _sync(AsyncClient.scopes)
+    refresh = _sync(AsyncClient.refresh)
+    sweep = _sync(AsyncClient.sweep)
+    get_retention = _sync(AsyncClient.get_retention)
+    set_retention = _sync(AsyncClient.set_retention)
     reset = _sync(AsyncClient.reset)
     health = _sync(AsyncClient.health)
     whoami = _sync(AsyncClient.whoami)
@@ -53,21 +57,6 @@ class Client:
     def async_memory(self) -> AsyncClient:
         """The async client behind this face (what async callers, e.g. the adapters, await)."""
         return self._async
-
-    def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        try:
-            self._runner.run(self._async.close())
-        finally:
-            self._runner.stop()
-
-    def __enter__(self) -> Client:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"<Client url={self.url!r}>"

@@ -16,6 +16,8 @@ Each item becomes a memlayer ``memory`` record, restored verbatim:
   times without an offset are read as UTC;
 - ``metadata`` is kept, and every other field mem0 put beside it (``actor_id``, ``role``,
   ``expiration_date``, ``categories``, ...) joins the metadata under its own name;
+- ``expiration_date`` (when it reads as a time after ``created_at``; a bare date means the end of that day,
+  UTC) is also the memory's ``expires_at``: it lapses then, as memlayer's own expiring memories do;
 - ``hash`` (memlayer hashes texts itself) and ``score`` (a search answer's) are dropped.
 
 The records then go through memlayer's own import checks, all of them before anything is written. A
@@ -26,10 +28,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import ConfigError, MemlayerError
+from ..types import to_utc
 
 SCOPE_KEYS = ("user_id", "agent_id", "run_id")
 DROPPED = frozenset({"hash", "score"})  # recomputed by memlayer / meaningful only in a search answer
@@ -118,5 +122,25 @@ def to_import_record(where: str, item: Any) -> dict[str, Any]:
     record: dict[str, Any] = {
         "memory": text, "id": memory_id, **{k: item.get(k) for k in SCOPE_KEYS},
         "metadata": merged or None, "timestamp": created or updated, "updated_at": updated if created else None,
+        "expires_at": _expiry(item.get("expiration_date"), created or updated),
     }
     return {k: v for k, v in record.items() if v is not None}
+
+
+def _expiry(expiration: Any, stated: Any) -> str | None:
+    """mem0's ``expiration_date`` as an ISO time (a date: the end of that day, UTC); None when it is missing,
+    unreadable or not after the memory's own time (it stays in the metadata either way)."""
+    if not isinstance(expiration, str) or not expiration.strip():
+        return None
+    try:
+        text = expiration.strip()
+        if len(text) == 10:  # YYYY-MM-DD
+            when = datetime.combine(date.fromisoformat(text) + timedelta(days=1), time(0), tzinfo=timezone.utc)
+        else:
+            when = to_utc(text)  # type: ignore[assignment]
+        since = to_utc(stated) if stated else None
+    except (ValueError, MemlayerError):
+        return None
+    if when is None or (since is not None and when <= since):
+        return None
+    return when.isoformat()

@@ -55,6 +55,7 @@ class Fact:
     value: str | None = None  # compared against an existing memory's text to tell same vs new value
     negative: bool = False  # "no longer ...", "does not like ..."
     relations: list[Relation] = field(default_factory=list)
+    expires_at: datetime | None = None  # when a time-bound fact stops being true ("this week")
 
 
 @dataclass(frozen=True)

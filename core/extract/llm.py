@@ -10,15 +10,16 @@ with a warning). Only an ``LLMError`` from the LLM itself propagates.
 from __future__ import annotations
 
 import logging
+from datetime import date, datetime, time, timedelta, timezone
 
 from pydantic import ValidationError
 
-from ..errors import ConfigError
+from ..errors import ConfigError, MemlayerError
 from ..llm.base import LLM, LLMResult
 from ..llm.jsonparse import parse_model
 from ..prompts.extraction import ExtractionAnswer, FactDecision
 from ..prompts.sets import PromptSet, PromptSpec, configured_prompts
-from ..types import Decision, ExistingMemory, Extraction, Message, Relation, Usage
+from ..types import Decision, ExistingMemory, Extraction, Message, Relation, Usage, to_utc
 from .base import ExtractContext, RelatedLookup
 from .common import clean_relation, dedupe_relations, normalise_attribute, source_texts
 
@@ -87,7 +88,7 @@ class LLMExtractor:
             return Extraction(usage=usage)
         answer = self._capped(answer)
         return Extraction(
-            decisions=to_decisions(answer.facts, shown),
+            decisions=to_decisions(answer.facts, shown, context.conversation_time or context.now),
             relations=to_relations(answer),
             usage=usage,
         )
@@ -156,7 +157,9 @@ def _answer(result: LLMResult) -> ExtractionAnswer | None:
     return None
 
 
-def to_decisions(facts: list[FactDecision], shown: list[ExistingMemory]) -> list[Decision]:
+def to_decisions(
+    facts: list[FactDecision], shown: list[ExistingMemory], reference: datetime | None = None
+) -> list[Decision]:
     """Turn the model's facts into Decisions, dropping (and logging) the unusable ones.
 
     - ADD keeps no target, even when the model named a ref.
@@ -164,6 +167,8 @@ def to_decisions(facts: list[FactDecision], shown: list[ExistingMemory]) -> list
       not shown it is dropped, like DELETE and NONE with a missing or unknown ref.
     - DELETE/NONE with an empty text take the target's text; ADD/UPDATE with an empty text are dropped.
     - One decision per target (the first wins) and one ADD per distinct text.
+    - ``expires_at`` (ADD, UPDATE, NONE) is kept when it reads as a time after ``reference`` (the
+      conversation's time); a bare date means the end of that day (UTC).
     """
     by_ref = {m.ref: m for m in shown}
     decisions: list[Decision] = []
@@ -183,7 +188,7 @@ def to_decisions(facts: list[FactDecision], shown: list[ExistingMemory]) -> list
             if text.lower() in added:
                 continue
             added.add(text.lower())
-            decisions.append(Decision("ADD", text, None, attribute))
+            decisions.append(Decision("ADD", text, None, attribute, _expiry(fact.expires_at, reference)))
             continue
         if target is None:
             log.info("dropped %s with ref %r: not among the memories shown", event, fact.ref)
@@ -198,9 +203,28 @@ def to_decisions(facts: list[FactDecision], shown: list[ExistingMemory]) -> list
             continue
         targeted.add(target.ref)
         decisions.append(
-            Decision(event, text, target.ref, attribute or normalise_attribute(target.attribute))
+            Decision(event, text, target.ref, attribute or normalise_attribute(target.attribute),
+                     None if event == "DELETE" else _expiry(fact.expires_at, reference))
         )
     return decisions
+
+
+def _expiry(raw: str | None, reference: datetime | None) -> datetime | None:
+    """The model's ``expires_at`` as an aware time, or None when it is missing, unreadable or not after
+    ``reference`` (a fact would be born expired)."""
+    if not raw:
+        return None
+    try:
+        if len(raw) == 10 and raw[4] == "-":  # a date: the end of that day
+            when = datetime.combine(date.fromisoformat(raw) + timedelta(days=1), time(0), tzinfo=timezone.utc)
+        else:
+            when = to_utc(raw)  # type: ignore[assignment]
+    except (ValueError, MemlayerError):
+        log.info("ignored an unreadable expires_at %r", raw)
+        return None
+    if when is None or (reference is not None and when <= reference):
+        return None
+    return when
 
 
 def to_relations(answer: ExtractionAnswer) -> list[Relation]:

@@ -19,9 +19,10 @@ import re
 from collections.abc import Iterable, Iterator
 
 from ..types import Decision, Event, ExistingMemory, Extraction, Message, Usage
-from . import rules_misc, rules_self, rules_social
+from . import rules_misc, rules_self, rules_social, rules_time
 from .base import ExtractContext, RelatedLookup
 from .common import AGENT_ENTITY, USER_ENTITY, dedupe_relations, normalise_attribute, reads_role
+from .expiry import proposed_expiry
 from .facts import NAME, Clause, Fact, Rule, rx, typed_casually
 from .text import (
     clean_clause,
@@ -42,6 +43,7 @@ RULES: list[Rule] = [
     *rules_social.RULES,
     *rules_misc.RULES,
     *rules_social.LATE_RULES,
+    *rules_time.RULES,
     *rules_misc.LATE_RULES,
 ]
 _AGENT_ROLES = ("assistant", "ai", "agent")
@@ -115,10 +117,14 @@ def clauses(messages: Iterable[Message], context: ExtractContext) -> Iterator[Cl
 
 
 def facts_of(clause: Clause) -> list[Fact]:
-    """The facts of one clause: those of the first rule that recognises it."""
+    """The facts of one clause: those of the first rule that recognises it, each lapsing when the clause
+    bounds it in time ("this week", "until Friday": see ``expiry``)."""
     for rule in RULES:
         found = rule(clause)
         if found:
+            ends = proposed_expiry(clause.text, clause.when) if clause.when is not None else None
+            for fact in found:
+                fact.expires_at = fact.expires_at or ends
             return [f for f in found if f.text]
     return []
 
@@ -225,6 +231,9 @@ def reconcile(facts: list[Fact], existing: list[ExistingMemory]) -> list[Decisio
             same = [m for m in free if m.attribute and slot_key(m.attribute) == key]
             same = same or [m for m in free if not m.attribute and _in_text_slot(fact, m)]
         decided = _decide_slot(fact, same) if same else [_decide_text(fact, free)]
+        for d in decided:
+            if d.event != "DELETE":
+                d.expires_at = fact.expires_at
         used |= {d.target for d in decided if d.target is not None}
         decisions.extend(decided)
     return decisions

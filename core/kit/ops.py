@@ -7,7 +7,7 @@ alike.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..records import AddAnswer, MemoryRecord, SearchAnswer
@@ -38,9 +38,21 @@ def get_all(scope: Scope, *, limit: int = ALL, **options: Any) -> Op[list[Memory
     return Op("get_all", (), {**scope.as_dict(), "limit": limit, **_options(options)}, _records)
 
 
-def update(memory_id: str, text: str, metadata: Mapping[str, Any] | None = None) -> Op[None]:
-    kwargs = {} if metadata is None else {"metadata": dict(metadata)}
+def update(memory_id: str, text: str, metadata: Mapping[str, Any] | None = None, **lifetime: Any) -> Op[None]:
+    """``update(memory_id, text, metadata)``; ``lifetime``: ``expires_at=`` or ``ttl=`` (None: left out)."""
+    kwargs = {**({} if metadata is None else {"metadata": dict(metadata)}), **_options(lifetime)}
     return Op("update", (memory_id, text), kwargs, lambda _: None)
+
+
+def refresh(memory_ids: Sequence[str], *, ttl: Any = None) -> Op[None]:
+    """``refresh(ids)``: memories that expire are kept alive for their TTL (or ``ttl``) from now."""
+    return Op("refresh", (list(memory_ids),), _options({"ttl": ttl}), lambda _: None)
+
+
+def sweep(scope: Scope, **options: Any) -> Op[int]:
+    """``sweep(scope..., filters=, grace_period=)``; answers how many memories were forgotten."""
+    return Op("sweep", (), {**scope.as_dict(), **_options(options)},
+              lambda answer: int((answer or {}).get("forgotten") or 0))
 
 
 def delete(memory_id: str) -> Op[None]:

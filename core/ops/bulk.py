@@ -24,12 +24,13 @@ from ..engine import Engine
 from ..errors import ConflictError, MemlayerError, StoreError
 from ..messages import check_metadata, make_scope, normalize_messages
 from ..progress import Progress
-from ..types import Message, to_utc, utcnow
-from .add import write
+from ..retention import Lifetime, check_lifetime, lifetime_arg
+from ..types import Message, to_utc
+from .add import after_write, write
 from .plan import Planned, WriteItem, verbatim
 
 RECORD_KEYS = frozenset({"text", "messages", "user_id", "agent_id", "run_id", "metadata", "timestamp", "id",
-                         "updated_at"})
+                         "updated_at", "expires_at", "ttl"})
 MAX_ID_CHARS = 256
 ProgressFn = Callable[[int, "int | None"], None]
 
@@ -38,8 +39,8 @@ async def bulk_add(
     engine: Engine, records: Iterable[Mapping[str, Any]], *, batch_size: int = 1000,
     progress: bool | ProgressFn = True,
 ) -> dict[str, Any]:
-    """Import ``records`` ({text | messages, user_id, agent_id, run_id, metadata, timestamp, id, updated_at})
-    verbatim.
+    """Import ``records`` ({text | messages, user_id, agent_id, run_id, metadata, timestamp, id, updated_at,
+    expires_at | ttl}) verbatim.
 
     ``id`` (optional) is the id the record's memory gets, e.g. the original id when restoring an export;
     a record with an id must make exactly one memory (``text``, or one message). An id that a memory of
@@ -48,6 +49,8 @@ async def bulk_add(
     memory of its scope is a duplicate, as without an id: it is skipped and its id not used.
     ``updated_at`` (optional) is when the memory's text last changed, kept as its ``updated_at``
     (``timestamp`` is its ``created_at`` and ``valid_from``): a restored memory keeps both of its times.
+    ``expires_at`` (a datetime or ISO string) or ``ttl`` (seconds, a timedelta or "7d") sets when the record's
+    memories lapse, as ``add`` does; without either the store's or the scope's default TTL applies.
 
     Returns counts: ``added`` memories, ``duplicates`` skipped, ``records`` and ``messages`` read.
     ``progress``: True prints a progress line on stderr, a callable gets (records done, total or None).
@@ -60,7 +63,7 @@ async def bulk_add(
     started = time.perf_counter()
     given: set[str] = set()  # ids named by the records so far
     for batch in _batches(records, batch_size):
-        items = await asyncio.to_thread(_parse_all, batch, counts["records"])
+        items = await asyncio.to_thread(_parse_all, batch, counts["records"], engine.clock.now().timestamp())
         await asyncio.to_thread(_write, engine, items, given)
         planned = sum(len(i.plans) for i in items)
         added = sum(1 for i in items for p in i.plans if p.event == "ADD")
@@ -74,6 +77,7 @@ async def bulk_add(
             progress(counts["records"], total)
     if bar is not None:
         bar.close()
+    await after_write(engine)
     return {**counts, "seconds": round(time.perf_counter() - started, 3)}
 
 
@@ -109,8 +113,7 @@ def _refuse_taken(engine: Engine, ids: list[str]) -> None:
             "existing ones first (delete(id))")
 
 
-def _parse_all(batch: list[Mapping[str, Any]], offset: int) -> list[WriteItem]:
-    now = utcnow().timestamp()
+def _parse_all(batch: list[Mapping[str, Any]], offset: int, now: float) -> list[WriteItem]:
     return [_parse(r, offset + i, now) for i, r in enumerate(batch)]
 
 
@@ -135,11 +138,14 @@ def _parse(record: Mapping[str, Any], index: int, now: float) -> WriteItem:
         plans = verbatim(msgs, meta)
         if record.get("id") is not None:
             _name(plans, record["id"])
+        lifetime = check_lifetime(lifetime_arg(record.get("expires_at"), record.get("ttl")),
+                                  when.timestamp() if when else now)
     except MemlayerError as exc:
         raise type(exc)(f"record {index}: {exc}") from exc
     except (TypeError, ValueError) as exc:
         raise MemlayerError(f"record {index}: {exc}") from exc
-    return WriteItem(scope, msgs, when.timestamp() if when else now, plans, updated=updated)
+    return WriteItem(scope, msgs, when.timestamp() if when else now, plans, updated=updated,
+                     lifetime=lifetime or Lifetime())
 
 
 def _updated(created: datetime | None, updated: datetime | None) -> float | None:

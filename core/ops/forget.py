@@ -11,8 +11,9 @@ from .. import transcripts
 from ..engine import Engine
 from ..errors import NotFoundError
 from ..records import ChangeRecord
+from ..retention import Lifetime
 from ..storage.base import GRAPH_EPOCH_KEY, HistoryEntry, StoredMemory
-from ..types import Scope, utcnow
+from ..types import Scope, iso
 from .plan import text_hash
 
 
@@ -26,22 +27,35 @@ def owned(memory: StoredMemory | None, memory_id: str, scope: Scope | None) -> S
 
 
 def update_one(
-    engine: Engine, memory_id: str, text: str, metadata: dict[str, Any] | None, vector: np.ndarray,
-    scope: Scope | None,
+    engine: Engine, memory_id: str, text: str | None, metadata: dict[str, Any] | None, vector: np.ndarray | None,
+    scope: Scope | None, lifetime: Lifetime | None = None,
 ) -> ChangeRecord:
-    now = utcnow().timestamp()
+    """Rewrite a memory's text (and metadata), and/or set when it lapses (a TTL counts from now)."""
+    now = engine.clock.now().timestamp()
+    marked = False
     with engine.store.transaction() as tx:
         row = owned(tx.current(memory_id), memory_id, scope)
-        tx.rewrite(row.rid, text, text_hash(text), vector, now, metadata=metadata)
-        transcripts.note_written(tx, [metadata])
-        tx.add_history([HistoryEntry(memory_id, "UPDATE", row.memory, text, now, _scope_of(row))])
-    engine.vectors.catch_up({row.rid: vector})
-    return ChangeRecord(memory_id, "UPDATE", text, previous_memory=row.memory)
+        if text is not None:
+            assert vector is not None
+            tx.rewrite(row.rid, text, text_hash(text), vector, now, metadata=metadata)
+            marked = transcripts.note_written(tx, [metadata])
+        reason = None
+        if lifetime is not None:
+            end = lifetime.end(now)
+            tx.set_expiry(memory_id, end, lifetime.kept_ttl)
+            reason = f"expires at {iso(end)}" if end is not None else "never expires"
+        tx.add_history([HistoryEntry(memory_id, "UPDATE", row.memory, row.memory if text is None else text, now,
+                                     _scope_of(row), reason=reason)])
+    if marked:
+        engine.transcripts.seen()
+    if text is not None:
+        engine.vectors.catch_up({row.rid: vector})  # type: ignore[dict-item]
+    return ChangeRecord(memory_id, "UPDATE", row.memory if text is None else text, previous_memory=row.memory)
 
 
 def delete_one(engine: Engine, memory_id: str, scope: Scope | None) -> None:
     """Remove a memory and its vector now; its history records the deletion."""
-    now = utcnow().timestamp()
+    now = engine.clock.now().timestamp()
     with engine.store.transaction() as tx:
         row = owned(tx.current(memory_id), memory_id, scope)
         tx.delete(memory_id)

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..records import ChangeRecord
+from ..retention import Lifetime
 from ..storage.base import StoredMemory
 from ..types import Decision, ExistingMemory, Message, Relation, Scope
 
@@ -39,6 +40,7 @@ class Planned:
     metadata: dict[str, Any] = field(default_factory=dict)
     message_index: int | None = None  # the one source message of a verbatim memory
     result: ChangeRecord | None = None
+    lifetime: Lifetime | None = None  # the fact's own expiry, when it says one ("until Friday")
 
     @property
     def hash(self) -> str:
@@ -58,6 +60,14 @@ class WriteItem:
     seen: dict[str, float] = field(default_factory=dict)  # memory id -> updated_at (epoch) when shown
     inferred: bool = False  # decided by an extractor (not verbatim)
     updated: float | None = None  # a restored memory's own updated_at (epoch), when later than ``when``
+    # how long what it says stays current: the caller's (explicit), else the scope's default (filled by write)
+    lifetime: Lifetime = field(default_factory=Lifetime)
+
+    def lifetime_of(self, plan: Planned) -> Lifetime:
+        """The caller's explicit lifetime, else the fact's own, else the default."""
+        if self.lifetime.explicit or plan.lifetime is None:
+            return self.lifetime
+        return plan.lifetime
 
     @property
     def actor(self) -> str | None:
@@ -88,9 +98,10 @@ def from_decisions(decisions: list[Decision], book: RefBook, metadata: dict[str,
     for d in decisions:
         text = (d.text or "").strip()
         target = book.by_ref.get(d.target) if d.target is not None else None
+        own = None if d.expires_at is None else Lifetime(expires_at=d.expires_at.timestamp(), explicit=True)
         if d.event == "ADD":
             if text:
-                plans.append(Planned("ADD", text, attribute=d.attribute, metadata=dict(metadata)))
+                plans.append(Planned("ADD", text, attribute=d.attribute, metadata=dict(metadata), lifetime=own))
             continue
         if target is None:
             log.warning("ignoring %s decision with unknown memory ref %r (text %r)", d.event, d.target, text)
@@ -100,11 +111,11 @@ def from_decisions(decisions: list[Decision], book: RefBook, metadata: dict[str,
             continue
         touched.add(target.id)
         if d.event == "UPDATE" and text and text != target.text:
-            plans.append(Planned("UPDATE", text, target, attribute=d.attribute or target.attribute))
+            plans.append(Planned("UPDATE", text, target, attribute=d.attribute or target.attribute, lifetime=own))
         elif d.event == "DELETE":
             plans.append(Planned("DELETE", target.text, target, attribute=target.attribute))
         else:
-            plans.append(Planned("NONE", target.text, target, attribute=target.attribute))
+            plans.append(Planned("NONE", target.text, target, attribute=target.attribute, lifetime=own))
     # A closed memory is superseded by the new memory of the same attribute, when there is one.
     for p in plans:
         if p.event == "DELETE" and p.attribute:

@@ -19,12 +19,14 @@ from ..engine import Engine
 from ..records import RelationRecord, SearchAnswer, SearchHit
 from ..search.config import SearchConfig
 from ..search.context import Links, expand, length_bonus, propagate
+from ..search.decay import lifetime_bonus
 from ..search.expand import strip_names
 from ..search.fusion import rrf, scaled_sum, trim_to_budget
 from ..search.hints import cooccurring, in_window, scaled, time_window
 from ..search.lexical import terms
 from ..search.scope import MAX_ASK_FACTOR, SearchScope
 from ..storage.base import Selection
+from .retention import unlapsed
 
 GRAPH_CANDIDATES = 100  # relations read for the graph retriever (the answer shows ``relation_limit``)
 SCORE_ALL = 2_048  # a scope up to this size is scored whole by the dense retriever (no re-scoring afterwards)
@@ -38,8 +40,8 @@ async def search(
     relations: Future[list[dict[str, Any]]] | None = None
     if graph is not None:
         wanted = max(config.relation_limit, GRAPH_CANDIDATES if config.graph_weight > 0 else 0)
-        relations = engine.background(graph.search, selection.scope, query, hops=config.relation_hops,
-                                      as_of=selection.as_of, limit=wanted)
+        relations = engine.background(unlapsed, engine, selection, graph.search, selection.scope, query,
+                                      hops=config.relation_hops, as_of=selection.as_of, limit=wanted)
     # one worker-thread call for the scope, the query embedding and the ranking: each hop between the
     # event loop and a thread costs about as much as scoring a user's memories
     hits = await asyncio.to_thread(_search_now, engine, query, selection, limit, threshold, config, relations)
@@ -47,6 +49,7 @@ async def search(
     shown = found[: config.relation_limit] if config.include_relations else []
     if max_tokens is not None:
         hits = trim_to_budget(hits, max_tokens)
+    engine.recalls.note(h.id for h in hits)  # counted in memory, written in batches (storage.recalls)
     return SearchAnswer(hits, [RelationRecord.from_dict(r) for r in shown])
 
 
@@ -130,7 +133,7 @@ def _rank(
 ) -> list[SearchHit]:
     graph = config.graph_weight > 0 and engine.graph is not None
     dense_only = not (config.lexical_weight > 0 or graph or config.uses_context or config.speaker_boost
-                      or config.length_prior)
+                      or config.length_prior or config.uses_lifetimes)
     pool = limit if dense_only else max(limit, config.candidates)  # dense alone: its top `limit` is the answer
     d_ranked, dense, every = _dense_scope(engine, qvec, pool, scope)
     lists: list[tuple[list[int], float]] = [(d_ranked, config.dense_weight)]
@@ -148,7 +151,7 @@ def _rank(
     links: Links = {}
     if config.fusion == "rrf" or (len(lists) == 1 and not config.uses_context):
         fused = rrf(lists, config.rrf_k) if len(lists) > 1 else dict(dense)
-        if config.uses_context or config.speaker_boost or config.length_prior:
+        if config.uses_context or config.speaker_boost or config.length_prior or config.uses_lifetimes:
             top = max(fused.values(), default=0.0) or 1.0  # on the scale of the boosts below
             fused = {r: v / top for r, v in fused.items()}
         if config.uses_context:
@@ -174,6 +177,9 @@ def _rank(
     if config.length_prior:
         for rid, bonus in length_bonus(scope.token_counts(list(fused)), config.length_prior).items():
             fused[rid] += bonus
+    if config.uses_lifetimes:  # recency and reinforcement (search/decay.py)
+        when = scope.selection.as_of or scope.selection.now or engine.clock.now()
+        fused = lifetime_bonus(fused, engine.store.rows(list(fused)), when.timestamp(), config)
 
     _rescore(engine, qvec, dense, set(fused), every)  # the similarity reported for every result
     ranked = sorted(fused, key=lambda r: (-fused[r], -dense.get(r, -1.0), r))

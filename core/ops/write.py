@@ -10,6 +10,11 @@ seconds), so the transaction checks them again first, and only its own view deci
   unchanged since the extractor was shown it; otherwise that step is skipped (and logged);
 * an extracted fact filling a single-valued slot (its ``attribute``: residence, employer…) closes the
   slot's other current holders that the extractor never saw — a concurrent add put them there.
+
+Lifetimes: "current" excludes memories expired by ``now``. A new memory lapses at its lifetime's end
+(``WriteItem.lifetime_of``). A fact said again (NONE, from the extractor or the duplicate check) or rewritten
+(UPDATE) is *refreshed*: its re-statement is counted, and an explicit lifetime (the caller's, or the fact's
+own "until Friday") replaces its expiry, while a default one, or its own TTL, only ever extends it.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import numpy as np
 
 from .. import transcripts
 from ..records import ChangeRecord
+from ..retention import Lifetime
 from ..storage.base import HistoryEntry, NewMemory, NewMessage, Store, StoredMemory, Tx
 from ..types import Scope
 from .plan import Planned, WriteItem, dedupe_items
@@ -34,27 +40,29 @@ CONCURRENT = "superseded by a fact added at the same time"
 class Committed:
     fresh: dict[int, np.ndarray] = field(default_factory=dict)  # row id -> vector, for the vector index
     graph_seqs: list[list[int]] = field(default_factory=list)  # per item: its graph outbox entries
+    transcripts: bool = False  # whether a transcript was written (memlayer.transcripts)
 
 
-def precheck(store: Store, items: list[WriteItem]) -> int:
+def precheck(store: Store, items: list[WriteItem], now: float) -> int:
     """Turn ADDs that repeat a current memory into NONE before anything is embedded; returns the vectors
     log head the check saw (a commit that sees the same head need not look again)."""
     head = store.log_head("vectors")
     existing = store.current_by_hash(sorted({i.scope for i in items}, key=_order),
-                                     [p.hash for i in items for p in i.plans if p.event == "ADD"])
+                                     [p.hash for i in items for p in i.plans if p.event == "ADD"], at=now)
     dedupe_items(items, existing)
     return head
 
 
-def commit(store: Store, items: list[WriteItem], *, graph: bool, checked_at: int | None) -> Committed:
-    """One transaction for ``items`` (see the module docstring); fills each plan's ``result``."""
+def commit(store: Store, items: list[WriteItem], *, graph: bool, checked_at: int | None, now: float) -> Committed:
+    """One transaction for ``items`` (see the module docstring); fills each plan's ``result``. ``now``: the
+    present, for what counts as expired (``checked_at`` must come from a precheck at the same ``now``)."""
     out = Committed()
     with store.transaction() as tx:
         scopes = sorted({i.scope for i in items}, key=_order)
         for scope in scopes:  # one global order: concurrent writers of several scopes cannot deadlock
             tx.lock_scope(scope)
         if checked_at is None or tx.log_head("vectors") != checked_at:
-            existing = tx.current_by_hash(scopes, [p.hash for i in items for p in i.plans if p.event == "ADD"])
+            existing = tx.current_by_hash(scopes, [p.hash for i in items for p in i.plans if p.event == "ADD"], at=now)
             dedupe_items(items, existing)
         msg_ids = tx.insert_messages([NewMessage(i.scope, m.role, m.content, i.when, m.name)
                                       for i in items for m in i.messages])
@@ -64,10 +72,12 @@ def commit(store: Store, items: list[WriteItem], *, graph: bool, checked_at: int
         for item, p in adds:
             p.new_id = p.new_id or str(uuid.uuid4())
             assert p.embedding is not None
+            lifetime = item.lifetime_of(p)
             rows.append(NewMemory(p.new_id, item.scope, p.text, p.hash, p.embedding, item.when, p.metadata, p.attribute,
-                                  speaker=_speaker(item, p), updated_at=item.updated))
+                                  expires_at=lifetime.end(item.when), speaker=_speaker(item, p), ttl=lifetime.kept_ttl,
+                                  updated_at=item.updated))
         new_rids = tx.insert_memories(rows)
-        transcripts.note_written(tx, (r.metadata for r in rows))
+        out.transcripts = transcripts.note_written(tx, (r.metadata for r in rows))
         start = 0
         sources: dict[int, tuple[int, ...]] = {}
         for item in items:
@@ -80,21 +90,29 @@ def commit(store: Store, items: list[WriteItem], *, graph: bool, checked_at: int
                                         src if p.message_index is None else (src[p.message_index],)))
             p.result = ChangeRecord(p.new_id, "ADD", p.text)  # type: ignore[arg-type]
         for item in items:
-            history += _changes(tx, item, sources[id(item)], out.fresh)
+            history += _changes(tx, item, sources[id(item)], out.fresh, now)
         tx.add_history(history)
         for item in items:
             out.graph_seqs.append(_outbox(tx, item, sources[id(item)]) if graph and item.relations else [])
     return out
 
 
-def _changes(tx: Tx, item: WriteItem, source: tuple[int, ...], fresh: dict[int, np.ndarray]) -> list[HistoryEntry]:
+def _changes(
+    tx: Tx, item: WriteItem, source: tuple[int, ...], fresh: dict[int, np.ndarray], now: float
+) -> list[HistoryEntry]:
     """The UPDATE/DELETE/NONE steps of one item, each re-checked against the transaction's view."""
     entries: list[HistoryEntry] = []
+    restated: dict[str, int] = {}
     for p in item.plans:
+        if p.event == "NONE" and p.target is not None and p.result is not None:  # a duplicate: said again
+            row = tx.current(p.target.id)
+            if row is not None and _stale(row, item, now) in (None, "changed"):
+                restated[row.id] = restated.get(row.id, 0) + 1
+                _refresh(tx, row, item.lifetime_of(p), item.when)
         if p.event not in ("UPDATE", "DELETE", "NONE") or p.target is None or p.result is not None:
             continue
         row = tx.current(p.target.id)
-        stale = _stale(row, item)
+        stale = _stale(row, item, now)
         if stale:
             log.warning("memory %s %s since this add was planned; skipping its %s", p.target.id, stale, p.event)
             continue
@@ -102,6 +120,7 @@ def _changes(tx: Tx, item: WriteItem, source: tuple[int, ...], fresh: dict[int, 
         if p.event == "UPDATE":
             assert p.embedding is not None
             tx.rewrite(row.rid, p.text, p.hash, p.embedding, item.when, attribute=p.attribute)
+            _refresh(tx, row, item.lifetime_of(p), item.when)
             fresh[row.rid] = p.embedding
             entries.append(HistoryEntry(row.id, "UPDATE", row.memory, p.text, item.when, item.scope, item.actor, source))
             p.result = ChangeRecord(row.id, "UPDATE", p.text, previous_memory=row.memory)
@@ -111,15 +130,36 @@ def _changes(tx: Tx, item: WriteItem, source: tuple[int, ...], fresh: dict[int, 
             p.result = ChangeRecord(row.id, "DELETE", row.memory, superseded_by=p.superseded_by)
         else:
             p.result = ChangeRecord(row.id, "NONE", row.memory)
-    entries += _close_unseen_holders(tx, item, source)
+            restated[row.id] = restated.get(row.id, 0) + 1
+            _refresh(tx, row, item.lifetime_of(p), item.when)
+    if restated:
+        tx.reinforce(restated, item.when, kind="restate")
+    entries += _close_unseen_holders(tx, item, source, now)
     return entries
 
 
-def _stale(row: StoredMemory | None, item: WriteItem) -> str | None:
+def _refresh(tx: Tx, row: StoredMemory, lifetime: Lifetime, when: float) -> None:
+    """A memory said again at ``when``: an explicit lifetime sets its expiry; otherwise its own TTL and the
+    default may only push a set expiry later (a memory that never expires stays so)."""
+    if lifetime.explicit:
+        end, ttl = lifetime.end(when), lifetime.kept_ttl
+        if (end, ttl) != (row.expires_ts, row.ttl):
+            tx.set_expiry(row.id, end, ttl)
+        return
+    if row.expires_ts is None:
+        return
+    ends = [e for e in (lifetime.end(when), when + row.ttl if row.ttl is not None else None) if e is not None]
+    if ends and max(ends) > row.expires_ts:
+        tx.set_expiry(row.id, max(ends), row.ttl if row.ttl is not None else lifetime.kept_ttl)
+
+
+def _stale(row: StoredMemory | None, item: WriteItem, now: float) -> str | None:
     if row is None:
         return "was deleted"
     if row.valid_to is not None:
         return "was closed"
+    if row.expired(now):
+        return "has expired"
     if not row.shows(item.scope):
         return "belongs to another scope"
     shown = item.seen.get(row.id)
@@ -128,13 +168,13 @@ def _stale(row: StoredMemory | None, item: WriteItem) -> str | None:
     return None
 
 
-def _close_unseen_holders(tx: Tx, item: WriteItem, source: tuple[int, ...]) -> list[HistoryEntry]:
+def _close_unseen_holders(tx: Tx, item: WriteItem, source: tuple[int, ...], now: float) -> list[HistoryEntry]:
     fills = {p.attribute: p for p in item.plans if p.event == "ADD" and p.attribute} if item.inferred else {}
     if not fills:
         return []
     created = {p.new_id for p in item.plans}
     entries = []
-    for holder in tx.current_by_attribute(item.scope, sorted(fills)):  # type: ignore[arg-type]
+    for holder in tx.current_by_attribute(item.scope, sorted(fills), at=now):  # type: ignore[arg-type]
         if holder.id in item.seen or holder.id in created:
             continue
         new = fills[holder.attribute or ""]

@@ -51,6 +51,16 @@ class FactDecision(BaseModel):
     attribute: str | None = Field(
         default=None, description="The slot this fact fills, e.g. 'residence', 'preference:cricket'."
     )
+    expires_at: str | None = Field(
+        default=None,
+        description="For a fact true only until a known time ('this week', 'until Friday'): when it stops "
+        "being true, ISO 8601 (a date means the end of that day). Null for lasting facts.",
+    )
+
+    @field_validator("expires_at", mode="before")
+    @classmethod
+    def _expires(cls, value: Any) -> Any:
+        return (value.strip() or None) if isinstance(value, str) else None  # anything else reads as "no end"
 
     @field_validator("event", mode="before")
     @classmethod
@@ -186,6 +196,11 @@ def _dates_section(context: ExtractContext) -> str:
             'Resolve "yesterday", "next week", "last Friday" and other relative dates against '
             "today and write absolute dates in the facts."
         )
+    lines.append(
+        "When a fact is only true until a known time (\"I'm in Lisbon this week\", \"off work until Friday\", "
+        '"for the next 3 days", "tonight"), also give `expires_at`: when it stops being true, as an ISO 8601 '
+        "date or date-time (a date means the end of that day). Lasting facts, past events and plans get null."
+    )
     return " ".join(lines)
 
 

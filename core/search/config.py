@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..errors import ConfigError
+from ..retention import parse_duration
 
 
 class SearchConfig(BaseModel):
@@ -33,6 +34,9 @@ class SearchConfig(BaseModel):
     * ``expansion_weight`` — pseudo-relevance feedback: the content words that co-occur in at least two of the
       ``expansion_docs`` best memories (and are not in the query) are searched lexically, ``expansion_terms``
       of them at most, and each memory found gains this weight times its score over the best one.
+    * lifetimes — ``recency_weight * 0.5 ** (age / recency_half_life)``, the age counted from a memory's last
+      write, re-statement or recall, plus ``reinforcement_weight * min(1, log(1 + n) / log(1 +
+      reinforcement_saturation))`` for a memory re-stated or recalled n times (see ``search/decay.py``).
 
     Boosts and priors are on the ``weighted`` scale (each retriever adds at most its weight); with
     ``rrf`` the fused scores are first divided by the best one. Metadata keys used (``context_key``,
@@ -68,6 +72,16 @@ class SearchConfig(BaseModel):
     expansion_weight: float = Field(0.0, ge=0)
     expansion_docs: int = Field(5, ge=1)
     expansion_terms: int = Field(8, ge=1)
+    # lifetimes (search/decay.py)
+    recency_weight: float = Field(0.0, ge=0)
+    recency_half_life: float = Field(30 * 86_400.0, gt=0, description="seconds (or '30d')")
+    reinforcement_weight: float = Field(0.0, ge=0)
+    reinforcement_saturation: int = Field(10, ge=1)
+
+    @field_validator("recency_half_life", mode="before")
+    @classmethod
+    def _half_life(cls, value: Any) -> Any:
+        return parse_duration(value, "recency_half_life", allow_never=False)
 
     @property
     def uses_context(self) -> bool:
@@ -77,6 +91,10 @@ class SearchConfig(BaseModel):
     def uses_times(self) -> bool:
         """Whether the search reads when each memory was created (context gaps, time hints)."""
         return self.uses_context or bool(self.temporal_boost)
+
+    @property
+    def uses_lifetimes(self) -> bool:
+        return bool(self.recency_weight or self.reinforcement_weight)
 
     @property
     def uses_speakers(self) -> bool:
@@ -122,3 +140,10 @@ PRESETS: dict[str, SearchConfig] = {
         speaker_key="speaker", speaker_boost=0.5, strip_speakers=True, length_prior=0.3, temporal_boost=1.0,
     ),
 }
+# `default` plus decay and reinforcement (search/decay.py): for stores where what was said or recalled lately
+# matters more (add-only stores, drifting preferences). A week's half-life lifts the latest of competing values
+# while an old fact that nothing newer contradicts keeps its place; on LOCOMO it costs recall, so it is not the
+# default (BENCHMARKS.md, "Memory lifetimes").
+PRESETS["lifetimes"] = PRESETS["default"].model_copy(update={
+    "recency_weight": 0.3, "recency_half_life": 7 * 86_400.0, "reinforcement_weight": 0.1,
+})

@@ -27,7 +27,7 @@ from . import errors, pages
 from .auth import Authenticator
 from .keys import KeyRing
 from .limits import BodyLimit, Gate, HostCheck, RateLimiter
-from .routes import graph, memories, system
+from .routes import graph, lifetimes, memories, system
 from .service import MemoryService
 from .settings import ENV_SETTINGS, ServerSettings
 
@@ -142,7 +142,7 @@ def create_app(settings: ServerSettings | None = None, *, memory: Any = None) ->
                               "`Authorization: Bearer mlk_...`; every scope you name lives inside your key's tenant.")
     app.state.memlayer = state
     errors.install(app)
-    for router in (memories.router, graph.router, system.router):
+    for router in (memories.router, lifetimes.router, graph.router, system.router):
         app.include_router(router)
     if endpoint is not None:
         app.router.routes.append(Route("/mcp", endpoint=endpoint, methods=["GET", "POST", "DELETE"]))

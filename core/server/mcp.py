@@ -74,12 +74,13 @@ def build(runtime: Callable[[], Runtime]) -> MCPServer:
         return {"user_id": user_id, "agent_id": agent_id, "run_id": run_id}
 
     @mcp.tool(description="Remember something about the user: a fact, a preference, an event. Facts are extracted "
-              "and reconciled with what is already known (infer=false stores the text verbatim).")
+              "and reconciled with what is already known (infer=false stores the text verbatim). ttl: how long it "
+              "stays true, e.g. '3d' or '12h' for something temporary; leave it out for lasting facts.")
     async def add_memory(ctx: Context, text: str, user_id: str | None = None, agent_id: str | None = None,
                          run_id: str | None = None, metadata: dict[str, Any] | None = None,
-                         infer: bool = True) -> dict[str, Any]:
+                         infer: bool = True, ttl: str | None = None) -> dict[str, Any]:
         return await call(ctx, "write", lambda rt, who: rt.service.add(
-            who.tenant, text, **scope(rt, user_id, agent_id, run_id), metadata=metadata, infer=infer))
+            who.tenant, text, **scope(rt, user_id, agent_id, run_id), metadata=metadata, infer=infer, ttl=ttl))
 
     @mcp.tool(description="Find the memories most relevant to a question (as_of: what was true at an ISO time).")
     async def search_memories(ctx: Context, query: str, user_id: str | None = None, agent_id: str | None = None,

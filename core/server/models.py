@@ -11,6 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 ScopeId = Annotated[str, StringConstraints(min_length=1, max_length=512)]
 Time = Annotated[str | float, Field(description="ISO 8601 time (UTC unless it has an offset) or epoch seconds")]
+Expiry = Annotated[str | float, Field(description="when it lapses: ISO 8601 time, epoch seconds, or 'never'")]
+TTL = Annotated[str | float, Field(description="how long it stays current: seconds or a duration like '7d' or "
+                                               "'12h'; 'never' for no expiry")]
 MAX_QUERY_CHARS = 32_768
 MAX_LIMIT = 1_000_000_000  # get_all's "everything" (the adapters ask for 1e9)
 MAX_SEARCH_LIMIT = 10_000
@@ -47,11 +50,16 @@ class AddBody(Scoped):
     metadata: dict[str, Any] | None = None
     infer: bool = Field(True, description="extract facts (LLM or pattern extractor); false stores each message")
     timestamp: Time | None = None
+    expires_at: Expiry | None = None
+    ttl: TTL | None = Field(None, description="how long what this call writes stays current, from its timestamp: "
+                                             "seconds or a duration like '7d'; 'never'. Without it or expires_at, "
+                                             "a fact's own expiry or the scope's default TTL applies")
 
 
 class BulkBody(_Body):
     records: list[dict[str, Any]] = Field(
-        max_length=10_000, description="{text | messages, user_id, agent_id, run_id, metadata, timestamp} each",
+        max_length=10_000, description="{text | messages, user_id, agent_id, run_id, metadata, timestamp, id, "
+                                       "expires_at | ttl} each",
     )
     batch_size: int = Field(1000, ge=1, le=10_000)
 
@@ -68,8 +76,28 @@ class SearchBody(Scoped):
 
 
 class UpdateBody(_Body):
-    text: str = Field(min_length=1, max_length=2_000_000)
+    text: str | None = Field(None, min_length=1, max_length=2_000_000,
+                             description="the new text (leave it out to change only when the memory lapses)")
     metadata: dict[str, Any] | None = None
+    expires_at: Expiry | None = None
+    ttl: TTL | None = Field(None, description="a new lifetime counted from now: seconds, '7d', or 'never'")
+
+
+class RefreshBody(Scoped):
+    ids: list[Annotated[str, StringConstraints(min_length=1, max_length=256)]] = Field(min_length=1, max_length=10_000)
+    ttl: TTL | None = Field(None, description="extend to now + ttl (default: each memory's own TTL)")
+
+
+class SweepBody(Scoped):
+    filters: dict[str, Any] | None = Field(None, description="only the scope's memories these filters match")
+    grace_period: TTL | None = Field(None, description="forget memories expired at least this long ago (0: all "
+                                                       "expired ones) instead of after the store's grace period")
+
+
+class RetentionBody(Scoped):
+    ttl: TTL | None = Field(None, description="default TTL of the scope's new memories; null: the store's setting")
+    max_memories: int | Literal["unlimited"] | None = Field(
+        None, description="cap of current memories per exact scope; null: the store's setting")
 
 
 class SparqlBody(Scoped):
@@ -97,6 +125,7 @@ class MemoryOut(_Out):
     valid_from: str | None
     valid_to: str | None
     superseded_by: str | None
+    expires_at: str | None = None
 
 
 class HitOut(MemoryOut):
@@ -178,6 +207,31 @@ class HistoryOut(_Out):
     agent_id: str | None
     run_id: str | None
     source_messages: list[SourceMessageOut]
+    reason: str | None = None
+
+
+class RefreshedOut(_Out):
+    id: str
+    refreshed: bool
+    expires_at: str | None
+
+
+class RefreshOut(_Out):
+    results: list[RefreshedOut]
+
+
+class SweepOut(_Out):
+    forgotten: int
+    closed: int
+    recalls: int
+    complete: bool
+    at: str
+
+
+class RetentionOut(_Out):
+    ttl: float | None
+    max_memories: int | None
+    own: dict[str, Any]
 
 
 class ScopeOut(_Out):

@@ -64,10 +64,12 @@ class MemoryService:
 
     # -- writes ---------------------------------------------------------------------------------
     async def add(self, tenant: Tenant, messages: Any, *, user_id: Any = None, agent_id: Any = None,
-                  run_id: Any = None, metadata: Any = None, infer: bool = True, timestamp: Any = None) -> dict[str, Any]:
+                  run_id: Any = None, metadata: Any = None, infer: bool = True, timestamp: Any = None,
+                  expires_at: Any = None, ttl: Any = None) -> dict[str, Any]:
         scope = tenant.scope(user_id, agent_id, run_id)
         out: dict[str, Any] = await self.memory.add(_plain(messages), **scope, metadata=metadata, infer=infer,
-                                                    timestamp=parse_time(timestamp))
+                                                    timestamp=parse_time(timestamp),
+                                                    expires_at=parse_time(expires_at), ttl=ttl)
         return out
 
     async def bulk_add(self, tenant: Tenant, records: Sequence[Mapping[str, Any]], *, batch_size: int = 1000) -> dict[str, Any]:
@@ -82,10 +84,11 @@ class MemoryService:
         out: dict[str, Any] = await self.memory.bulk_add(mapped, batch_size=batch_size, progress=False)
         return out
 
-    async def update(self, tenant: Tenant, memory_id: str, text: str, metadata: Any = None,
-                     **scope: Any) -> dict[str, Any]:
+    async def update(self, tenant: Tenant, memory_id: str, text: str | None, metadata: Any = None, *,
+                     expires_at: Any = None, ttl: Any = None, **scope: Any) -> dict[str, Any]:
         await self._owned(tenant, memory_id, scope)
-        out: dict[str, Any] = await self.memory.update(memory_id, text, metadata)
+        out: dict[str, Any] = await self.memory.update(memory_id, text, metadata, expires_at=parse_time(expires_at),
+                                                       ttl=ttl)
         return out
 
     async def delete(self, tenant: Tenant, memory_id: str, **scope: Any) -> dict[str, Any]:
@@ -103,11 +106,7 @@ class MemoryService:
         if tenant.name is None:
             await self.memory.reset()
             return {"deleted": 0, "scopes": 0, "message": "Erased the whole store"}
-        scope_ids = getattr(self.memory.store, "scope_ids", None)
-        if scope_ids is None:
-            raise ConfigError("this store cannot list a tenant's scopes, so a tenant reset is not available on it; "
-                              "forget each scope with delete_all")
-        ids = await asyncio.to_thread(scope_ids, tenant.prefix)
+        ids = await asyncio.to_thread(self._scope_ids("reset", "forget each scope with delete_all"), tenant.prefix)
         deleted = scopes = 0
         for field in SCOPE_KEYS:
             for value in ids[field]:
@@ -127,8 +126,9 @@ class MemoryService:
         )
         return {"results": tenant.records(out["results"]), "relations": list(out.get("relations") or [])}
 
-    async def get(self, tenant: Tenant, memory_id: str, **scope: Any) -> dict[str, Any]:
-        return tenant.record(await self._owned(tenant, memory_id, scope))
+    async def get(self, tenant: Tenant, memory_id: str, *, include_expired: bool = True,
+                  **scope: Any) -> dict[str, Any]:
+        return tenant.record(await self._owned(tenant, memory_id, scope, include_expired=include_expired))
 
     async def get_all(self, tenant: Tenant, *, user_id: Any = None, agent_id: Any = None, run_id: Any = None,
                       filters: Any = None, limit: int = 100, as_of: Any = None,
@@ -161,6 +161,45 @@ class MemoryService:
 
         return lines()
 
+    # -- lifetimes ------------------------------------------------------------------------------
+    async def refresh(self, tenant: Tenant, memory_ids: Sequence[str], *, ttl: Any = None,
+                      **scope: Any) -> dict[str, Any]:
+        for memory_id in dict.fromkeys(memory_ids):
+            await self._owned(tenant, memory_id, scope)
+        out: dict[str, Any] = await self.memory.refresh(list(memory_ids), ttl=ttl, **_wanted(tenant, scope))
+        return out
+
+    async def sweep(self, tenant: Tenant, *, user_id: Any = None, agent_id: Any = None, run_id: Any = None,
+                    filters: Any = None, grace_period: Any = None) -> dict[str, Any]:
+        """The local tenant sweeps the store (or a scope of it); a named tenant sweeps the scope it names, or
+        each of its scopes. Recall counts are store-wide upkeep: a named tenant is not shown them."""
+        named = [user_id, agent_id, run_id]
+        if tenant.name is None:
+            out: dict[str, Any] = await self.memory.sweep(user_id=user_id, agent_id=agent_id, run_id=run_id,
+                                                          filters=filters, grace_period=grace_period)
+            return out
+        if any(v is not None for v in named):
+            scopes = [tenant.scope(*named)]
+        else:
+            ids = await asyncio.to_thread(self._scope_ids(), tenant.prefix)
+            scopes = [{field: value} for field in SCOPE_KEYS for value in ids[field]]
+        total: dict[str, Any] = {"forgotten": 0, "closed": 0, "recalls": 0, "complete": True,
+                                 "at": self.memory.engine.clock.now().isoformat()}
+        for scope in scopes:
+            out = await self.memory.sweep(**scope, filters=tenant.filters(filters), grace_period=grace_period)
+            total.update(forgotten=total["forgotten"] + out["forgotten"], closed=total["closed"] + out["closed"],
+                         complete=total["complete"] and out["complete"], at=out["at"])
+        return total
+
+    async def get_retention(self, tenant: Tenant, **scope: Any) -> dict[str, Any]:
+        out: dict[str, Any] = await self.memory.get_retention(**tenant.scope(**scope))
+        return out
+
+    async def set_retention(self, tenant: Tenant, changes: Mapping[str, Any], **scope: Any) -> dict[str, Any]:
+        """Set the policy fields in ``changes`` (the others stay as they are)."""
+        out: dict[str, Any] = await self.memory.set_retention(**tenant.scope(**scope), **changes)
+        return out
+
     # -- graph ----------------------------------------------------------------------------------
     async def relations(self, tenant: Tenant, query: str | None = None, *, as_of: Any = None,
                         include_expired: bool = False, limit: int = 50, **scope: Any) -> list[dict[str, Any]]:
@@ -176,9 +215,18 @@ class MemoryService:
         return await asyncio.to_thread(graphs.export, self.memory, tenant.scope(**scope), fmt)
 
     # -- helpers --------------------------------------------------------------------------------
-    async def _owned(self, tenant: Tenant, memory_id: str, scope: Mapping[str, Any]) -> dict[str, Any]:
+    def _scope_ids(self, what: str = "sweep", instead: str = "sweep each scope") -> Any:
+        scope_ids = getattr(self.memory.store, "scope_ids", None)
+        if scope_ids is None:
+            raise ConfigError(f"this store cannot list a tenant's scopes, so a tenant {what} is not available on it; "
+                              f"{instead}")
+        return scope_ids
+
+    async def _owned(self, tenant: Tenant, memory_id: str, scope: Mapping[str, Any], *,
+                     include_expired: bool = True) -> dict[str, Any]:
         wanted = _wanted(tenant, scope)
-        row = await self.memory.get(memory_id) if isinstance(memory_id, str) and memory_id else None
+        valid = isinstance(memory_id, str) and memory_id
+        row = await self.memory.get(memory_id, include_expired=include_expired) if valid else None
         if row is None or not tenant.owns(row) or not tenant.matches(row, wanted):
             raise NotFoundError(f"no memory with id {memory_id!r}")
         return dict(row)

@@ -9,11 +9,18 @@ Change logs: every write that a derived projection must see appends to a named l
 transaction: ``"vectors"`` (a memory row added, re-embedded or removed: entries carry the row id) and
 ``"graph"`` (the graph outbox: entries carry an operation and its JSON payload). Projections read a log
 after their watermark (``read_log``), never skipping an entry that became visible late.
+
+Lifetimes: a memory may carry ``expires_at`` (epoch seconds; NULL never lapses) and the ``ttl`` a refresh
+extends it by. "Current" means not closed (``valid_to`` NULL) and, when the caller passes the present time
+(``Selection.now``, ``at=``), not expired by then. The store never reads a clock itself: callers pass the
+time. ``recalls``/``restated`` count how often a memory came back (search, a re-statement) and ``seen_at``
+is the last time; the lifetime verbs (``set_expiry``, ``reinforce``, ``expired``, ``count``,
+``scope_counts``) are plain, portable statements over those columns.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -37,8 +44,9 @@ class Selection:
 
     ``exact``: fields of ``scope`` that are None must be NULL (the memories of exactly that scope);
     otherwise a partial scope covers every memory whose given fields match (``user_id="u"`` covers u's
-    per-agent and per-run memories). ``as_of``: the memories valid at that time; ``include_expired``: all,
-    current or closed; by default only current memories.
+    per-agent and per-run memories). ``as_of``: the memories valid at that time (not yet closed and not yet
+    expired then); ``include_expired``: all, current, closed or expired; by default only current memories:
+    not closed and, when ``now`` is given, not expired by ``now`` (without ``now`` expiry is not checked).
     """
 
     scope: Scope
@@ -46,6 +54,7 @@ class Selection:
     as_of: datetime | None = None
     include_expired: bool = False
     exact: bool = False
+    now: datetime | None = None
 
 
 @dataclass(slots=True)
@@ -56,6 +65,23 @@ class StoredMemory(MemoryRecord):
     hash: str = ""
     updated_ts: float = 0.0  # updated_at as epoch seconds (optimistic re-checks compare it)
     speaker: str | None = None  # who said it (a verbatim memory's message name or role; metadata "speaker" wins)
+    expires_ts: float | None = None  # expires_at as epoch seconds (None: never)
+    ttl: float | None = None  # seconds a refresh extends the expiry by (None: a fixed expiry, or none)
+    recalls: int = 0  # how often search returned it
+    restated: int = 0  # how often an add said it again
+    seen_ts: float | None = None  # the last recall or re-statement (epoch seconds)
+
+    @property
+    def fresh_ts(self) -> float:
+        """When it was last written, re-stated or recalled (epoch seconds): what recency decays from."""
+        return max(self.updated_ts, self.seen_ts or 0.0)
+
+    @property
+    def reinforced(self) -> int:
+        return self.recalls + self.restated
+
+    def expired(self, at: float) -> bool:
+        return self.expires_ts is not None and self.expires_ts <= at
 
     def record(self) -> MemoryRecord:
         return MemoryRecord(**{k: getattr(self, k) for k in MemoryRecord.__slots__})  # type: ignore[attr-defined]
@@ -80,6 +106,7 @@ class NewMemory:
     expires_at: float | None = None
     speaker: str | None = None
     updated_at: float | None = None  # when its text last changed; None: created_at (a restore may keep its own)
+    ttl: float | None = None  # kept for refreshes (with expires_at = created_at + ttl)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,11 +175,26 @@ class Tx(Protocol):
     def log_head(self, log: LogName) -> int:
         """The change log's head as this transaction sees it."""
 
-    def current_by_hash(self, scopes: Sequence[Scope], hashes: Sequence[str]) -> dict[Scope, dict[str, list[StoredMemory]]]:
-        """Current memories of exactly each scope whose text hash is one of ``hashes``."""
+    def current_by_hash(
+        self, scopes: Sequence[Scope], hashes: Sequence[str], *, at: float | None = None
+    ) -> dict[Scope, dict[str, list[StoredMemory]]]:
+        """Current memories (not expired by ``at`` when given) of exactly each scope whose text hash is one of
+        ``hashes``."""
 
-    def current_by_attribute(self, scope: Scope, attributes: Sequence[str]) -> list[StoredMemory]:
-        """Current memories of exactly ``scope`` holding one of ``attributes``."""
+    def current_by_attribute(
+        self, scope: Scope, attributes: Sequence[str], *, at: float | None = None
+    ) -> list[StoredMemory]:
+        """Current memories (not expired by ``at`` when given) of exactly ``scope`` holding one of ``attributes``."""
+
+    def list_memories(self, selection: Selection, limit: int) -> list[StoredMemory]:
+        """As ``Store.list_memories``, inside the transaction."""
+
+    def count(self, selection: Selection) -> int:
+        """How many memories a selection covers, inside the transaction."""
+
+    def expired(self, before: float, limit: int, within: Selection | None = None) -> list[StoredMemory]:
+        """Memories (current or closed) whose ``expires_at`` is at or before ``before``, earliest first; with
+        ``within``, only those its scope (``exact`` as there) and filters cover (its time bounds are ignored)."""
 
     def insert_messages(self, messages: Sequence[NewMessage]) -> list[int]:
         """Insert raw messages; returns their ids, in order."""
@@ -171,6 +213,18 @@ class Tx(Protocol):
 
     def delete(self, memory_id: str) -> StoredMemory | None:
         """Remove a memory row (logged for the vector index); its history stays. None when absent."""
+
+    def delete_many(self, memory_ids: Sequence[str]) -> list[str]:
+        """Remove several memory rows at once (logged for the vector index; history stays). Returns the ids
+        that were there and are now gone, in the order given (absent ones are skipped)."""
+
+    def set_expiry(self, memory_id: str, expires_at: float | None, ttl: float | None) -> None:
+        """Set when a memory lapses (None: never) and the TTL later refreshes extend it by (None: none).
+        Neither ``updated_at`` nor the vector changes."""
+
+    def reinforce(self, counts: Mapping[str, int], at: float, *, kind: Literal["recall", "restate"]) -> None:
+        """Add ``counts[id]`` to the memories' recalls (or re-statements); ``seen_at`` becomes at least ``at``.
+        Ids of memories that are gone are ignored. Neither ``updated_at`` nor the vector changes."""
 
     def add_history(self, entries: Sequence[HistoryEntry]) -> None: ...
 
@@ -230,10 +284,14 @@ class Store(Protocol):
     def within(self, selection: Selection, rids: Sequence[int]) -> np.ndarray:
         """The row ids among ``rids`` that the selection covers (ascending): post-filtering candidates."""
 
-    def current_by_attribute(self, scope: Scope, attributes: Sequence[str]) -> list[StoredMemory]: ...
+    def current_by_attribute(
+        self, scope: Scope, attributes: Sequence[str], *, at: float | None = None
+    ) -> list[StoredMemory]: ...
 
-    def current_by_hash(self, scopes: Sequence[Scope], hashes: Sequence[str]) -> dict[Scope, dict[str, list[StoredMemory]]]:
-        """Current memories of exactly each scope whose hash is one of ``hashes``."""
+    def current_by_hash(
+        self, scopes: Sequence[Scope], hashes: Sequence[str], *, at: float | None = None
+    ) -> dict[Scope, dict[str, list[StoredMemory]]]:
+        """Current memories (not expired by ``at`` when given) of exactly each scope whose hash is one of ``hashes``."""
 
     def rids_of(self, memory_ids: Sequence[str]) -> dict[str, int]: ...
 
@@ -262,7 +320,12 @@ class Store(Protocol):
         """The vectors log head and every memory's (ids, vectors) in batches, from one consistent snapshot
         (valid while the context is open)."""
 
-    def count(self) -> int: ...
+    def count(self, selection: Selection | None = None) -> int:
+        """How many memories the store holds (current or not), or a selection covers."""
+
+    def scope_counts(self, at: float, over: int, within: Scope | None = None) -> dict[Scope, int]:
+        """Exact scopes holding more than ``over`` current memories (not closed, not expired by ``at``); with
+        ``within``, only the exact scopes it covers (its given fields match)."""
 
     def list_scopes(self, prefix: str, limit: int) -> dict[str, list[ScopeSummary]]:
         """Per scope field ("user_id", "agent_id", "run_id"): the ids its memories (current or closed) hold

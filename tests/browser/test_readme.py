@@ -9,15 +9,14 @@ import shlex
 from memlayer.cli import build_parser
 from memlayer.server.pages import MOUNT, STATIC
 from memlayer.server.settings import ServerSettings
+from tests import readme
 from tests.server.harness import ROOT
 
-README = (ROOT / "README.md").read_text()
-START = README.index("## Memory browser\n")
-SECTION = README[START:README.index("\n## ", START + 1)]
+SECTION = readme.section("## Memory browser")
 
 
 def test_the_commands_exist_and_the_url_is_right() -> None:
-    (code,) = re.findall(r"```bash\n(.*?)```", SECTION, flags=re.S)
+    (code,) = readme.code("## Memory browser", "bash")
     parser = build_parser()
     for line in code.splitlines():
         argv = shlex.split(line.split("#", 1)[0])

@@ -4,7 +4,6 @@ environment, as a mem0 user's OPENAI_API_KEY would be), then its import command 
 from __future__ import annotations
 
 import json
-import re
 import shlex
 from pathlib import Path
 from typing import Any
@@ -13,12 +12,11 @@ import pytest
 
 from memlayer import Memory
 from memlayer.cli import main
+from tests import readme
 from tests.fake_openai import FakeOpenAI
 
 ROOT = Path(__file__).resolve().parents[2]
-README = (ROOT / "README.md").read_text()
-SECTION = README[README.index("## Coming from mem0\n"):README.index("\n## ", README.index("## Coming from mem0\n") + 1)]
-BLOCKS = re.findall(r"```(\w+)\n(.*?)```", SECTION, flags=re.S)
+BLOCKS = readme.blocks("## Coming from mem0")
 EXPORT = ROOT / "tests" / "cli" / "fixtures" / "mem0_get_all.json"
 
 

@@ -54,6 +54,17 @@ def test_an_update_that_marks_a_memory_sets_the_flag(memory: Any) -> None:
     assert memory.search("weather", user_id="u")["results"] == []
 
 
+def test_this_process_leaves_out_its_own_new_transcript_at_once(memory: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("memlayer.transcripts.time.monotonic", lambda: 1000.0)  # no re-read of the flag
+    memory.add("we talked about the rain", user_id="u", infer=False)
+    mid = memory.get_all(user_id="u")["results"][0]["id"]
+    assert len(memory.search("rain", user_id="u")["results"]) == 1  # the flag was read: unset
+    memory.update(mid, "we talked about the rain", metadata=MARK)
+    assert memory.search("rain", user_id="u")["results"] == []
+    memory.add("did it rain?", user_id="u", run_id="r2", infer=False, metadata=MARK)
+    assert memory.search("rain", user_id="u")["results"] == []
+
+
 def test_a_store_without_transcripts_searches_without_the_condition(memory: Any) -> None:
     memory.add("plain fact", user_id="u", infer=False)
     assert memory.async_memory.store.get_meta(FLAG) is None and not memory.async_memory.engine.transcripts.present()

@@ -1,6 +1,6 @@
 """MemlayerStore: the default namespace → scope mapping (per-user forget works), LangGraph's index=
 (an Embeddings, a callable, per-field vectors, similarity scores), concurrency, huge filter numbers,
-TTL refused with a clear message, and a client stand-in in place of a Memory."""
+and a client stand-in in place of a Memory (TTL: test_store_ttl.py)."""
 
 from __future__ import annotations
 
@@ -118,13 +118,6 @@ def test_huge_numbers_in_filters(memory: Any) -> None:
     store.put(("p",), "huge", {"price": 10**30})
     assert {i.key for i in store.search(("p",), filter={"price": {"$lt": 10**100}})} == {"cheap", "huge"}
     assert [i.key for i in store.search(("p",), filter={"price": {"$gt": 10**20}})] == ["huge"]
-
-
-def test_ttl_is_refused_clearly(memory: Any) -> None:
-    with pytest.raises(NotImplementedError, match="TTL"):
-        MemlayerStore(memory, ttl={"default_ttl": 5})
-    with pytest.raises(NotImplementedError, match="TTL"):
-        MemlayerStore(memory).put(("t",), "k", {"v": 1}, ttl=5)
 
 
 class ClientStandIn:

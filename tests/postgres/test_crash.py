@@ -43,6 +43,23 @@ def _resolve_in_flight(store: Any, model: Model, op: str, args: dict[str, Any], 
     return False
 
 
+def _settled(url: str, timeout: float = 15.0) -> None:
+    """Wait until no memlayer session of the database is still working: the server finishes a COMMIT it
+    received even when the client that sent it was just killed, so looking for the in-flight operation
+    before that session is done can miss a write that then commits (seen on a loaded machine)."""
+    import psycopg
+
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(url.split("?", 1)[0], autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            busy = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                "AND application_name = 'memlayer' AND state IN ('active', 'idle in transaction')").fetchone()
+            if not busy or not busy[0]:
+                return
+            time.sleep(0.05)
+
+
 def _check(directory: Path, url: str, graph: Any, model: Model, recent: list[str], rng: random.Random) -> None:
     with open_memory(str(directory), url, graph) as mem:
         store = mem.async_memory.store
@@ -114,6 +131,7 @@ def _run(tmp_path: Path, url: str, graph: Any, rounds: int, seed: int) -> None:
         if pending is not None:
             from memlayer.storage.postgres import PostgresStore
 
+            _settled(url)
             peek = PostgresStore(url)
             try:
                 committed_in_flight += _resolve_in_flight(peek, model, *pending, infer)

@@ -105,7 +105,9 @@ def test_a_newer_schema_is_refused_and_left_untouched(postgres_url: str) -> None
         tx.insert_memories([new("kept")])
     store.set_meta("schema_version", "7")
     store.close()
-    with pytest.raises(StoreError, match=r"newer memlayer \(schema 7, this one knows 1\); upgrade memlayer"):
+    from memlayer.storage.postgres.schema import SCHEMA_VERSION
+
+    with pytest.raises(StoreError, match=rf"newer memlayer \(schema 7, this one knows {SCHEMA_VERSION}\); upgrade memlayer"):
         open_store(postgres_url)
     store = open_store(postgres_url.replace("schema=", "schema=x") + "_other")  # another schema is unaffected
     store.close()
@@ -124,16 +126,43 @@ def test_migrations_run_on_open_in_one_transaction(postgres_url: str, monkeypatc
     with store.transaction() as tx:
         (rid,) = tx.insert_memories([new("before the upgrade")])
     store.close()
-    monkeypatch.setattr(schema, "SCHEMA_VERSION", 3)
-    monkeypatch.setattr(schema, "MIGRATIONS", {1: ["ALTER TABLE memories ADD COLUMN mood text"],
-                                               2: ["ALTER TABLE memories ADD COLUMN broken nosuchtype"]})
+    now = schema.SCHEMA_VERSION  # the two steps after the current version
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", now + 2)
+    monkeypatch.setattr(schema, "MIGRATIONS", {now: ["ALTER TABLE memories ADD COLUMN mood text"],
+                                               now + 1: ["ALTER TABLE memories ADD COLUMN broken nosuchtype"]})
     with pytest.raises(StoreError, match="nosuchtype"):
-        open_store(postgres_url)  # step 2 fails: step 1 is rolled back with it
-    monkeypatch.setattr(schema, "SCHEMA_VERSION", 2)
+        open_store(postgres_url)  # the second step fails: the first is rolled back with it
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", now + 1)
     store = open_store(postgres_url)
-    assert store.get_meta("schema_version") == "2"
+    assert store.get_meta("schema_version") == str(now + 1)
     assert store.query("SELECT mood FROM memories WHERE rid = %s", (rid,)) == [(None,)]
     assert store.rows([rid])[rid].memory == "before the upgrade"
+    store.close()
+
+
+def test_a_schema_1_store_gains_the_lifetime_columns_on_open(postgres_url: str) -> None:
+    """Schema 2 (memory lifetimes) over a store written by schema 1: the columns and indexes are added, the
+    rows kept and their counts start at 0 (ALTER ... IF NOT EXISTS: an interrupted upgrade may run again)."""
+    store = open_store(postgres_url)
+    with store.transaction() as tx:
+        (rid,) = tx.insert_memories([new("written by schema 1")])
+    for stmt in ("ALTER TABLE memories DROP COLUMN ttl", "ALTER TABLE memories DROP COLUMN recalls",
+                 "ALTER TABLE memories DROP COLUMN restated", "ALTER TABLE memories DROP COLUMN seen_at",
+                 "DROP INDEX memories_expires"):
+        store.query(stmt)
+    store.set_meta("schema_version", "1")
+    store.close()
+    store = open_store(postgres_url)
+    assert store.get_meta("schema_version") == "2"
+    row = store.rows([rid])[rid]
+    assert (row.memory, row.ttl, row.recalls, row.restated, row.seen_ts) == ("written by schema 1", None, 0, 0, None)
+    with store.transaction() as tx:
+        tx.reinforce({row.id: 2}, 1_700_000_000.0, kind="recall")
+        tx.set_expiry(row.id, 1_800_000_000.0, 60.0)
+    row = store.rows([rid])[rid]
+    assert (row.recalls, row.expires_ts, row.ttl) == (2, 1_800_000_000.0, 60.0)
+    assert store.query("SELECT indexname FROM pg_indexes WHERE indexname = 'memories_expires' "
+                       "AND schemaname = current_schema()") == [("memories_expires",)]
     store.close()
 
 

@@ -131,7 +131,7 @@ def test_answer_schema_fits_openai_strict_mode() -> None:
 
     schema = to_strict_json_schema(ExtractionAnswer)
     fact = schema["$defs"]["FactDecision"]
-    assert set(fact["required"]) == {"event", "text", "ref", "attribute"}
+    assert set(fact["required"]) == {"event", "text", "ref", "attribute", "expires_at"}
     assert fact["properties"]["event"]["enum"] == ["ADD", "UPDATE", "DELETE", "NONE"]
 
 

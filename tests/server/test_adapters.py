@@ -62,6 +62,19 @@ def test_langchain_store(client: Client) -> None:
     assert store.get(ns, "food") is None
 
 
+def test_langchain_store_ttl_over_the_client(client: Client) -> None:
+    ns = ("memories", user())
+    store = MemlayerStore(client, ttl={"default_ttl": 60, "omit_expired": True})
+    store.put(ns, "trip", {"text": "in Lisbon this week"})
+    memory = client.get_all(user_id=ns[1])["results"][0]
+    assert memory["expires_at"] is not None
+    assert store.get(ns, "trip") is not None  # the read extends it to an hour from now
+    assert client.get(memory["id"])["expires_at"] > memory["expires_at"]
+    client.update(memory["id"], expires_at="2000-01-01T00:00:00Z")  # lapsed long ago
+    assert store.get(ns, "trip") is None and store.search(ns) == []
+    assert store.sweep_ttl() == 1 and client.get(memory["id"]) is None
+
+
 def test_langchain_middleware_agent_recalls_across_conversations(client: Client) -> None:
     alice, seen = user(), []
 

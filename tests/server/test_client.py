@@ -26,7 +26,7 @@ from memlayer.errors import (
 from .conftest import KeyedServer
 
 METHODS = ("add", "bulk_add", "search", "get", "get_all", "update", "delete", "delete_all", "history", "reset",
-           "health", "scopes")
+           "health", "scopes", "refresh", "sweep", "get_retention", "set_retention")
 VOLATILE = {"id", "created_at", "updated_at", "valid_from", "valid_to", "memory_id", "seconds", "score", "similarity"}
 
 

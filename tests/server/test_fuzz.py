@@ -42,7 +42,7 @@ def operations(server: KeyedServer) -> dict[str, schemathesis.APIOperation]:
 
 
 def test_the_spec_covers_the_api(operations: dict[str, schemathesis.APIOperation]) -> None:
-    assert len(operations) == 19, sorted(operations)  # with GET /v1/scopes and GET /v1/search/presets
+    assert len(operations) == 23, sorted(operations)  # with GET /v1/scopes, GET /v1/search/presets and lifetimes (refresh, sweep, GET/PUT retention)
 
 
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=["valid", "invalid"])

@@ -75,6 +75,10 @@ async def test_every_tool_over_streamable_http_with_tenants(server: KeyedServer)
         await call(acme, "add_memory", text="a default fact", infer=False)
         listed = await call(acme, "list_memories")
         assert [m["user_id"] for m in listed["results"]] == ["default"]
+        brief = await call(acme, "add_memory", text="I am at the conference", user_id=alice, infer=False, ttl="3d")
+        shown = await call(acme, "get_memory", memory_id=brief["results"][0]["id"])
+        assert shown["expires_at"] is not None
+        assert "ttl must be" in await refused(acme, "add_memory", text="x", user_id=alice, ttl="a while")
 
 
 def test_mcp_http_needs_a_key(server: KeyedServer) -> None:

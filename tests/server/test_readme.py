@@ -6,19 +6,17 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import re
 import shlex
 from pathlib import Path
 
 import httpx
 
 from memlayer.cli import build_parser
+from tests import readme
 
-from .harness import ROOT, ServerProcess, create_key
+from .harness import ServerProcess, create_key
 
-README = (ROOT / "README.md").read_text()
-SECTION = README[README.index("## Serve\n"):README.index("\n## ", README.index("## Serve\n") + 1)]
-BLOCKS = re.findall(r"```(\w+)\n(.*?)```", SECTION, flags=re.S)
+BLOCKS = readme.blocks("## Serve")
 
 
 def blocks(kind: str) -> list[str]:

@@ -9,29 +9,8 @@ from memlayer.storage.base import Selection
 from memlayer.storage.sqlite.schema import SCHEMA_VERSION, split_sql
 from memlayer.types import Scope
 
-
-def test_a_version_1_store_is_migrated_on_open(tmp_path, hash_embedder):
-    with Memory(str(tmp_path), embedder=hash_embedder, graph=False) as m:
-        mid = m.add("kept across the upgrade", user_id="u", infer=False)["results"][0]["id"]
-    con = sqlite3.connect(tmp_path / "memlayer.db")
-    with con:  # turn it back into what version 1 wrote
-        con.execute("DROP TRIGGER memories_fts_au")  # (it names the text column only, but SQLite re-checks it)
-        for kind in ("user", "agent", "run"):  # version 1's scope indexes did not hold the speaker
-            con.execute(f"DROP INDEX memories_{kind}_s")
-            con.execute(f"CREATE INDEX memories_{kind}_t ON memories({kind}_id, valid_to, created_at)")
-        for stmt in ("ALTER TABLE memories DROP COLUMN speaker", "ALTER TABLE memories DROP COLUMN expires_at",
-                     "ALTER TABLE history DROP COLUMN reason", "UPDATE meta SET value = '1' WHERE key = 'schema_version'"):
-            con.execute(stmt)
-    con.close()
-    with Memory(str(tmp_path), embedder=hash_embedder, graph=False) as m:
-        assert m.get(mid)["memory"] == "kept across the upgrade" and m.get(mid)["expires_at"] is None
-        assert m.history(mid)[0]["event"] == "ADD"
-        assert m.async_memory.store.get_meta("schema_version") == str(SCHEMA_VERSION)
-        m.update(mid, "and still writable")
-        assert m.search("writable", user_id="u")["results"][0]["id"] == mid
-
-
-_V3_FTS = """
+# The full-text index of versions 1 to 4: the text alone, keyed by row id, its content read from memories.
+_V4_FTS = """
 CREATE VIRTUAL TABLE memories_fts USING fts5(text, content='memories', content_rowid='rid', tokenize='porter unicode61');
 CREATE TRIGGER memories_fts_ai AFTER INSERT ON memories BEGIN
     INSERT INTO memories_fts(rowid, text) VALUES (new.rid, new.text);
@@ -45,24 +24,83 @@ CREATE TRIGGER memories_fts_au AFTER UPDATE OF text ON memories BEGIN
 END;
 INSERT INTO memories_fts(memories_fts) VALUES ('rebuild');
 """
+KINDS = ("user", "agent", "run")
 
 
-def test_a_version_3_store_gets_the_full_text_index_keyed_by_user(tmp_path, hash_embedder):
-    """Version 3's index (the text alone, keyed by row id) is rebuilt keyed by user, with scope tokens."""
+def roll_back(path, version: int) -> None:
+    """Turn a store written now back into what ``version`` wrote."""
+    con = sqlite3.connect(path / "memlayer.db")
+    with con:
+        # 5 -> 4: the full-text index as it was; scope indexes without the speaker; the speaker override not copied
+        steps = ["DROP TRIGGER memories_fts_ad", "DROP TRIGGER memories_fts_au", "DROP TABLE memories_fts",
+                 "DROP TABLE fts_users", "UPDATE memories SET speaker = NULL WHERE json_type(metadata, '$.speaker') = 'text'",
+                 *(f"DROP INDEX memories_{k}_tes" for k in KINDS)]
+        if version >= 4:
+            steps += [f"CREATE INDEX memories_{k}_te ON memories({k}_id, valid_to, created_at, expires_at)" for k in KINDS]
+        else:  # 4 -> 3: no lifetimes
+            steps += ["DROP INDEX memories_expires",
+                      *(f"ALTER TABLE memories DROP COLUMN {c}" for c in ("ttl", "recalls", "restated", "seen_at")),
+                      *(f"CREATE INDEX memories_{k}_t ON memories({k}_id, valid_to, created_at)" for k in KINDS)]
+        if version <= 1:  # 3 -> 1: no expiry, speaker or history reason
+            steps += ["ALTER TABLE memories DROP COLUMN speaker", "ALTER TABLE memories DROP COLUMN expires_at",
+                      "ALTER TABLE history DROP COLUMN reason"]
+        for stmt in (*steps, *split_sql(_V4_FTS), f"UPDATE meta SET value = '{version}' WHERE key = 'schema_version'"):
+            con.execute(stmt)
+    con.close()
+
+
+def index_names(store) -> set[str]:
+    return {r["name"] for r in store.query("SELECT name FROM sqlite_master WHERE type = 'index'")}
+
+
+def test_a_version_1_store_is_migrated_on_open(tmp_path, hash_embedder):
+    with Memory(str(tmp_path), embedder=hash_embedder, graph=False) as m:
+        mid = m.add("kept across the upgrade", user_id="u", infer=False)["results"][0]["id"]
+    roll_back(tmp_path, 1)
+    with Memory(str(tmp_path), embedder=hash_embedder, graph=False) as m:
+        assert m.get(mid)["memory"] == "kept across the upgrade" and m.get(mid)["expires_at"] is None
+        assert m.history(mid)[0]["event"] == "ADD"
+        assert m.async_memory.store.get_meta("schema_version") == str(SCHEMA_VERSION)
+        m.update(mid, "and still writable")
+        assert m.search("writable", user_id="u")["results"][0]["id"] == mid
+
+
+def test_a_version_3_store_gains_lifetimes_on_open(tmp_path, hash_embedder):
+    with Memory(str(tmp_path), embedder=hash_embedder, graph=False) as m:
+        mid = m.add("kept across the upgrade", user_id="u", infer=False)["results"][0]["id"]
+    roll_back(tmp_path, 3)
+    with Memory(str(tmp_path), embedder=hash_embedder, graph=False) as m:
+        store = m.async_memory.store
+        row = store.get(mid)
+        assert row.memory == "kept across the upgrade" and (row.recalls, row.restated, row.ttl, row.seen_ts) == (0, 0, None, None)
+        names = index_names(store)
+        assert {"memories_user_tes", "memories_expires"} <= names and not {"memories_user_t", "memories_user_te"} & names
+        assert store.get_meta("schema_version") == str(SCHEMA_VERSION) == "5"
+        m.add("a second one", user_id="u", infer=False)
+        assert m.search("second", user_id="u")["results"][0]["memory"] == "a second one"
+    # a step that already ran (its column exists) is skipped, so reopening a rolled-back version works
+    con = sqlite3.connect(tmp_path / "memlayer.db")
+    with con:
+        con.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+    con.close()
+    with Memory(str(tmp_path), embedder=hash_embedder, graph=False) as m:
+        assert m.get(mid)["memory"] == "kept across the upgrade"
+        assert m.search("second", user_id="u")["results"][0]["memory"] == "a second one"
+
+
+def test_a_version_4_store_gets_the_full_text_index_keyed_by_user(tmp_path, hash_embedder):
+    """Version 4's index (the text alone, keyed by row id) is rebuilt keyed by user, with scope tokens; the scope
+    indexes gain the speaker."""
     with Memory(str(tmp_path), embedder=hash_embedder, graph=False) as m:
         ids = {who: m.add(f"{who} likes green tea", user_id=who, infer=False)["results"][0]["id"] for who in ("u", "v")}
         m.add("the bot likes tea too", agent_id="bot", infer=False)
         m.add("u said it", user_id="u", infer=False, metadata={"speaker": "Ann"})
-    con = sqlite3.connect(tmp_path / "memlayer.db")
-    with con:  # turn the store back into what version 3 wrote
-        for stmt in ("DROP TRIGGER IF EXISTS memories_fts_ai", "DROP TRIGGER memories_fts_ad", "DROP TRIGGER memories_fts_au",
-                     "DROP TABLE memories_fts", "DROP TABLE fts_users", "UPDATE memories SET speaker = NULL",
-                     "UPDATE meta SET value = '3' WHERE key = 'schema_version'", *split_sql(_V3_FTS)):
-            con.execute(stmt)
-    con.close()
+    roll_back(tmp_path, 4)
     with Memory(str(tmp_path), embedder=hash_embedder, graph=False) as m:
         store = m.async_memory.store
         assert store.get_meta("schema_version") == str(SCHEMA_VERSION)
+        assert {"memories_user_tes", "memories_agent_tes", "memories_run_tes"} <= index_names(store)
+        assert not {"memories_user_te", "memories_user_s"} & index_names(store)
         assert {u for (u,) in store.query("SELECT user_id FROM fts_users")} == {"u", "v"}
         store.query("INSERT INTO memories_fts(memories_fts, rank) VALUES ('integrity-check', 1)")
         for who, mid in ids.items():

@@ -43,6 +43,7 @@ async def add(request: Request, body: AddBody, who: Writer) -> JSONResponse:
     svc = service(request)
     return await answer(request, lambda: svc.add(
         who.tenant, body.messages, **body.scope(), metadata=body.metadata, infer=body.infer, timestamp=body.timestamp,
+        expires_at=body.expires_at, ttl=body.ttl,
     ))
 
 
@@ -99,17 +100,21 @@ async def delete_all(request: Request, who: Writer, user_id: UserQ = None, agent
 
 @router.get("/memories/{memory_id}", response_model=MemoryOut, summary="One memory (Memory.get)")
 async def get(request: Request, memory_id: MemoryId, who: Reader, user_id: UserQ = None, agent_id: AgentQ = None,
-              run_id: RunQ = None) -> JSONResponse:
+              run_id: RunQ = None, include_expired: Annotated[bool, Query(
+                  description="false: only a current memory (a closed or expired one is 404)")] = True) -> JSONResponse:
     svc = service(request)
-    return await answer(request, lambda: svc.get(who.tenant, memory_id, **scope_args(user_id, agent_id, run_id)))
+    return await answer(request, lambda: svc.get(who.tenant, memory_id, include_expired=include_expired,
+                                                 **scope_args(user_id, agent_id, run_id)))
 
 
-@router.put("/memories/{memory_id}", response_model=UpdateOut, summary="Rewrite a memory (Memory.update)")
+@router.put("/memories/{memory_id}", response_model=UpdateOut,
+            summary="Rewrite a memory and/or change when it lapses (Memory.update)")
 async def update(request: Request, memory_id: MemoryId, body: UpdateBody, who: Writer, user_id: UserQ = None,
                  agent_id: AgentQ = None, run_id: RunQ = None) -> JSONResponse:
     svc = service(request)
     return await answer(request, lambda: svc.update(
-        who.tenant, memory_id, body.text, body.metadata, **scope_args(user_id, agent_id, run_id),
+        who.tenant, memory_id, body.text, body.metadata, expires_at=body.expires_at, ttl=body.ttl,
+        **scope_args(user_id, agent_id, run_id),
     ))
 
 

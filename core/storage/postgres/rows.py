@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -11,25 +10,8 @@ import psycopg
 from psycopg import errors as pg
 
 from ...errors import StoreError
-from ...types import iso
-from ..base import StoredMemory
 
-COLUMNS = (
-    "rid, id, user_id, agent_id, run_id, text, hash, attribute, metadata, created_at, updated_at, "
-    "valid_from, valid_to, superseded_by, expires_at, speaker"
-)
 CHUNK = 5_000  # rows per statement when many are read or written at once
-
-
-def memory_from_row(row: Sequence[Any]) -> StoredMemory:
-    """A memory from a row of ``SELECT {COLUMNS}``."""
-    rid, mid, user, agent, run, text, text_hash, attribute, metadata, created, updated, vfrom, vto, sup, exp, who = row
-    return StoredMemory(
-        id=mid, memory=text, metadata=json.loads(metadata), user_id=user, agent_id=agent, run_id=run,
-        attribute=attribute, created_at=iso(created), updated_at=iso(updated), valid_from=iso(vfrom),
-        valid_to=iso(vto), superseded_by=sup, expires_at=iso(exp), rid=int(rid), hash=text_hash,
-        updated_ts=float(updated), speaker=who,
-    )
 
 
 def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[list[Any]]:

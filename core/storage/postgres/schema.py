@@ -27,10 +27,24 @@ from typing import Any
 
 from ...errors import StoreError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: lifetimes (ttl, recalls, restated, seen_at; expires_at in the scope indexes)
 
 # Steps from each older version to the next ({version: statements}), run in order in the opening transaction.
-MIGRATIONS: dict[int, list[str]] = {}
+MIGRATIONS: dict[int, list[str]] = {
+    1: [  # memory lifetimes (as SQLite's step 3)
+        "ALTER TABLE memories ADD COLUMN IF NOT EXISTS ttl double precision",
+        "ALTER TABLE memories ADD COLUMN IF NOT EXISTS recalls integer NOT NULL DEFAULT 0",
+        "ALTER TABLE memories ADD COLUMN IF NOT EXISTS restated integer NOT NULL DEFAULT 0",
+        "ALTER TABLE memories ADD COLUMN IF NOT EXISTS seen_at double precision",
+        "DROP INDEX IF EXISTS memories_user",
+        "DROP INDEX IF EXISTS memories_agent",
+        "DROP INDEX IF EXISTS memories_run",
+        "CREATE INDEX IF NOT EXISTS memories_user ON memories (user_id, valid_to) INCLUDE (rid, created_at, expires_at)",
+        "CREATE INDEX IF NOT EXISTS memories_agent ON memories (agent_id, valid_to) INCLUDE (rid, created_at, expires_at)",
+        "CREATE INDEX IF NOT EXISTS memories_run ON memories (run_id, valid_to) INCLUDE (rid, created_at, expires_at)",
+        "CREATE INDEX IF NOT EXISTS memories_expires ON memories (expires_at) WHERE expires_at IS NOT NULL",
+    ],
+}
 
 # The current schema, created whole on an empty database. Statements are separated by ";\n".
 SCHEMA = """
@@ -50,13 +64,18 @@ CREATE TABLE IF NOT EXISTS memories (
     superseded_by text,
     expires_at double precision,               -- NULL: never lapses
     speaker text,                              -- who said it (a verbatim memory's message name or role)
+    ttl double precision,                      -- seconds a refresh extends expires_at by (NULL: fixed or none)
+    recalls integer NOT NULL DEFAULT 0,        -- how often search returned it
+    restated integer NOT NULL DEFAULT 0,       -- how often an add said it again
+    seen_at double precision,                  -- the last recall or re-statement (NULL: never)
     embedding bytea NOT NULL,                  -- float32, little-endian: any process can rebuild its index
     tsv tsvector GENERATED ALWAYS AS (to_tsvector('english'::regconfig, text)) STORED
 );
--- A scope's current rows (and their order) from the index alone.
-CREATE INDEX IF NOT EXISTS memories_user ON memories (user_id, valid_to) INCLUDE (rid, created_at);
-CREATE INDEX IF NOT EXISTS memories_agent ON memories (agent_id, valid_to) INCLUDE (rid, created_at);
-CREATE INDEX IF NOT EXISTS memories_run ON memories (run_id, valid_to) INCLUDE (rid, created_at);
+-- A scope's current, unexpired rows (and their order) from the index alone.
+CREATE INDEX IF NOT EXISTS memories_user ON memories (user_id, valid_to) INCLUDE (rid, created_at, expires_at);
+CREATE INDEX IF NOT EXISTS memories_agent ON memories (agent_id, valid_to) INCLUDE (rid, created_at, expires_at);
+CREATE INDEX IF NOT EXISTS memories_run ON memories (run_id, valid_to) INCLUDE (rid, created_at, expires_at);
+CREATE INDEX IF NOT EXISTS memories_expires ON memories (expires_at) WHERE expires_at IS NOT NULL;
 CREATE INDEX IF NOT EXISTS memories_hash ON memories (hash) WHERE valid_to IS NULL;
 CREATE INDEX IF NOT EXISTS memories_attr ON memories (attribute) WHERE attribute IS NOT NULL;
 -- Full text with the scope inside the index: GIN intersects a scope's entries with the query's lexemes.

@@ -40,10 +40,14 @@ def where(selection: Selection, prefix: str = "") -> tuple[str, list[Any]]:
     s_sql, params = scope_clause(selection.scope, exact=selection.exact, prefix=prefix)
     if selection.include_expired:
         v_sql = "true"
-    elif selection.as_of is not None:
+    elif selection.as_of is not None:  # valid then: opened, not yet closed, not yet expired
         t = selection.as_of.timestamp()
-        v_sql = f"({prefix}valid_from <= %s AND ({prefix}valid_to IS NULL OR {prefix}valid_to > %s))"
-        params += [t, t]
+        v_sql = (f"({prefix}valid_from <= %s AND ({prefix}valid_to IS NULL OR {prefix}valid_to > %s) AND "
+                 f"{unexpired(prefix)})")
+        params += [t, t, t]
+    elif selection.now is not None:
+        v_sql = f"{prefix}valid_to IS NULL AND {unexpired(prefix)}"
+        params.append(selection.now.timestamp())
     else:
         v_sql = f"{prefix}valid_to IS NULL"
     if selection.filters is None:
@@ -51,6 +55,18 @@ def where(selection: Selection, prefix: str = "") -> tuple[str, list[Any]]:
     compiler = _Compiler(prefix)
     f_sql = compiler.compile(selection.filters)
     return f"{s_sql} AND {v_sql} AND {f_sql}", [*params, *compiler.params]
+
+
+def unexpired(prefix: str = "") -> str:
+    """Not expired by the time bound to its one parameter."""
+    return f"({prefix}expires_at IS NULL OR {prefix}expires_at > %s)"
+
+
+def current(at: float | None, prefix: str = "") -> tuple[str, list[Any]]:
+    """Not closed, and not expired by ``at`` when given."""
+    if at is None:
+        return f"{prefix}valid_to IS NULL", []
+    return f"{prefix}valid_to IS NULL AND {unexpired(prefix)}", [at]
 
 
 def lexical(selection: Selection, terms: Sequence[str], limit: int) -> tuple[str, list[Any]] | None:

@@ -22,11 +22,12 @@ from ...errors import StoreError, missing_extra
 from ...records import HistoryEvent, ScopeSummary, SourceMessage
 from ...types import Scope, iso
 from ..base import LogEntry, LogName, ScopeRows, Selection, StoredMemory
+from ..memory_rows import COLUMNS, memory_from_row
 from . import codec, locks, pool, scoped, settings, sql
 from .listen import Listener
 from .logs import head as _head
 from .logs import read_log as _read_log
-from .rows import COLUMNS, chunks, connection_lost, memory_from_row, store_errors
+from .rows import chunks, connection_lost, store_errors
 from .schema import migrate
 from .tx import PostgresTx, current_by_hash
 
@@ -228,11 +229,16 @@ class PostgresStore:
         times = np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows))
         return ScopeRows(rids, times, {k: [codec.decode_value(r[2 + i]) for r in rows] for i, k in enumerate(keys)})
 
-    def current_by_attribute(self, scope: Scope, attributes: Sequence[str]) -> list[StoredMemory]:
-        return self._read(lambda conn: PostgresTx(conn, self.schema, self.channel).current_by_attribute(scope, attributes))
+    def current_by_attribute(
+        self, scope: Scope, attributes: Sequence[str], *, at: float | None = None
+    ) -> list[StoredMemory]:
+        return self._read(lambda conn: PostgresTx(conn, self.schema, self.channel).current_by_attribute(
+            scope, attributes, at=at))
 
-    def current_by_hash(self, scopes: Sequence[Scope], hashes: Sequence[str]) -> dict[Scope, dict[str, list[StoredMemory]]]:
-        return self._read(lambda conn: current_by_hash(conn, scopes, hashes))
+    def current_by_hash(
+        self, scopes: Sequence[Scope], hashes: Sequence[str], *, at: float | None = None
+    ) -> dict[Scope, dict[str, list[StoredMemory]]]:
+        return self._read(lambda conn: current_by_hash(conn, scopes, hashes, at))
 
     def rids_of(self, memory_ids: Sequence[str]) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -301,8 +307,20 @@ class PostgresStore:
 
             yield head, batches()
 
-    def count(self) -> int:
-        return int(self._rows("SELECT count(*) FROM memories")[0][0])
+    def count(self, selection: Selection | None = None) -> int:
+        if selection is None:
+            return int(self._rows("SELECT count(*) FROM memories")[0][0])
+        where, params = sql.where(selection)
+        return int(self._rows(f"SELECT count(*) FROM memories WHERE {where}", params)[0][0])
+
+    def scope_counts(self, at: float, over: int, within: Scope | None = None) -> dict[Scope, int]:
+        valid, params = sql.current(at)
+        if within is not None:
+            s_sql, s_params = sql.scope_clause(within)
+            valid, params = f"{s_sql} AND {valid}", [*s_params, *params]
+        rows = self._rows(f"SELECT user_id, agent_id, run_id, count(*) FROM memories WHERE {valid} "
+                          "GROUP BY user_id, agent_id, run_id HAVING count(*) > %s", [*params, int(over)])
+        return {Scope(u, a, r): int(n) for u, a, r, n in rows}
 
     def history(self, memory_id: str) -> list[HistoryEvent]:
         rows = self._rows(

@@ -19,28 +19,30 @@ cannot deadlock each other.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any, Literal
 
 import numpy as np
 
 from ...types import Scope
-from ..base import GRAPH_EPOCH_KEY, HistoryEntry, NewMemory, NewMessage, StoredMemory
+from ..base import GRAPH_EPOCH_KEY, HistoryEntry, NewMemory, NewMessage, Selection, StoredMemory
+from ..memory_rows import COLUMNS, memory_from_row
 from . import codec, locks, sql
-from .rows import COLUMNS, chunks, memory_from_row
+from .rows import chunks
 
 _INSERT_MEMORIES = """
 WITH src AS MATERIALIZED (
     SELECT nextval('memories_rid_seq') AS rid, t.*
     FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],
-                %s::text[], %s::float8[], %s::float8[], %s::float8[], %s::text[], %b::bytea[])
+                %s::text[], %s::float8[], %s::float8[], %s::float8[], %s::text[], %b::bytea[], %s::float8[])
          WITH ORDINALITY AS t(id, user_id, agent_id, run_id, text, hash, attribute, metadata, meta, created_at,
-                              updated_at, expires_at, speaker, embedding, ord)
+                              updated_at, expires_at, speaker, embedding, ttl, ord)
 ), ins AS (
     INSERT INTO memories (rid, id, user_id, agent_id, run_id, text, hash, attribute, metadata, meta, created_at,
-                          updated_at, valid_from, expires_at, speaker, embedding)
+                          updated_at, valid_from, expires_at, speaker, embedding, ttl)
     SELECT rid, id, user_id, agent_id, run_id, text, hash, attribute, metadata, meta::jsonb, created_at,
-           COALESCE(updated_at, created_at), created_at, expires_at, speaker, embedding FROM src
+           COALESCE(updated_at, created_at), created_at, expires_at, speaker, embedding, ttl FROM src
 )
 SELECT rid FROM src ORDER BY ord
 """
@@ -135,16 +137,46 @@ class PostgresTx:
         row = self.conn.execute("SELECT pos FROM log_clock WHERE log = %s", (log,)).fetchone()
         return 0 if row is None else int(row[0])
 
-    def current_by_hash(self, scopes: Sequence[Scope], hashes: Sequence[str]) -> dict[Scope, dict[str, list[StoredMemory]]]:
-        return current_by_hash(self.conn, scopes, hashes)
+    def current_by_hash(
+        self, scopes: Sequence[Scope], hashes: Sequence[str], *, at: float | None = None
+    ) -> dict[Scope, dict[str, list[StoredMemory]]]:
+        return current_by_hash(self.conn, scopes, hashes, at)
 
-    def current_by_attribute(self, scope: Scope, attributes: Sequence[str]) -> list[StoredMemory]:
+    def current_by_attribute(
+        self, scope: Scope, attributes: Sequence[str], *, at: float | None = None
+    ) -> list[StoredMemory]:
         if not attributes:
             return []
         s_sql, s_params = sql.scope_clause(scope, exact=True)
+        valid, v_params = sql.current(at)
         rows = self.conn.execute(
-            f"SELECT {COLUMNS} FROM memories WHERE {s_sql} AND valid_to IS NULL AND attribute = ANY(%s::text[]) "
-            "ORDER BY rid", [*s_params, sorted(set(attributes))],
+            f"SELECT {COLUMNS} FROM memories WHERE {s_sql} AND {valid} AND attribute = ANY(%s::text[]) "
+            "ORDER BY rid", [*s_params, *v_params, sorted(set(attributes))],
+        ).fetchall()
+        return [memory_from_row(r) for r in rows]
+
+    def list_memories(self, selection: Selection, limit: int) -> list[StoredMemory]:
+        where, params = sql.where(selection)
+        rows = self.conn.execute(
+            f"SELECT {COLUMNS} FROM memories WHERE {where} ORDER BY updated_at DESC, rid DESC LIMIT %s",
+            [*params, int(limit)],
+        ).fetchall()
+        return [memory_from_row(r) for r in rows]
+
+    def count(self, selection: Selection) -> int:
+        where, params = sql.where(selection)
+        return int(self.conn.execute(f"SELECT count(*) FROM memories WHERE {where}", params).fetchone()[0])
+
+    def expired(self, before: float, limit: int, within: Selection | None = None) -> list[StoredMemory]:
+        """Locked (``FOR UPDATE``); rows another sweeper holds are skipped, so concurrent sweepers take
+        different batches, and a row one of them deleted meanwhile is simply not returned."""
+        cond, params = "expires_at <= %s", [before]
+        if within is not None:
+            w_sql, w_params = sql.where(replace(within, include_expired=True))  # its scope and filters only
+            cond, params = f"{cond} AND {w_sql}", [*params, *w_params]
+        rows = self.conn.execute(
+            f"SELECT {COLUMNS} FROM memories WHERE {cond} ORDER BY expires_at, rid LIMIT %s FOR UPDATE SKIP LOCKED",
+            [*params, int(limit)],
         ).fetchall()
         return [memory_from_row(r) for r in rows]
 
@@ -163,8 +195,8 @@ class PostgresTx:
             cols = _columns([
                 (m.id, m.scope.user_id, m.scope.agent_id, m.scope.run_id, m.text, m.hash, m.attribute,
                  json.dumps(m.metadata or {}), codec.filter_json(m.metadata or {}), m.created_at, m.updated_at,
-                 m.expires_at, m.speaker, np.ascontiguousarray(m.embedding, dtype=np.float32).tobytes())
-                for m in chunk], 14)
+                 m.expires_at, m.speaker, np.ascontiguousarray(m.embedding, dtype=np.float32).tobytes(), m.ttl)
+                for m in chunk], 15)
             rids += [int(r[0]) for r in self.conn.execute(_INSERT_MEMORIES, cols).fetchall()]
         self._vector_log += [(rid, "add") for rid in rids]
         return rids
@@ -194,6 +226,35 @@ class PostgresTx:
         self.conn.execute("DELETE FROM memories WHERE rid = %s", (memory.rid,))
         self._vector_log.append((memory.rid, "del"))
         return memory
+
+    def delete_many(self, memory_ids: Sequence[str]) -> list[str]:
+        """The rows are locked in rid order first (one lock order for every writer), then deleted; ids that are
+        gone (or were deleted by a concurrent transaction meanwhile) are not returned."""
+        wanted = list(dict.fromkeys(memory_ids))
+        found: set[str] = set()
+        for chunk in chunks(wanted):
+            rows = self.conn.execute(
+                "WITH locked AS (SELECT rid FROM memories WHERE id = ANY(%s::text[]) ORDER BY rid FOR UPDATE) "
+                "DELETE FROM memories m USING locked WHERE m.rid = locked.rid RETURNING m.id, m.rid", (chunk,),
+            ).fetchall()
+            self._vector_log += [(int(r[1]), "del") for r in sorted(rows, key=lambda r: int(r[1]))]
+            found.update(str(r[0]) for r in rows)
+        return [mid for mid in wanted if mid in found]
+
+    def set_expiry(self, memory_id: str, expires_at: float | None, ttl: float | None) -> None:
+        self.conn.execute("UPDATE memories SET expires_at = %s, ttl = %s WHERE id = %s", (expires_at, ttl, memory_id))
+
+    def reinforce(self, counts: Mapping[str, int], at: float, *, kind: Literal["recall", "restate"]) -> None:
+        column = {"recall": "recalls", "restate": "restated"}[kind]
+        pairs = sorted((mid, int(n)) for mid, n in counts.items() if n > 0)
+        for chunk in chunks(pairs):
+            self.conn.execute(
+                "WITH t AS (SELECT * FROM unnest(%s::text[], %s::int[]) AS t(id, n)), "
+                "locked AS (SELECT m.rid, t.n FROM memories m JOIN t ON m.id = t.id ORDER BY m.rid FOR UPDATE OF m) "
+                f"UPDATE memories m SET {column} = m.{column} + locked.n, "
+                "seen_at = GREATEST(COALESCE(m.seen_at, %s), %s) FROM locked WHERE m.rid = locked.rid",
+                ([p[0] for p in chunk], [p[1] for p in chunk], at, at),
+            )
 
     def add_history(self, entries: Sequence[HistoryEntry]) -> None:
         for chunk in chunks(list(entries), 2_000):
@@ -244,13 +305,17 @@ class PostgresTx:
         self._vector_log = []
 
 
-def current_by_hash(conn: Any, scopes: Sequence[Scope], hashes: Sequence[str]) -> dict[Scope, dict[str, list[StoredMemory]]]:
-    """Current memories of exactly each of ``scopes`` whose text hash is one of ``hashes``."""
+def current_by_hash(
+    conn: Any, scopes: Sequence[Scope], hashes: Sequence[str], at: float | None = None
+) -> dict[Scope, dict[str, list[StoredMemory]]]:
+    """Current memories (not expired by ``at`` when given) of exactly each of ``scopes`` whose text hash is one
+    of ``hashes``."""
     wanted = set(scopes)
     out: dict[Scope, dict[str, list[StoredMemory]]] = {}
+    valid, v_params = sql.current(at)
     for chunk in chunks(sorted(set(hashes))):
-        rows = conn.execute(f"SELECT {COLUMNS} FROM memories WHERE hash = ANY(%s::text[]) AND valid_to IS NULL",
-                            (chunk,)).fetchall()
+        rows = conn.execute(f"SELECT {COLUMNS} FROM memories WHERE hash = ANY(%s::text[]) AND {valid}",
+                            (chunk, *v_params)).fetchall()
         for row in rows:
             memory = memory_from_row(row)
             scope = Scope(memory.user_id, memory.agent_id, memory.run_id)

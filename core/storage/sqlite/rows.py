@@ -2,34 +2,20 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from ...errors import StoreError
-from ...types import Scope, iso
+from ...types import Scope
 from ..base import StoredMemory
+from ..memory_rows import COLUMNS, memory_from_row
+from . import sql
 
 T = TypeVar("T")
 
-COLUMNS = (
-    "rid, id, user_id, agent_id, run_id, text, hash, attribute, metadata, created_at, updated_at, "
-    "valid_from, valid_to, superseded_by, expires_at, speaker"
-)
 CHUNK = 900  # bound parameters per IN (...) list, under SQLite's default limit of 999
-
-
-def memory_from_row(row: Sequence[Any]) -> StoredMemory:
-    """A memory from a row of ``SELECT {COLUMNS}``."""
-    rid, mid, user, agent, run, text, text_hash, attribute, metadata, created, updated, vfrom, vto, sup, exp, who = row
-    return StoredMemory(
-        id=mid, memory=text, metadata=json.loads(metadata), user_id=user, agent_id=agent, run_id=run,
-        attribute=attribute, created_at=iso(created), updated_at=iso(updated), valid_from=iso(vfrom),
-        valid_to=iso(vto), superseded_by=sup, expires_at=iso(exp), rid=int(rid), hash=text_hash,
-        updated_ts=float(updated), speaker=who,
-    )
 
 
 def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[list[T]]:
@@ -56,16 +42,17 @@ def store_errors(what: str) -> Iterator[None]:
 
 
 def current_by_hash(
-    conn: sqlite3.Connection, scopes: Sequence[Scope], hashes: Sequence[str]
+    conn: sqlite3.Connection, scopes: Sequence[Scope], hashes: Sequence[str], at: float | None = None
 ) -> dict[Scope, dict[str, list[StoredMemory]]]:
-    """Current memories of exactly each of ``scopes`` whose text hash is one of ``hashes`` (one indexed
-    query per 500 hashes, whatever the number of scopes)."""
+    """Current memories (not expired by ``at`` when given) of exactly each of ``scopes`` whose text hash is one
+    of ``hashes`` (one indexed query per 500 hashes, whatever the number of scopes)."""
     wanted = set(scopes)
     out: dict[Scope, dict[str, list[StoredMemory]]] = {}
+    valid, v_params = sql.current(at)
     for chunk in chunks(sorted(set(hashes)), 500):
         rows = conn.execute(
             f"SELECT {COLUMNS} FROM memories INDEXED BY memories_hash WHERE hash IN ({','.join('?' * len(chunk))}) "
-            "AND valid_to IS NULL", chunk,
+            f"AND {valid}", [*chunk, *v_params],
         ).fetchall()
         for row in rows:
             memory = memory_from_row(row)

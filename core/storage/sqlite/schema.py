@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 4
+import re
+
+# 4: lifetimes (ttl, recalls, restated, seen_at; expiry in the scope indexes); 5: the full-text index keyed by
+# user, with scope tokens (storage.sqlite.lexical); scope indexes covering the speaker too
+SCHEMA_VERSION = 5
 
 
 #: The full-text index's row key: ``(user key << RID_BITS) | rid``. User keys number the distinct user ids
@@ -64,7 +68,13 @@ FTS_FILL = [
 MIGRATIONS: dict[int, list[str]] = {
     1: ["ALTER TABLE history ADD COLUMN reason TEXT"],  # why a memory went (expiry, budget, forget...)
     2: ["ALTER TABLE memories ADD COLUMN expires_at REAL", "ALTER TABLE memories ADD COLUMN speaker TEXT"],
-    3: [  # the full-text index keyed by user, with scope tokens and its own copy of the texts: rebuilt from the
+    3: [  # memory lifetimes; the scope indexes are rebuilt with expires_at by SCHEMA below
+        "ALTER TABLE memories ADD COLUMN ttl REAL",
+        "ALTER TABLE memories ADD COLUMN recalls INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE memories ADD COLUMN restated INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE memories ADD COLUMN seen_at REAL",
+    ],
+    4: [  # the full-text index keyed by user, with scope tokens and its own copy of the texts: rebuilt from the
         # memories (a few minutes per million)
         "DROP TRIGGER IF EXISTS memories_fts_ai",
         "DROP TRIGGER IF EXISTS memories_fts_ad",
@@ -94,19 +104,31 @@ CREATE TABLE IF NOT EXISTS memories (
     superseded_by TEXT,
     embedding BLOB NOT NULL,
     expires_at REAL,                           -- NULL: never lapses
-    speaker TEXT                               -- who said it (a verbatim memory's message name or role)
+    speaker TEXT,                              -- who said it (a verbatim memory's message name or role)
+    ttl REAL,                                  -- seconds a refresh extends expires_at by (NULL: fixed or none)
+    recalls INTEGER NOT NULL DEFAULT 0,        -- how often search returned it
+    restated INTEGER NOT NULL DEFAULT 0,       -- how often an add said it again
+    seen_at REAL                               -- the last recall or re-statement (NULL: never)
 );
--- Scope indexes cover (rid, created_at, speaker): what a search reads of every memory of its scope is read
--- without touching the rows (a row holds its embedding: reading it costs a page).
+-- Scope indexes cover (rid, created_at, expires_at, speaker): what a search reads of every memory of its scope
+-- (current and unexpired, when, who said it) is read without touching the rows (a row holds its embedding:
+-- reading it costs a page).
 DROP INDEX IF EXISTS memories_user;
 DROP INDEX IF EXISTS memories_agent;
 DROP INDEX IF EXISTS memories_run;
 DROP INDEX IF EXISTS memories_user_t;
 DROP INDEX IF EXISTS memories_agent_t;
 DROP INDEX IF EXISTS memories_run_t;
-CREATE INDEX IF NOT EXISTS memories_user_s ON memories(user_id, valid_to, created_at, speaker);
-CREATE INDEX IF NOT EXISTS memories_agent_s ON memories(agent_id, valid_to, created_at, speaker);
-CREATE INDEX IF NOT EXISTS memories_run_s ON memories(run_id, valid_to, created_at, speaker);
+DROP INDEX IF EXISTS memories_user_s;
+DROP INDEX IF EXISTS memories_agent_s;
+DROP INDEX IF EXISTS memories_run_s;
+DROP INDEX IF EXISTS memories_user_te;
+DROP INDEX IF EXISTS memories_agent_te;
+DROP INDEX IF EXISTS memories_run_te;
+CREATE INDEX IF NOT EXISTS memories_user_tes ON memories(user_id, valid_to, created_at, expires_at, speaker);
+CREATE INDEX IF NOT EXISTS memories_agent_tes ON memories(agent_id, valid_to, created_at, expires_at, speaker);
+CREATE INDEX IF NOT EXISTS memories_run_tes ON memories(run_id, valid_to, created_at, expires_at, speaker);
+CREATE INDEX IF NOT EXISTS memories_expires ON memories(expires_at) WHERE expires_at IS NOT NULL;
 CREATE INDEX IF NOT EXISTS memories_hash ON memories(hash);
 CREATE INDEX IF NOT EXISTS memories_attr ON memories(attribute) WHERE attribute IS NOT NULL;
 
@@ -155,6 +177,16 @@ CREATE INDEX IF NOT EXISTS graph_log_user ON graph_log(user_id);
 """ + FTS
 
 
+_ADD_COLUMN = re.compile(r"^ALTER TABLE (\w+) ADD COLUMN (\w+)\b", re.I)
+
+
+def added_column(statement: str) -> tuple[str, str] | None:
+    """(table, column) of an ``ALTER TABLE ... ADD COLUMN`` step: the step is skipped when the column exists
+    (a store whose version number was rolled back, or a step interrupted between statements)."""
+    m = _ADD_COLUMN.match(statement.strip())
+    return (m.group(1), m.group(2)) if m else None
+
+
 def split_sql(script: str) -> list[str]:
     """Split the schema into statements (triggers contain ';' inside BEGIN ... END)."""
     out, buf = [], []
@@ -170,4 +202,4 @@ def split_sql(script: str) -> list[str]:
     return out
 
 
-MIGRATIONS[3] += [*split_sql(FTS), *FTS_FILL]
+MIGRATIONS[4] += [*split_sql(FTS), *FTS_FILL]

@@ -34,9 +34,13 @@ def where(selection: Selection, prefix: str = "") -> tuple[str, list[Any]]:
     s_sql, s_params = scope_clause(selection.scope, exact=selection.exact, prefix=prefix)
     if selection.include_expired:
         v_sql, v_params = "1=1", []
-    elif selection.as_of is not None:
+    elif selection.as_of is not None:  # valid then: opened, not yet closed, not yet expired
         t = selection.as_of.timestamp()
-        v_sql, v_params = f"({prefix}valid_from <= ? AND ({prefix}valid_to IS NULL OR {prefix}valid_to > ?))", [t, t]
+        v_sql = (f"({prefix}valid_from <= ? AND ({prefix}valid_to IS NULL OR {prefix}valid_to > ?) AND "
+                 f"{unexpired(prefix)})")
+        v_params = [t, t, t]
+    elif selection.now is not None:
+        v_sql, v_params = f"{prefix}valid_to IS NULL AND {unexpired(prefix)}", [selection.now.timestamp()]
     else:
         v_sql, v_params = f"{prefix}valid_to IS NULL", []
     if selection.filters is None:
@@ -44,6 +48,18 @@ def where(selection: Selection, prefix: str = "") -> tuple[str, list[Any]]:
     compiler = _Compiler(f"{prefix}metadata", prefix)
     f_sql = compiler.compile(selection.filters)
     return f"{s_sql} AND {v_sql} AND {f_sql}", [*s_params, *v_params, *compiler.params]
+
+
+def unexpired(prefix: str = "") -> str:
+    """Not expired by the time bound to its one parameter."""
+    return f"({prefix}expires_at IS NULL OR {prefix}expires_at > ?)"
+
+
+def current(at: float | None, prefix: str = "") -> tuple[str, list[Any]]:
+    """Not closed, and not expired by ``at`` when given."""
+    if at is None:
+        return f"{prefix}valid_to IS NULL", []
+    return f"{prefix}valid_to IS NULL AND {unexpired(prefix)}", [at]
 
 
 def fts_match(terms: Sequence[str]) -> str | None:

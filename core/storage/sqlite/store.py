@@ -25,10 +25,11 @@ from ...errors import StoreError
 from ...records import HistoryEvent, ScopeSummary, SourceMessage
 from ...types import Scope, iso
 from ..base import LogEntry, LogName, ScopeRows, Selection, StoredMemory
+from ..memory_rows import COLUMNS, memory_from_row
 from . import lexical as lex
 from . import sql
-from .rows import COLUMNS, chunks, current_by_hash, memory_from_row, store_errors
-from .schema import MIGRATIONS, SCHEMA, SCHEMA_VERSION, split_sql
+from .rows import chunks, current_by_hash, store_errors
+from .schema import MIGRATIONS, SCHEMA, SCHEMA_VERSION, added_column, split_sql
 from .tx import SQLiteTx
 
 try:
@@ -98,6 +99,9 @@ class SQLiteStore:
                 if has_tables:
                     for step in range(version, SCHEMA_VERSION):
                         for stmt in MIGRATIONS.get(step, []):
+                            column = added_column(stmt)
+                            if column and column[1] in {r[1] for r in tx.execute(f"PRAGMA table_info({column[0]})")}:
+                                continue
                             tx.execute(stmt)
                 for stmt in split_sql(SCHEMA):
                     tx.execute(stmt)
@@ -210,15 +214,17 @@ class SQLiteStore:
             found = lex.within(self._conn, selection, rids)
         return np.unique(np.asarray(found, dtype=np.int64))
 
-    def current_by_attribute(self, scope: Scope, attributes: Sequence[str]) -> list[StoredMemory]:
+    def current_by_attribute(
+        self, scope: Scope, attributes: Sequence[str], *, at: float | None = None
+    ) -> list[StoredMemory]:
         with self._snapshot() as conn:
-            return SQLiteTx(conn).current_by_attribute(scope, attributes)
+            return SQLiteTx(conn).current_by_attribute(scope, attributes, at=at)
 
     def current_by_hash(
-        self, scopes: Sequence[Scope], hashes: Sequence[str]
+        self, scopes: Sequence[Scope], hashes: Sequence[str], *, at: float | None = None
     ) -> dict[Scope, dict[str, list[StoredMemory]]]:
         with self._lock, store_errors("the memlayer database failed"):
-            return current_by_hash(self._conn, scopes, hashes)
+            return current_by_hash(self._conn, scopes, hashes, at)
 
     def rids_of(self, memory_ids: Sequence[str]) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -272,8 +278,20 @@ class SQLiteStore:
 
             yield head, batches()
 
-    def count(self) -> int:
-        return int(self._rows("SELECT COUNT(*) FROM memories")[0][0])
+    def count(self, selection: Selection | None = None) -> int:
+        if selection is None:
+            return int(self._rows("SELECT COUNT(*) FROM memories")[0][0])
+        where, params = sql.where(selection)
+        return int(self._rows(f"SELECT COUNT(*) FROM memories WHERE {where}", params)[0][0])
+
+    def scope_counts(self, at: float, over: int, within: Scope | None = None) -> dict[Scope, int]:
+        valid, params = sql.current(at)
+        if within is not None:
+            s_sql, s_params = sql.scope_clause(within)
+            valid, params = f"{s_sql} AND {valid}", [*s_params, *params]
+        rows = self._rows(f"SELECT user_id, agent_id, run_id, COUNT(*) FROM memories WHERE {valid} "
+                          "GROUP BY user_id, agent_id, run_id HAVING COUNT(*) > ?", [*params, int(over)])
+        return {Scope(u, a, r): int(n) for u, a, r, n in rows}
 
     def history(self, memory_id: str) -> list[HistoryEvent]:
         rows = self.query("SELECT * FROM history WHERE memory_id = ? ORDER BY seq", (memory_id,))

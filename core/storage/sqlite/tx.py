@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any, Literal
 
 import numpy as np
 
 from ...types import Scope
-from ..base import GRAPH_EPOCH_KEY, HistoryEntry, NewMemory, NewMessage, StoredMemory
+from ..base import GRAPH_EPOCH_KEY, HistoryEntry, NewMemory, NewMessage, Selection, StoredMemory
+from ..memory_rows import COLUMNS, memory_from_row
 from . import sql
-from .rows import COLUMNS, chunks, current_by_hash, memory_from_row
+from .rows import chunks, current_by_hash
 from .schema import FTS_INSERT
 
 
@@ -48,17 +50,44 @@ class SQLiteTx:
         table = "vector_log" if log == "vectors" else "graph_log"
         return int(self.conn.execute(f"SELECT COALESCE(MAX(seq), 0) FROM {table}").fetchone()[0])
 
-    def current_by_hash(self, scopes: Sequence[Scope], hashes: Sequence[str]) -> dict[Scope, dict[str, list[StoredMemory]]]:
-        return current_by_hash(self.conn, scopes, hashes)
+    def current_by_hash(
+        self, scopes: Sequence[Scope], hashes: Sequence[str], *, at: float | None = None
+    ) -> dict[Scope, dict[str, list[StoredMemory]]]:
+        return current_by_hash(self.conn, scopes, hashes, at)
 
-    def current_by_attribute(self, scope: Scope, attributes: Sequence[str]) -> list[StoredMemory]:
+    def current_by_attribute(
+        self, scope: Scope, attributes: Sequence[str], *, at: float | None = None
+    ) -> list[StoredMemory]:
         if not attributes:
             return []
         s_sql, s_params = sql.scope_clause(scope, exact=True)
+        valid, v_params = sql.current(at)
         wanted = sorted(set(attributes))
         rows = self.conn.execute(
-            f"SELECT {COLUMNS} FROM memories WHERE {s_sql} AND valid_to IS NULL AND attribute IN "
-            f"({','.join('?' * len(wanted))}) ORDER BY rid", [*s_params, *wanted],
+            f"SELECT {COLUMNS} FROM memories WHERE {s_sql} AND {valid} AND attribute IN "
+            f"({','.join('?' * len(wanted))}) ORDER BY rid", [*s_params, *v_params, *wanted],
+        ).fetchall()
+        return [memory_from_row(r) for r in rows]
+
+    def list_memories(self, selection: Selection, limit: int) -> list[StoredMemory]:
+        where, params = sql.where(selection)
+        rows = self.conn.execute(
+            f"SELECT {COLUMNS} FROM memories WHERE {where} ORDER BY updated_at DESC, rid DESC LIMIT ?",
+            [*params, int(limit)],
+        ).fetchall()
+        return [memory_from_row(r) for r in rows]
+
+    def count(self, selection: Selection) -> int:
+        where, params = sql.where(selection)
+        return int(self.conn.execute(f"SELECT COUNT(*) FROM memories WHERE {where}", params).fetchone()[0])
+
+    def expired(self, before: float, limit: int, within: Selection | None = None) -> list[StoredMemory]:
+        cond, params = "expires_at <= ?", [before]
+        if within is not None:
+            w_sql, w_params = sql.where(replace(within, include_expired=True))  # its scope and filters only
+            cond, params = f"{cond} AND {w_sql}", [*params, *w_params]
+        rows = self.conn.execute(
+            f"SELECT {COLUMNS} FROM memories WHERE {cond} ORDER BY expires_at, rid LIMIT ?", [*params, int(limit)],
         ).fetchall()
         return [memory_from_row(r) for r in rows]
 
@@ -86,11 +115,12 @@ class SQLiteTx:
     def insert_memories(self, memories: Sequence[NewMemory]) -> list[int]:
         rids = self._insert_rows(
             "INSERT INTO memories (id, user_id, agent_id, run_id, text, hash, attribute, metadata, created_at, "
-            "updated_at, valid_from, valid_to, embedding, expires_at, speaker)", "(?,?,?,?,?,?,?,?,?,?,?,NULL,?,?,?)",
+            "updated_at, valid_from, valid_to, embedding, expires_at, speaker, ttl)",
+            "(?,?,?,?,?,?,?,?,?,?,?,NULL,?,?,?,?)",
             [(m.id, m.scope.user_id, m.scope.agent_id, m.scope.run_id, m.text, m.hash, m.attribute,
               json.dumps(m.metadata or {}), m.created_at,
               m.created_at if m.updated_at is None else m.updated_at, m.created_at,
-              np.ascontiguousarray(m.embedding, dtype=np.float32).tobytes(), m.expires_at, m.speaker)
+              np.ascontiguousarray(m.embedding, dtype=np.float32).tobytes(), m.expires_at, m.speaker, m.ttl)
              for m in memories],
         )
         self.conn.executemany("INSERT INTO vector_log (rid, op) VALUES (?, 'add')", [(rid,) for rid in rids])
@@ -124,6 +154,30 @@ class SQLiteTx:
         self.conn.execute("DELETE FROM memories WHERE rid = ?", (memory.rid,))
         self.conn.execute("INSERT INTO vector_log (rid, op) VALUES (?, 'del')", (memory.rid,))
         return memory
+
+    def delete_many(self, memory_ids: Sequence[str]) -> list[str]:
+        """One DELETE per 500 ids: the full-text index's delete trigger costs half as much per row as with one
+        statement per row."""
+        found: dict[str, int] = {}
+        for chunk in chunks(list(dict.fromkeys(memory_ids)), 500):
+            marks = ",".join("?" * len(chunk))
+            rows = self.conn.execute(f"SELECT id, rid FROM memories WHERE id IN ({marks})", chunk).fetchall()
+            rids = [int(r[1]) for r in rows]
+            if rids:
+                self.conn.execute(f"DELETE FROM memories WHERE rid IN ({','.join('?' * len(rids))})", rids)
+                self.conn.executemany("INSERT INTO vector_log (rid, op) VALUES (?, 'del')", [(r,) for r in rids])
+            found.update({str(r[0]): int(r[1]) for r in rows})
+        return [mid for mid in dict.fromkeys(memory_ids) if mid in found]
+
+    def set_expiry(self, memory_id: str, expires_at: float | None, ttl: float | None) -> None:
+        self.conn.execute("UPDATE memories SET expires_at = ?, ttl = ? WHERE id = ?", (expires_at, ttl, memory_id))
+
+    def reinforce(self, counts: Mapping[str, int], at: float, *, kind: Literal["recall", "restate"]) -> None:
+        column = {"recall": "recalls", "restate": "restated"}[kind]
+        self.conn.executemany(
+            f"UPDATE memories SET {column} = {column} + ?, seen_at = MAX(COALESCE(seen_at, ?), ?) WHERE id = ?",
+            [(int(n), at, at, mid) for mid, n in counts.items() if n > 0],
+        )
 
     def add_history(self, entries: Sequence[HistoryEntry]) -> None:
         self.conn.executemany(

@@ -37,20 +37,31 @@ class NewStore(ConformanceStore):
     """Stands in for ``InMemoryStore``: a MemlayerStore over a fresh in-memory Memory (a class, so tests
     that spy on ``InMemoryStore.batch`` spy on ours)."""
 
-    def __init__(self, *_: Any, index: Mapping[str, Any] | None = None, **_backend_options: Any) -> None:
+    def __init__(self, *_: Any, index: Mapping[str, Any] | None = None, ttl: Mapping[str, Any] | None = None,
+                 **_backend_options: Any) -> None:
         memory = Memory(":memory:", embedder=HashingEmbedder(dims=64), graph=False)
         OPEN.append(memory)
-        super().__init__(memory, index=index_config(index))  # type: ignore[arg-type]
+        super().__init__(memory, index=index_config(index), ttl=ttl)  # type: ignore[arg-type]
 
 
 new_store = NewStore
 
 
 class AsyncNewStore(NewStore):
-    """What ``AsyncSqliteStore``/``AsyncPostgresStore`` build: ``await store.setup()`` works on it."""
+    """What ``AsyncSqliteStore``/``AsyncPostgresStore`` build: ``await store.setup()`` and their awaitable
+    TTL sweeper controls work on it (MemlayerStore's own are plain methods, callable from any code)."""
 
     async def setup(self) -> None:  # type: ignore[override]
         return None
+
+    async def sweep_ttl(self) -> int:  # type: ignore[override]
+        return await self.asweep_ttl()
+
+    async def start_ttl_sweeper(self, sweep_interval_minutes: float | None = None) -> Any:  # type: ignore[override]
+        return MemlayerStore.start_ttl_sweeper(self, sweep_interval_minutes)
+
+    async def stop_ttl_sweeper(self, timeout: float | None = None) -> bool:  # type: ignore[override]
+        return MemlayerStore.stop_ttl_sweeper(self, timeout)
 
 
 class SyncBackend:

@@ -1,0 +1,96 @@
+"""Recalls, written behind: how often search returned each memory, counted in memory and written in batches.
+
+A search must not become a write transaction. ``RecallBuffer.note`` only adds to a dict under a lock; the
+counts reach the store (``Tx.reinforce(kind="recall")``, one transaction for the whole batch) once
+``flush_size`` memories are pending or ``flush_interval`` seconds of the clock have passed since the first
+pending one — on the engine's helper thread, off the search's path — and at every sweep and close. A crash
+loses at most the pending counts: they are a ranking and budget signal, not data.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future
+from datetime import datetime
+from typing import Any
+
+from .base import Store
+
+log = logging.getLogger("memlayer.recalls")
+
+
+class RecallBuffer:
+    def __init__(
+        self, store: Store, now: Callable[[], datetime], *, enabled: bool, flush_size: int, flush_interval: float,
+        background: Callable[..., Future[Any]] | None = None,
+    ) -> None:
+        self.store = store
+        self.enabled = enabled
+        self._now = now
+        self._size = flush_size
+        self._interval = flush_interval
+        self._background = background
+        self._lock = threading.Lock()
+        self._pending: dict[str, int] = {}
+        self._last: float = 0.0  # the time of the latest recall pending
+        self._since: float | None = None  # the time of the first recall pending
+        self._flushing: Future[Any] | None = None
+
+    @property
+    def pending(self) -> int:
+        with self._lock:
+            return sum(self._pending.values())
+
+    def note(self, memory_ids: Iterable[str]) -> None:
+        """Count one recall of each memory; starts a write when the batch is due."""
+        if not self.enabled:
+            return
+        at = self._now().timestamp()
+        with self._lock:
+            for mid in memory_ids:
+                self._pending[mid] = self._pending.get(mid, 0) + 1
+            if not self._pending:
+                return
+            self._last = max(self._last, at)
+            self._since = at if self._since is None else self._since
+            due = len(self._pending) >= self._size or at - self._since >= self._interval
+            busy = self._flushing is not None and not self._flushing.done()
+        if due and not busy:
+            if self._background is None:
+                self.flush()
+            else:
+                self._flushing = self._background(self.try_flush)
+
+    def flush(self) -> int:
+        """Write the pending recalls now (one transaction); returns how many were written."""
+        with self._lock:
+            batch, at = self._pending, self._last
+            self._pending, self._since = {}, None
+        if not batch:
+            return 0
+        try:
+            with self.store.transaction() as tx:
+                tx.reinforce(batch, at, kind="recall")
+        except BaseException:
+            with self._lock:  # keep them for the next flush
+                for mid, n in batch.items():
+                    self._pending[mid] = self._pending.get(mid, 0) + n
+                self._since = at if self._since is None else min(self._since, at)
+            raise
+        return sum(batch.values())
+
+    def try_flush(self) -> int:
+        """``flush``, logging instead of raising when the store cannot take the counts now."""
+        try:
+            return self.flush()
+        except Exception:  # a busy or closed store: the counts stay pending for the next flush
+            log.warning("could not write recall counts yet; they stay pending", exc_info=True)
+            return 0
+
+    def wait(self) -> None:
+        """Wait for a background write in progress (tests, close)."""
+        flushing = self._flushing
+        if flushing is not None:
+            flushing.result()
