@@ -7,6 +7,7 @@ import itertools
 import threading
 import time
 import uuid
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -153,7 +154,8 @@ def test_a_schema_1_store_gains_the_lifetime_columns_on_open(postgres_url: str) 
     store.set_meta("schema_version", "1")
     store.close()
     store = open_store(postgres_url)
-    assert store.get_meta("schema_version") == "2"
+    from memlayer.storage.postgres.schema import SCHEMA_VERSION
+    assert store.get_meta("schema_version") == str(SCHEMA_VERSION)
     row = store.rows([rid])[rid]
     assert (row.memory, row.ttl, row.recalls, row.restated, row.seen_ts) == ("written by schema 1", None, 0, 0, None)
     with store.transaction() as tx:
@@ -163,6 +165,28 @@ def test_a_schema_1_store_gains_the_lifetime_columns_on_open(postgres_url: str) 
     assert (row.recalls, row.expires_ts, row.ttl) == (2, 1_800_000_000.0, 60.0)
     assert store.query("SELECT indexname FROM pg_indexes WHERE indexname = 'memories_expires' "
                        "AND schemaname = current_schema()") == [("memories_expires",)]
+    store.close()
+
+
+def test_a_schema_2_store_gets_speakers_in_its_scope_indexes_on_open(postgres_url: str) -> None:
+    """Schema 3 over a store written by schema 2: the scope indexes include the speaker, and a memory whose
+    metadata names its speaker (written before writes copied it into the column) gets it."""
+    store = open_store(postgres_url)
+    with store.transaction() as tx:
+        named, plain, odd = tx.insert_memories([replace(new("said by Ann"), metadata={"speaker": "Ann"}), new("nobody's"),
+                                                replace(new("coded"), metadata={"speaker": "A\x01B"})])
+    for stmt in ("UPDATE memories SET speaker = NULL", "DROP INDEX memories_user",
+                 "CREATE INDEX memories_user ON memories (user_id, valid_to) INCLUDE (rid, created_at, expires_at)"):
+        store.query(stmt)
+    store.set_meta("schema_version", "2")
+    store.close()
+    store = open_store(postgres_url)
+    from memlayer.storage.postgres.schema import SCHEMA_VERSION
+    assert store.get_meta("schema_version") == str(SCHEMA_VERSION) == "3"
+    rows = store.rows([named, plain, odd])
+    assert (rows[named].speaker, rows[plain].speaker, rows[odd].speaker) == ("Ann", None, None)
+    (ddl,), = store.query("SELECT indexdef FROM pg_indexes WHERE indexname = 'memories_user' AND schemaname = current_schema()")
+    assert ddl.endswith("INCLUDE (rid, created_at, expires_at, speaker)")
     store.close()
 
 

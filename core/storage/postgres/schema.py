@@ -27,7 +27,9 @@ from typing import Any
 
 from ...errors import StoreError
 
-SCHEMA_VERSION = 2  # 2: lifetimes (ttl, recalls, restated, seen_at; expires_at in the scope indexes)
+# 2: lifetimes (ttl, recalls, restated, seen_at; expires_at in the scope indexes); 3: the scope indexes hold the
+# speaker too (a search reads it for every memory of a small scope), the "speaker" metadata override copied in
+SCHEMA_VERSION = 3
 
 # Steps from each older version to the next ({version: statements}), run in order in the opening transaction.
 MIGRATIONS: dict[int, list[str]] = {
@@ -43,6 +45,17 @@ MIGRATIONS: dict[int, list[str]] = {
         "CREATE INDEX IF NOT EXISTS memories_agent ON memories (agent_id, valid_to) INCLUDE (rid, created_at, expires_at)",
         "CREATE INDEX IF NOT EXISTS memories_run ON memories (run_id, valid_to) INCLUDE (rid, created_at, expires_at)",
         "CREATE INDEX IF NOT EXISTS memories_expires ON memories (expires_at) WHERE expires_at IS NOT NULL",
+    ],
+    2: [  # the speaker in the scope indexes (as SQLite's step 4); writes now copy the metadata override into the
+        # column, so older rows get it too (a value holding U+0000/U+0001 is coded in meta: those few keep NULL)
+        "UPDATE memories SET speaker = meta ->> 'speaker' WHERE speaker IS NULL "
+        "AND jsonb_typeof(meta -> 'speaker') = 'string' AND strpos(meta ->> 'speaker', chr(1)) = 0",
+        "DROP INDEX IF EXISTS memories_user",
+        "DROP INDEX IF EXISTS memories_agent",
+        "DROP INDEX IF EXISTS memories_run",
+        "CREATE INDEX IF NOT EXISTS memories_user ON memories (user_id, valid_to) INCLUDE (rid, created_at, expires_at, speaker)",
+        "CREATE INDEX IF NOT EXISTS memories_agent ON memories (agent_id, valid_to) INCLUDE (rid, created_at, expires_at, speaker)",
+        "CREATE INDEX IF NOT EXISTS memories_run ON memories (run_id, valid_to) INCLUDE (rid, created_at, expires_at, speaker)",
     ],
 }
 
@@ -71,10 +84,10 @@ CREATE TABLE IF NOT EXISTS memories (
     embedding bytea NOT NULL,                  -- float32, little-endian: any process can rebuild its index
     tsv tsvector GENERATED ALWAYS AS (to_tsvector('english'::regconfig, text)) STORED
 );
--- A scope's current, unexpired rows (and their order) from the index alone.
-CREATE INDEX IF NOT EXISTS memories_user ON memories (user_id, valid_to) INCLUDE (rid, created_at, expires_at);
-CREATE INDEX IF NOT EXISTS memories_agent ON memories (agent_id, valid_to) INCLUDE (rid, created_at, expires_at);
-CREATE INDEX IF NOT EXISTS memories_run ON memories (run_id, valid_to) INCLUDE (rid, created_at, expires_at);
+-- A scope's current, unexpired rows (their order, times and speakers) from the index alone.
+CREATE INDEX IF NOT EXISTS memories_user ON memories (user_id, valid_to) INCLUDE (rid, created_at, expires_at, speaker);
+CREATE INDEX IF NOT EXISTS memories_agent ON memories (agent_id, valid_to) INCLUDE (rid, created_at, expires_at, speaker);
+CREATE INDEX IF NOT EXISTS memories_run ON memories (run_id, valid_to) INCLUDE (rid, created_at, expires_at, speaker);
 CREATE INDEX IF NOT EXISTS memories_expires ON memories (expires_at) WHERE expires_at IS NOT NULL;
 CREATE INDEX IF NOT EXISTS memories_hash ON memories (hash) WHERE valid_to IS NULL;
 CREATE INDEX IF NOT EXISTS memories_attr ON memories (attribute) WHERE attribute IS NOT NULL;
