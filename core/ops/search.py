@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from concurrent.futures import Future
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -171,7 +171,7 @@ def _rank(
     if config.speaker_boost and config.speaker_key:
         _boost_speakers(fused, scope, query, config.speaker_boost)
     if config.temporal_boost:
-        _boost_times(fused, scope, query, config.temporal_boost)
+        _boost_times(fused, scope, query, config.temporal_boost, engine.clock.now())
     if config.expansion_weight:
         _expand(engine, fused, dense, query, scope, pool, config)
     if config.length_prior:
@@ -191,9 +191,10 @@ def _rank(
             for rid in ranked if rid in rows]  # a row deleted between the two reads is skipped
 
 
-def _boost_times(fused: dict[int, float], scope: SearchScope, query: str, boost: float) -> None:
-    """Memories created in the time span the query names gain ``boost``."""
-    window = time_window(query, scope.selection.as_of or datetime.now(timezone.utc))
+def _boost_times(fused: dict[int, float], scope: SearchScope, query: str, boost: float, now: datetime) -> None:
+    """Memories created in the time span the query names (relative to ``as_of``, else the engine's clock) gain
+    ``boost``."""
+    window = time_window(query, scope.selection.as_of or now)
     if window is not None:
         for rid in in_window(scope.order.times_of(fused), window):
             fused[rid] += boost

@@ -58,3 +58,22 @@ async def test_temporal_boost_prefers_memories_of_the_named_month():
         assert len(expanded["results"]) == 2
     finally:
         await mem.close()
+
+
+async def test_relative_times_resolve_against_the_memory_s_clock():
+    """"yesterday" means the day before the engine's clock (an injected one too), not the machine's date."""
+    from memlayer.clock import ManualClock
+
+    clock = ManualClock(datetime(2023, 5, 21, 9, 0, tzinfo=timezone.utc))
+    mem = AsyncMemory(":memory:", embedder=HashingEmbedder(dims=64), graph=False, clock=clock)
+    try:
+        await mem.add("We went hiking in the hills.", user_id="u", infer=False, timestamp="2023-05-20T10:00:00Z")
+        await mem.add("We went hiking by the sea.", user_id="u", infer=False, timestamp="2023-05-13T10:00:00Z")
+        config = {"preset": "default", "temporal_boost": 2.0}
+        got = await mem.search("Where did we go hiking yesterday?", user_id="u", limit=2, config=config)
+        assert got["results"][0]["memory"] == "We went hiking in the hills."
+        clock.set(datetime(2023, 5, 14, 9, 0, tzinfo=timezone.utc))
+        got = await mem.search("Where did we go hiking yesterday?", user_id="u", limit=2, config=config)
+        assert got["results"][0]["memory"] == "We went hiking by the sea."
+    finally:
+        await mem.close()
