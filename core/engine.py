@@ -34,7 +34,6 @@ from .providers import (
 from .search.config import SearchConfig
 from .storage import Selection, Store, StoredMemory, open_store
 from .storage.recalls import RecallBuffer
-from .transcripts import TranscriptFlag
 from .types import Scope, Usage
 
 log = logging.getLogger("memlayer")
@@ -123,7 +122,6 @@ class Engine:
                                     flush_size=config.retention.recall_flush_size,
                                     flush_interval=config.retention.recall_flush_interval, background=self.background)
         self.usage = Usage()
-        self.transcripts = TranscriptFlag(self.store)
         self._extractor: Any = None
         self._pool: ThreadPoolExecutor | None = None
 

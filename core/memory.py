@@ -161,7 +161,7 @@ class AsyncMemory:
         limit, threshold, max_tokens = search_args(limit, threshold, max_tokens)
         selection = Selection(make_scope(user_id, agent_id, run_id), parse_filters(filters), to_utc(as_of),
                               bool(include_expired), now=self._engine.clock.now())
-        selection = replace(selection, filters=transcripts.for_search(selection.filters, self._engine.transcripts))
+        selection = transcripts.for_search(selection)
         cfg = self._engine.search_config if config is None else SearchConfig.coerce(config)
         answer = await search_op.search(self._engine, query, selection, limit=limit, threshold=threshold,
                                         max_tokens=max_tokens, config=cfg)

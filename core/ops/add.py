@@ -77,8 +77,6 @@ def write(engine: Engine, items: list[WriteItem]) -> Committed:
         for p, v in zip(todo, engine.embed([p.text for p in todo]), strict=True):
             p.embedding = v
     done = commit(engine.store, items, graph=engine.graph is not None, checked_at=checked_at, now=now)
-    if done.transcripts:
-        engine.transcripts.seen()
     if engine.graph is None:
         engine.vectors.catch_up(done.fresh)
     enforce_budgets(engine, now, sorted(policies, key=lambda s: tuple(v or "" for v in s.as_dict().values())),

@@ -7,7 +7,6 @@ from typing import Any
 
 import numpy as np
 
-from .. import transcripts
 from ..engine import Engine
 from ..errors import NotFoundError
 from ..records import ChangeRecord
@@ -32,13 +31,11 @@ def update_one(
 ) -> ChangeRecord:
     """Rewrite a memory's text (and metadata), and/or set when it lapses (a TTL counts from now)."""
     now = engine.clock.now().timestamp()
-    marked = False
     with engine.store.transaction() as tx:
         row = owned(tx.current(memory_id), memory_id, scope)
         if text is not None:
             assert vector is not None
             tx.rewrite(row.rid, text, text_hash(text), vector, now, metadata=metadata)
-            marked = transcripts.note_written(tx, [metadata])
         reason = None
         if lifetime is not None:
             end = lifetime.end(now)
@@ -46,8 +43,6 @@ def update_one(
             reason = f"expires at {iso(end)}" if end is not None else "never expires"
         tx.add_history([HistoryEntry(memory_id, "UPDATE", row.memory, row.memory if text is None else text, now,
                                      _scope_of(row), reason=reason)])
-    if marked:
-        engine.transcripts.seen()
     if text is not None:
         engine.vectors.catch_up({row.rid: vector})  # type: ignore[dict-item]
     return ChangeRecord(memory_id, "UPDATE", row.memory if text is None else text, previous_memory=row.memory)

@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import transcripts
 from ..records import ChangeRecord
 from ..retention import Lifetime
 from ..storage.base import HistoryEntry, NewMemory, NewMessage, Store, StoredMemory, Tx
@@ -40,7 +39,6 @@ CONCURRENT = "superseded by a fact added at the same time"
 class Committed:
     fresh: dict[int, np.ndarray] = field(default_factory=dict)  # row id -> vector, for the vector index
     graph_seqs: list[list[int]] = field(default_factory=list)  # per item: its graph outbox entries
-    transcripts: bool = False  # whether a transcript was written (memlayer.transcripts)
 
 
 def precheck(store: Store, items: list[WriteItem], now: float) -> int:
@@ -77,7 +75,6 @@ def commit(store: Store, items: list[WriteItem], *, graph: bool, checked_at: int
                                   expires_at=lifetime.end(item.when), speaker=_speaker(item, p), ttl=lifetime.kept_ttl,
                                   updated_at=item.updated))
         new_rids = tx.insert_memories(rows)
-        out.transcripts = transcripts.note_written(tx, (r.metadata for r in rows))
         start = 0
         sources: dict[int, tuple[int, ...]] = {}
         for item in items:

@@ -33,9 +33,17 @@ from ..records import HistoryEvent, MemoryRecord, ScopeSummary
 from ..types import Scope
 
 LogName = Literal["vectors", "graph"]
+#: the metadata mark of a transcript (``memlayer.transcripts``): a store keeps it as a column its scope indexes
+#: cover (``Selection.transcripts``), written from the metadata whenever the metadata is
+TRANSCRIPT_KEY = "memlayer_transcript"
 #: meta key bumped by every forget: graphs rebuilt per process notice it and rebuild (see projections.graph)
 GRAPH_EPOCH_KEY = "graph_epoch"
 LOGS: tuple[LogName, ...] = ("vectors", "graph")
+
+
+def is_transcript(metadata: Mapping[str, Any] | None) -> bool:
+    """Whether metadata marks a transcript (``TRANSCRIPT_KEY`` is ``true``: not 1, not "yes")."""
+    return metadata is not None and metadata.get(TRANSCRIPT_KEY) is True
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +55,8 @@ class Selection:
     per-agent and per-run memories). ``as_of``: the memories valid at that time (not yet closed and not yet
     expired then); ``include_expired``: all, current, closed or expired; by default only current memories:
     not closed and, when ``now`` is given, not expired by ``now`` (without ``now`` expiry is not checked).
+    ``transcripts``: None covers transcripts and other memories alike, False leaves transcripts out, True
+    covers transcripts only (a transcript's metadata holds ``TRANSCRIPT_KEY: true``).
     """
 
     scope: Scope
@@ -55,6 +65,7 @@ class Selection:
     include_expired: bool = False
     exact: bool = False
     now: datetime | None = None
+    transcripts: bool | None = None
 
 
 @dataclass(slots=True)

@@ -11,7 +11,6 @@ import pytest
 
 from memlayer import Memory
 from memlayer.kit import TRANSCRIPT_KEY
-from memlayer.transcripts import FLAG, RECHECK, TranscriptFlag
 
 MARK = {TRANSCRIPT_KEY: True}
 
@@ -45,30 +44,27 @@ def test_a_false_or_other_value_is_not_a_transcript(memory: Any) -> None:
     assert texts(memory.search("I like", user_id="u")) == ["I like blues", "I like jazz"]
 
 
-def test_an_update_that_marks_a_memory_sets_the_flag(memory: Any) -> None:
+def test_an_update_marks_and_unmarks_a_memory(memory: Any) -> None:
     memory.add("we talked about the weather", user_id="u", infer=False)
     mid = memory.get_all(user_id="u")["results"][0]["id"]
-    assert memory.async_memory.store.get_meta(FLAG) is None
     memory.update(mid, "we talked about the weather", metadata=MARK)
-    assert memory.async_memory.store.get_meta(FLAG) == "1"
     assert memory.search("weather", user_id="u")["results"] == []
+    memory.update(mid, "we talked about the weather again", metadata={"topic": "weather"})
+    assert texts(memory.search("weather", user_id="u")) == ["we talked about the weather again"]
+    memory.update(mid, "and the rain")  # text alone: the metadata, and the mark with it, stay
+    assert texts(memory.search("rain", user_id="u")) == ["and the rain"]
 
 
-def test_this_process_leaves_out_its_own_new_transcript_at_once(memory: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("memlayer.transcripts.time.monotonic", lambda: 1000.0)  # no re-read of the flag
-    memory.add("we talked about the rain", user_id="u", infer=False)
-    mid = memory.get_all(user_id="u")["results"][0]["id"]
-    assert len(memory.search("rain", user_id="u")["results"]) == 1  # the flag was read: unset
-    memory.update(mid, "we talked about the rain", metadata=MARK)
-    assert memory.search("rain", user_id="u")["results"] == []
-    memory.add("did it rain?", user_id="u", run_id="r2", infer=False, metadata=MARK)
-    assert memory.search("rain", user_id="u")["results"] == []
-
-
-def test_a_store_without_transcripts_searches_without_the_condition(memory: Any) -> None:
-    memory.add("plain fact", user_id="u", infer=False)
-    assert memory.async_memory.store.get_meta(FLAG) is None and not memory.async_memory.engine.transcripts.present()
-    assert texts(memory.search("plain fact", user_id="u")) == ["plain fact"]
+def test_transcripts_leave_every_retriever_and_a_large_selection(memory: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The mark is honoured by the dense and lexical retrievers, context and speakers alike, and when the
+    selection is too large to read whole (post-filtered candidates)."""
+    memory.add([{"role": "user", "name": "Ann", "content": "Ann hiked the Alps in May"}], user_id="u", infer=False)
+    memory.add([{"role": "user", "name": "Ann", "content": "Ann hiked the Alps in May?"}], user_id="u", run_id="r",
+               infer=False, metadata=MARK)
+    for preset in ("vector", "hybrid", "default"):
+        assert texts(memory.search("Ann hiked the Alps", user_id="u", config=preset)) == ["Ann hiked the Alps in May"]
+    monkeypatch.setattr("memlayer.search.scope.MATERIALISE_MAX", 1)  # post-filtered, never read whole
+    assert texts(memory.search("Ann hiked the Alps", user_id="u")) == ["Ann hiked the Alps in May"]
 
 
 WRITER = """
@@ -81,32 +77,14 @@ m.close()
 """
 
 
-def test_another_process_first_transcript_leaves_search_after_the_recheck(
-        tmp_path: Path, hash_embedder: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    clock = [1000.0]
-    monkeypatch.setattr("memlayer.transcripts.time.monotonic", lambda: clock[0])
+def test_another_process_transcript_leaves_search_at_once(tmp_path: Path, hash_embedder: Any) -> None:
     path = str(tmp_path / "s")
     mine = Memory(path, embedder=hash_embedder, graph=False)
     try:
         mine.add("the sky is blue", user_id="u", infer=False)
         assert texts(mine.search("sky blue", user_id="u")) == ["the sky is blue"]
         subprocess.run([sys.executable, "-c", WRITER, path], check=True, timeout=120)
-        clock[0] += RECHECK
         assert texts(mine.search("sky blue", user_id="u")) == ["the sky is blue"]
         assert len(mine.get_all(user_id="u")["results"]) == 2
     finally:
         mine.close()
-
-
-def test_the_flag_is_read_again_after_the_recheck_interval(memory: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    clock = [1000.0]
-    monkeypatch.setattr("memlayer.transcripts.time.monotonic", lambda: clock[0])
-    flag = TranscriptFlag(memory.async_memory.store)
-    assert not flag.present()
-    memory.async_memory.store.set_meta(FLAG, "1")  # what another process's first transcript leaves
-    clock[0] += RECHECK / 2
-    assert not flag.present()  # within the interval: its last read stands
-    clock[0] += RECHECK / 2
-    assert flag.present()
-    memory.async_memory.store.delete_meta(FLAG)
-    assert flag.present()  # once set, it stays set

@@ -169,13 +169,16 @@ def test_a_schema_1_store_gains_the_lifetime_columns_on_open(postgres_url: str) 
 
 
 def test_a_schema_2_store_gets_speakers_in_its_scope_indexes_on_open(postgres_url: str) -> None:
-    """Schema 3 over a store written by schema 2: the scope indexes include the speaker, and a memory whose
-    metadata names its speaker (written before writes copied it into the column) gets it."""
+    """Schema 3 over a store written by schema 2: the scope indexes include the speaker and the transcript mark,
+    a memory whose metadata names its speaker (written before writes copied it into the column) gets it, and
+    the mark is computed for the rows already there."""
     store = open_store(postgres_url)
     with store.transaction() as tx:
         named, plain, odd = tx.insert_memories([replace(new("said by Ann"), metadata={"speaker": "Ann"}), new("nobody's"),
                                                 replace(new("coded"), metadata={"speaker": "A\x01B"})])
-    for stmt in ("UPDATE memories SET speaker = NULL", "DROP INDEX memories_user",
+        (said,) = tx.insert_memories([replace(new("a transcript"), metadata={"memlayer_transcript": True})])
+    for stmt in ("UPDATE memories SET speaker = NULL", "DROP INDEX memories_user", "DROP INDEX memories_agent",
+                 "DROP INDEX memories_run", "ALTER TABLE memories DROP COLUMN transcript",
                  "CREATE INDEX memories_user ON memories (user_id, valid_to) INCLUDE (rid, created_at, expires_at)"):
         store.query(stmt)
     store.set_meta("schema_version", "2")
@@ -186,7 +189,9 @@ def test_a_schema_2_store_gets_speakers_in_its_scope_indexes_on_open(postgres_ur
     rows = store.rows([named, plain, odd])
     assert (rows[named].speaker, rows[plain].speaker, rows[odd].speaker) == ("Ann", None, None)
     (ddl,), = store.query("SELECT indexdef FROM pg_indexes WHERE indexname = 'memories_user' AND schemaname = current_schema()")
-    assert ddl.endswith("INCLUDE (rid, created_at, expires_at, speaker)")
+    assert ddl.endswith("INCLUDE (rid, created_at, expires_at, speaker, transcript)")
+    assert store.select_rids(Selection(ALICE, transcripts=True)).tolist() == [said]
+    assert said not in store.select_rids(Selection(ALICE, transcripts=False)).tolist()
     store.close()
 
 

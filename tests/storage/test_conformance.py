@@ -14,6 +14,7 @@ from memlayer.errors import StoreError
 from memlayer.filters import parse_filters
 from memlayer.storage.base import (
     GRAPH_EPOCH_KEY,
+    TRANSCRIPT_KEY,
     HistoryEntry,
     NewMemory,
     NewMessage,
@@ -149,6 +150,32 @@ def test_validity_current_as_of_and_all(store: Store) -> None:
     before = datetime.fromtimestamp(T0 + 50, timezone.utc)
     assert texts(store, Selection(ALICE, as_of=before)) == {"lives in NY"}
     assert texts(store, Selection(ALICE, include_expired=True)) == {"lives in NY", "lives in SF"}
+
+
+def test_transcripts_are_selected_by_their_mark(store: Store) -> None:
+    """``Selection.transcripts``: the metadata mark (``TRANSCRIPT_KEY`` true, nothing else) as written on
+    insert and by a rewrite with metadata; every read of a selection honours it."""
+    put(store, ALICE, "plain tea", metadata={"k": 1})
+    put(store, ALICE, "not quite tea", metadata={TRANSCRIPT_KEY: 1})
+    put(store, ALICE, "said tea", metadata={TRANSCRIPT_KEY: True})
+    (marked, marked_rid), = put(store, ALICE, "later tea")
+    with store.transaction() as tx:
+        tx.rewrite(marked_rid, "later tea", "h-later tea", vec(9), T0 + 1, metadata={TRANSCRIPT_KEY: True, "k": 2})
+    out, keep = Selection(ALICE, transcripts=False), Selection(ALICE, transcripts=True)
+    assert texts(store, out) == {"plain tea", "not quite tea"}
+    assert texts(store, keep) == {"said tea", "later tea"}
+    assert len(texts(store, Selection(ALICE))) == 4
+    assert texts(store, Selection(ALICE, parse_filters({"k": 2}), transcripts=True)) == {"later tea"}
+    rows = store.scope_rows_upto(out, [], 10)
+    assert rows is not None and len(rows.rids) == 2
+    assert {r for r, _ in store.lexical(out, ["tea"], 10)} == set(store.select_rids(out).tolist())
+    assert store.within(out, [marked_rid]).tolist() == []
+    with store.transaction() as tx:  # metadata without the mark: no longer a transcript; text alone: unchanged
+        tx.rewrite(marked_rid, "later tea", "h-later tea", vec(9), T0 + 2, metadata={"k": 3})
+    assert "later tea" in texts(store, out)
+    with store.transaction() as tx:
+        tx.rewrite(marked_rid, "later tea!", "h-later tea!", vec(9), T0 + 3)
+    assert "later tea!" in texts(store, out)
 
 
 def test_list_scopes_with_counts_in_id_order(store: Store) -> None:

@@ -31,10 +31,11 @@ def roll_back(path, version: int) -> None:
     """Turn a store written now back into what ``version`` wrote."""
     con = sqlite3.connect(path / "memlayer.db")
     with con:
-        # 5 -> 4: the full-text index as it was; scope indexes without the speaker; the speaker override not copied
+        # 5 -> 4: the full-text index as it was; scope indexes without the speaker; the speaker override not copied;
+        # no transcript column
         steps = ["DROP TRIGGER memories_fts_ad", "DROP TRIGGER memories_fts_au", "DROP TABLE memories_fts",
                  "DROP TABLE fts_users", "UPDATE memories SET speaker = NULL WHERE json_type(metadata, '$.speaker') = 'text'",
-                 *(f"DROP INDEX memories_{k}_tes" for k in KINDS)]
+                 *(f"DROP INDEX memories_{k}_scope" for k in KINDS), "ALTER TABLE memories DROP COLUMN transcript"]
         if version >= 4:
             steps += [f"CREATE INDEX memories_{k}_te ON memories({k}_id, valid_to, created_at, expires_at)" for k in KINDS]
         else:  # 4 -> 3: no lifetimes
@@ -74,7 +75,7 @@ def test_a_version_3_store_gains_lifetimes_on_open(tmp_path, hash_embedder):
         row = store.get(mid)
         assert row.memory == "kept across the upgrade" and (row.recalls, row.restated, row.ttl, row.seen_ts) == (0, 0, None, None)
         names = index_names(store)
-        assert {"memories_user_tes", "memories_expires"} <= names and not {"memories_user_t", "memories_user_te"} & names
+        assert {"memories_user_scope", "memories_expires"} <= names and not {"memories_user_t", "memories_user_te"} & names
         assert store.get_meta("schema_version") == str(SCHEMA_VERSION) == "5"
         m.add("a second one", user_id="u", infer=False)
         assert m.search("second", user_id="u")["results"][0]["memory"] == "a second one"
@@ -90,24 +91,27 @@ def test_a_version_3_store_gains_lifetimes_on_open(tmp_path, hash_embedder):
 
 def test_a_version_4_store_gets_the_full_text_index_keyed_by_user(tmp_path, hash_embedder):
     """Version 4's index (the text alone, keyed by row id) is rebuilt keyed by user, with scope tokens; the scope
-    indexes gain the speaker."""
+    indexes gain the speaker and the transcript mark (a column filled from the metadata)."""
     with Memory(str(tmp_path), embedder=hash_embedder, graph=False) as m:
         ids = {who: m.add(f"{who} likes green tea", user_id=who, infer=False)["results"][0]["id"] for who in ("u", "v")}
         m.add("the bot likes tea too", agent_id="bot", infer=False)
         m.add("u said it", user_id="u", infer=False, metadata={"speaker": "Ann"})
+        m.add("does u like green tea?", user_id="u", run_id="chat", infer=False, metadata={"memlayer_transcript": True})
     roll_back(tmp_path, 4)
     with Memory(str(tmp_path), embedder=hash_embedder, graph=False) as m:
         store = m.async_memory.store
         assert store.get_meta("schema_version") == str(SCHEMA_VERSION)
-        assert {"memories_user_tes", "memories_agent_tes", "memories_run_tes"} <= index_names(store)
+        assert {"memories_user_scope", "memories_agent_scope", "memories_run_scope"} <= index_names(store)
         assert not {"memories_user_te", "memories_user_s"} & index_names(store)
         assert {u for (u,) in store.query("SELECT user_id FROM fts_users")} == {"u", "v"}
         store.query("INSERT INTO memories_fts(memories_fts, rank) VALUES ('integrity-check', 1)")
         for who, mid in ids.items():
             assert [h["id"] for h in m.search("green tea", user_id=who, config="hybrid")["results"]][0] == mid
-            assert len(store.lexical(Selection(Scope(who)), ["tea"], 10)) == 1
+            assert len(store.lexical(Selection(Scope(who), transcripts=False), ["tea"], 10)) == 1
         assert len(store.lexical(Selection(Scope(agent_id="bot")), ["tea"], 10)) == 1
         said = [r for r in m.get_all(user_id="u")["results"] if r["memory"] == "u said it"][0]
         assert store.get(said["id"]).speaker == "Ann"  # the speaker override, filled by the migration
+        assert "does u like green tea?" not in [h["memory"] for h in m.search("green tea", user_id="u")["results"]]
+        assert len(m.search("green tea", user_id="u", filters={"memlayer_transcript": True})["results"]) == 1
         m.add("v likes tea again", user_id="v", infer=False)
         assert len(store.lexical(Selection(Scope("v")), ["tea"], 10)) == 2

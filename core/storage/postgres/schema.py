@@ -26,10 +26,15 @@ from __future__ import annotations
 from typing import Any
 
 from ...errors import StoreError
+from ..base import TRANSCRIPT_KEY
 
 # 2: lifetimes (ttl, recalls, restated, seen_at; expires_at in the scope indexes); 3: the scope indexes hold the
-# speaker too (a search reads it for every memory of a small scope), the "speaker" metadata override copied in
+# speaker (a search reads it for every memory of a small scope, the "speaker" metadata override copied in) and
+# the transcript mark (search leaves transcripts out)
 SCHEMA_VERSION = 3
+# ``Selection.transcripts`` reads this column: true when the metadata marks a transcript (``storage.base``)
+TRANSCRIPT_COLUMN = ("transcript boolean GENERATED ALWAYS AS "
+                     f"(meta @> '{{\"{TRANSCRIPT_KEY}\": true}}'::jsonb) STORED")
 
 # Steps from each older version to the next ({version: statements}), run in order in the opening transaction.
 MIGRATIONS: dict[int, list[str]] = {
@@ -46,16 +51,21 @@ MIGRATIONS: dict[int, list[str]] = {
         "CREATE INDEX IF NOT EXISTS memories_run ON memories (run_id, valid_to) INCLUDE (rid, created_at, expires_at)",
         "CREATE INDEX IF NOT EXISTS memories_expires ON memories (expires_at) WHERE expires_at IS NOT NULL",
     ],
-    2: [  # the speaker in the scope indexes (as SQLite's step 4); writes now copy the metadata override into the
-        # column, so older rows get it too (a value holding U+0000/U+0001 is coded in meta: those few keep NULL)
+    2: [  # the speaker and the transcript mark in the scope indexes (as SQLite's step 4); writes now copy the
+        # speaker override into the column, so older rows get it too (a value holding U+0000/U+0001 is coded in
+        # meta: those few keep NULL); the mark is computed by PostgreSQL from meta
+        f"ALTER TABLE memories ADD COLUMN IF NOT EXISTS {TRANSCRIPT_COLUMN}",
         "UPDATE memories SET speaker = meta ->> 'speaker' WHERE speaker IS NULL "
         "AND jsonb_typeof(meta -> 'speaker') = 'string' AND strpos(meta ->> 'speaker', chr(1)) = 0",
         "DROP INDEX IF EXISTS memories_user",
         "DROP INDEX IF EXISTS memories_agent",
         "DROP INDEX IF EXISTS memories_run",
-        "CREATE INDEX IF NOT EXISTS memories_user ON memories (user_id, valid_to) INCLUDE (rid, created_at, expires_at, speaker)",
-        "CREATE INDEX IF NOT EXISTS memories_agent ON memories (agent_id, valid_to) INCLUDE (rid, created_at, expires_at, speaker)",
-        "CREATE INDEX IF NOT EXISTS memories_run ON memories (run_id, valid_to) INCLUDE (rid, created_at, expires_at, speaker)",
+        "CREATE INDEX IF NOT EXISTS memories_user ON memories (user_id, valid_to) "
+        "INCLUDE (rid, created_at, expires_at, speaker, transcript)",
+        "CREATE INDEX IF NOT EXISTS memories_agent ON memories (agent_id, valid_to) "
+        "INCLUDE (rid, created_at, expires_at, speaker, transcript)",
+        "CREATE INDEX IF NOT EXISTS memories_run ON memories (run_id, valid_to) "
+        "INCLUDE (rid, created_at, expires_at, speaker, transcript)",
     ],
 }
 
@@ -81,13 +91,14 @@ CREATE TABLE IF NOT EXISTS memories (
     recalls integer NOT NULL DEFAULT 0,        -- how often search returned it
     restated integer NOT NULL DEFAULT 0,       -- how often an add said it again
     seen_at double precision,                  -- the last recall or re-statement (NULL: never)
+    {TRANSCRIPT_COLUMN},
     embedding bytea NOT NULL,                  -- float32, little-endian: any process can rebuild its index
     tsv tsvector GENERATED ALWAYS AS (to_tsvector('english'::regconfig, text)) STORED
 );
--- A scope's current, unexpired rows (their order, times and speakers) from the index alone.
-CREATE INDEX IF NOT EXISTS memories_user ON memories (user_id, valid_to) INCLUDE (rid, created_at, expires_at, speaker);
-CREATE INDEX IF NOT EXISTS memories_agent ON memories (agent_id, valid_to) INCLUDE (rid, created_at, expires_at, speaker);
-CREATE INDEX IF NOT EXISTS memories_run ON memories (run_id, valid_to) INCLUDE (rid, created_at, expires_at, speaker);
+-- A scope's current, unexpired rows that are not transcripts (their order, times, speakers) from the index alone.
+CREATE INDEX IF NOT EXISTS memories_user ON memories (user_id, valid_to) INCLUDE (rid, created_at, expires_at, speaker, transcript);
+CREATE INDEX IF NOT EXISTS memories_agent ON memories (agent_id, valid_to) INCLUDE (rid, created_at, expires_at, speaker, transcript);
+CREATE INDEX IF NOT EXISTS memories_run ON memories (run_id, valid_to) INCLUDE (rid, created_at, expires_at, speaker, transcript);
 CREATE INDEX IF NOT EXISTS memories_expires ON memories (expires_at) WHERE expires_at IS NOT NULL;
 CREATE INDEX IF NOT EXISTS memories_hash ON memories (hash) WHERE valid_to IS NULL;
 CREATE INDEX IF NOT EXISTS memories_attr ON memories (attribute) WHERE attribute IS NOT NULL;
@@ -139,7 +150,7 @@ CREATE TABLE IF NOT EXISTS graph_log (
     payload text NOT NULL                      -- JSON
 );
 CREATE INDEX IF NOT EXISTS graph_log_user ON graph_log (user_id)
-"""
+""".replace("{TRANSCRIPT_COLUMN}", TRANSCRIPT_COLUMN)  # (one definition, here and in step 2)
 
 
 def statements(script: str) -> list[str]:

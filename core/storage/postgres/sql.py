@@ -50,6 +50,8 @@ def where(selection: Selection, prefix: str = "") -> tuple[str, list[Any]]:
         params.append(selection.now.timestamp())
     else:
         v_sql = f"{prefix}valid_to IS NULL"
+    if selection.transcripts is not None:  # a column the scope indexes cover
+        v_sql += f" AND {'' if selection.transcripts else 'NOT '}{prefix}transcript"
     if selection.filters is None:
         return f"{s_sql} AND {v_sql}", params
     compiler = _Compiler(prefix)

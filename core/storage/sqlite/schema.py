@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 # 4: lifetimes (ttl, recalls, restated, seen_at; expiry in the scope indexes); 5: the full-text index keyed by
-# user, with scope tokens (storage.sqlite.lexical); scope indexes covering the speaker too
+# user, with scope tokens (storage.sqlite.lexical); scope indexes covering the speaker and the transcript mark
 SCHEMA_VERSION = 5
 
 
@@ -83,6 +83,9 @@ MIGRATIONS: dict[int, list[str]] = {
         "DROP VIEW IF EXISTS memories_lex",
         "UPDATE memories SET speaker = json_extract(metadata, '$.speaker') "  # the override, as writes now do
         "WHERE speaker IS NULL AND json_type(metadata, '$.speaker') = 'text'",
+        # the transcript mark as a column (search leaves transcripts out from the scope index alone)
+        "ALTER TABLE memories ADD COLUMN transcript INTEGER NOT NULL DEFAULT 0",
+        "UPDATE memories SET transcript = 1 WHERE json_type(metadata, '$.memlayer_transcript') = 'true'",
     ],
 }
 
@@ -108,11 +111,12 @@ CREATE TABLE IF NOT EXISTS memories (
     ttl REAL,                                  -- seconds a refresh extends expires_at by (NULL: fixed or none)
     recalls INTEGER NOT NULL DEFAULT 0,        -- how often search returned it
     restated INTEGER NOT NULL DEFAULT 0,       -- how often an add said it again
-    seen_at REAL                               -- the last recall or re-statement (NULL: never)
+    seen_at REAL,                              -- the last recall or re-statement (NULL: never)
+    transcript INTEGER NOT NULL DEFAULT 0      -- 1: a transcript (metadata memlayer_transcript: true)
 );
--- Scope indexes cover (rid, created_at, expires_at, speaker): what a search reads of every memory of its scope
--- (current and unexpired, when, who said it) is read without touching the rows (a row holds its embedding:
--- reading it costs a page).
+-- Scope indexes cover (rid, created_at, expires_at, speaker, transcript): what a search reads of every memory of
+-- its scope (current, unexpired, not a transcript; when; who said it) is read without touching the rows (a row
+-- holds its embedding: reading it costs a page).
 DROP INDEX IF EXISTS memories_user;
 DROP INDEX IF EXISTS memories_agent;
 DROP INDEX IF EXISTS memories_run;
@@ -125,9 +129,9 @@ DROP INDEX IF EXISTS memories_run_s;
 DROP INDEX IF EXISTS memories_user_te;
 DROP INDEX IF EXISTS memories_agent_te;
 DROP INDEX IF EXISTS memories_run_te;
-CREATE INDEX IF NOT EXISTS memories_user_tes ON memories(user_id, valid_to, created_at, expires_at, speaker);
-CREATE INDEX IF NOT EXISTS memories_agent_tes ON memories(agent_id, valid_to, created_at, expires_at, speaker);
-CREATE INDEX IF NOT EXISTS memories_run_tes ON memories(run_id, valid_to, created_at, expires_at, speaker);
+CREATE INDEX IF NOT EXISTS memories_user_scope ON memories(user_id, valid_to, created_at, expires_at, speaker, transcript);
+CREATE INDEX IF NOT EXISTS memories_agent_scope ON memories(agent_id, valid_to, created_at, expires_at, speaker, transcript);
+CREATE INDEX IF NOT EXISTS memories_run_scope ON memories(run_id, valid_to, created_at, expires_at, speaker, transcript);
 CREATE INDEX IF NOT EXISTS memories_expires ON memories(expires_at) WHERE expires_at IS NOT NULL;
 CREATE INDEX IF NOT EXISTS memories_hash ON memories(hash);
 CREATE INDEX IF NOT EXISTS memories_attr ON memories(attribute) WHERE attribute IS NOT NULL;

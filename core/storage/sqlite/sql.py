@@ -43,6 +43,8 @@ def where(selection: Selection, prefix: str = "") -> tuple[str, list[Any]]:
         v_sql, v_params = f"{prefix}valid_to IS NULL AND {unexpired(prefix)}", [selection.now.timestamp()]
     else:
         v_sql, v_params = f"{prefix}valid_to IS NULL", []
+    if selection.transcripts is not None:  # a column the scope indexes cover
+        v_sql += f" AND {prefix}transcript = {int(selection.transcripts)}"
     if selection.filters is None:
         return f"{s_sql} AND {v_sql}", [*s_params, *v_params]
     compiler = _Compiler(f"{prefix}metadata", prefix)

@@ -11,7 +11,15 @@ from typing import Any, Literal
 import numpy as np
 
 from ...types import Scope
-from ..base import GRAPH_EPOCH_KEY, HistoryEntry, NewMemory, NewMessage, Selection, StoredMemory
+from ..base import (
+    GRAPH_EPOCH_KEY,
+    HistoryEntry,
+    NewMemory,
+    NewMessage,
+    Selection,
+    StoredMemory,
+    is_transcript,
+)
 from ..memory_rows import COLUMNS, memory_from_row
 from . import sql
 from .rows import chunks, current_by_hash
@@ -115,12 +123,13 @@ class SQLiteTx:
     def insert_memories(self, memories: Sequence[NewMemory]) -> list[int]:
         rids = self._insert_rows(
             "INSERT INTO memories (id, user_id, agent_id, run_id, text, hash, attribute, metadata, created_at, "
-            "updated_at, valid_from, valid_to, embedding, expires_at, speaker, ttl)",
-            "(?,?,?,?,?,?,?,?,?,?,?,NULL,?,?,?,?)",
+            "updated_at, valid_from, valid_to, embedding, expires_at, speaker, ttl, transcript)",
+            "(?,?,?,?,?,?,?,?,?,?,?,NULL,?,?,?,?,?)",
             [(m.id, m.scope.user_id, m.scope.agent_id, m.scope.run_id, m.text, m.hash, m.attribute,
               json.dumps(m.metadata or {}), m.created_at,
               m.created_at if m.updated_at is None else m.updated_at, m.created_at,
-              np.ascontiguousarray(m.embedding, dtype=np.float32).tobytes(), m.expires_at, m.speaker, m.ttl)
+              np.ascontiguousarray(m.embedding, dtype=np.float32).tobytes(), m.expires_at, m.speaker, m.ttl,
+              int(is_transcript(m.metadata)))
              for m in memories],
         )
         self.conn.executemany("INSERT INTO vector_log (rid, op) VALUES (?, 'add')", [(rid,) for rid in rids])
@@ -137,9 +146,11 @@ class SQLiteTx:
     ) -> None:
         self.conn.execute(
             "UPDATE memories SET text = ?, hash = ?, embedding = ?, updated_at = ?, "
-            "metadata = COALESCE(?, metadata), attribute = COALESCE(?, attribute) WHERE rid = ?",
+            "metadata = COALESCE(?, metadata), transcript = COALESCE(?, transcript), attribute = COALESCE(?, attribute) "
+            "WHERE rid = ?",
             (text, text_hash, np.ascontiguousarray(embedding, dtype=np.float32).tobytes(), at,
-             None if metadata is None else json.dumps(metadata), attribute, rid),
+             None if metadata is None else json.dumps(metadata), None if metadata is None else int(is_transcript(metadata)),
+             attribute, rid),
         )
         self.conn.execute("INSERT INTO vector_log (rid, op) VALUES (?, 'del'), (?, 'add')", (rid, rid))
 
