@@ -280,3 +280,20 @@ def test_varints_and_average_length(tmp_path):
         assert lexical.average_length(store._conn) == pytest.approx(305 / 3)
     finally:
         store.close()
+
+
+def test_a_selection_that_grew_since_it_was_counted_still_scores(tmp_path):
+    """A writer may commit between the selection's count and its matches: more rows match than were counted.
+    Every match lies in the selection, so scores are computed as over a collection holding them all (finite,
+    as when the count was right), never as a log of a negative number."""
+    store = SQLiteStore(str(tmp_path / "m.db"))
+    try:
+        _fill(store, random.Random(3), [Scope("u1")], 40)
+        selection = Selection(Scope("u1"))
+        with np.errstate(all="raise"):
+            for size in (1, 2, 40):
+                got = store.lexical(selection, ["tea", "green"], 10, size)
+                assert got and all(math.isfinite(s) and s > 0 for _, s in got)
+            assert store.lexical(selection, ["tea", "green"], 10, 1) == store.lexical(selection, ["tea", "green"], 10, 2)
+    finally:
+        store.close()

@@ -152,6 +152,9 @@ def _bm25(
     lengths = np.zeros(len(keys))
     lengths[row] = length
     avgdl = average_length(conn)
+    # the selection's size was read before its matches: a writer committing in between can make more rows
+    # match than were counted (every match lies in the selection, so it holds at least that many)
+    size = max(size, len(keys))
     df = (freq > 0).sum(axis=0)
     idf = np.maximum(np.log((size - df + 0.5) / (df + 0.5)), 1e-6)
     norm = K1 * (1 - B + B * lengths / avgdl) if avgdl > 0 else np.full(len(keys), K1)
