@@ -96,13 +96,6 @@ async def _chat(mem: AsyncMemory, user: str, when: str = "2024-05-01T10:00:00") 
     await mem.add(msgs, user_id=user, infer=False, timestamp=when)
 
 
-@pytest.fixture
-async def mem():
-    m = AsyncMemory(":memory:", embedder=HashingEmbedder(dims=64), graph=False)
-    yield m
-    await m.close()
-
-
 async def test_context_brings_up_the_reply(mem):
     await _chat(mem, "u")
     query = "Which city did Ann move to last spring?"

@@ -50,13 +50,6 @@ async def test_one_add_per_turn_or_per_session_and_metadata_all_rank_the_same():
     assert per_session["Which city did Ann move to last spring?"][0][0] == "Lisbon, and I love it there."
 
 
-@pytest.fixture
-async def mem():
-    m = AsyncMemory(":memory:", embedder=HashingEmbedder(dims=64), graph=False)
-    yield m
-    await m.close()
-
-
 async def test_the_speaker_comes_from_the_message_name_and_metadata_overrides(mem):
     await mem.add(_messages(metadata=False), user_id="u", infer=False)
     await mem.add([{"role": "user", "content": "A note about Lisbon trams.", "name": "Ann",
