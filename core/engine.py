@@ -139,7 +139,8 @@ class Engine:
         elif int(stored) != self.dims:
             raise StoreError(
                 f"this store was built with a {stored}-dimensional embedder but the configured one has {self.dims} "
-                "dimensions; use the original embedder or a new store path"
+                "dimensions; use the original embedder, or a new store (another directory, or for PostgreSQL "
+                "another database or ?schema=...)"
             )
 
     @property

@@ -152,8 +152,9 @@ def _refusal(key: str, value: Any) -> str:
     if key == "vector_store":
         return (f"{name}: memlayer keeps its own FAISS index beside its SQLite store, in the store directory. Remove "
                 "'vector_store' and give 'path': the directory (default $MEMLAYER_HOME or ~/.memlayer; ':memory:' "
-                "keeps everything in RAM). To bring your memories over, save mem0's get_all() as JSON and run "
-                "`memlayer import --from mem0 FILE`")
+                "keeps everything in RAM). For a shared store (as with pgvector), give 'store': "
+                "'postgresql://user:password@host/db': memories and vectors live in PostgreSQL. To bring your memories "
+                "over, save mem0's get_all() as JSON and run `memlayer import --from mem0 FILE`")
     if key == "graph_store":
         return (f"{name}: memlayer builds its own knowledge graph (RDF; Oxigraph on disk in the store directory) "
                 "from what its extractor finds. Remove 'graph_store' and use 'graph': true (the default), 'memory' "

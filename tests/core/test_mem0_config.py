@@ -121,6 +121,7 @@ def test_what_memlayer_does_differently_is_refused_by_name_with_what_to_do() -> 
     message = str(caught.value)
     for needle in [
         "vector_store (qdrant): memlayer keeps its own FAISS index", "give 'path'", "memlayer import --from mem0",
+        "For a shared store (as with pgvector), give 'store': 'postgresql://",
         "graph_store (neo4j): memlayer builds its own knowledge graph", "'graph': true",
         "history_db_path: memlayer keeps every memory's history in the same SQLite store",
         "reranker (cohere)", "choose a search preset with 'search'",

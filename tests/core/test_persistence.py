@@ -79,8 +79,9 @@ def test_index_file_not_rewritten_per_insert(tmp_path):
 def test_other_embedder_dims_refused(tmp_path):
     with _open(tmp_path, dims=32) as m:
         m.add("x", user_id="u", infer=False)
-    with pytest.raises(StoreError, match="32-dimensional"):
+    with pytest.raises(StoreError, match="32-dimensional") as caught:
         _open(tmp_path, dims=16)
+    assert "use the original embedder, or a new store (another directory, or for PostgreSQL" in str(caught.value)
 
 
 def test_writes_of_another_instance_are_seen(tmp_path):
