@@ -345,7 +345,7 @@ class SQLiteStore:
 
     def list_scopes(self, prefix: str, limit: int) -> dict[str, list[ScopeSummary]]:
         out: dict[str, list[ScopeSummary]] = {}
-        for field in ("user_id", "agent_id", "run_id"):  # each an index range scan over memories_<field>_t
+        for field in ("user_id", "agent_id", "run_id"):  # each an index range scan over memories_<field>_scope
             where, params = _starts_with(field, prefix)
             rows = self._rows(
                 f"SELECT {field}, SUM(valid_to IS NULL), SUM(valid_to IS NOT NULL), MIN(valid_from), MAX(updated_at) "
