@@ -258,12 +258,14 @@ class AsyncMemory:
     async def scopes(self, *, prefix: str | None = None, limit: int = 1000) -> dict[str, list[dict[str, Any]]]:
         """The users, agents and runs this store holds memories of (current or closed), in id order, at most
         ``limit`` of each: ``{"users": [...], "agents": [...], "runs": [...]}``, each entry ``{"id",
-        "memories" (current), "closed", "first_at", "last_at"}``. ``prefix``: only the ids starting with it."""
+        "memories" (current), "closed", "expired" (past their expiry, not yet swept), "first_at", "last_at"}``.
+        ``prefix``: only the ids starting with it."""
         self._check_open()
         if prefix is not None and (not isinstance(prefix, str) or clean_text(prefix) != prefix):
             raise ScopeError(f"prefix must be a string (no NUL, valid Unicode) or None, got {prefix!r}")
         count = limit_arg("limit", limit, MAX_LIST)
-        found = await asyncio.to_thread(self._engine.store.list_scopes, prefix or "", count)
+        found = await asyncio.to_thread(self._engine.store.list_scopes, prefix or "", count,
+                                        at=self._engine.clock.now().timestamp())
         return {name: [s.to_dict() for s in found[field]] for field, name in SCOPE_KINDS}
 
     # -- lifetimes ----------------------------------------------------------------------------------

@@ -183,23 +183,25 @@ SCOPE_KINDS = (("user_id", "users"), ("agent_id", "agents"), ("run_id", "runs"))
 @dataclass(slots=True)
 class ScopeSummary:
     """One user, agent or run id of a store and how much it holds (``scopes()`` lists them): ``memories``
-    current memories, ``closed`` ones no longer current (kept for ``as_of``), the earliest ``valid_from``
-    and the latest ``updated_at`` among them."""
+    current memories, ``closed`` ones no longer current (kept for ``as_of``), ``expired`` ones past their expiry
+    that no sweep has forgotten yet (neither current nor closed), the earliest ``valid_from`` and the latest
+    ``updated_at`` among them all."""
 
     id: str
     memories: int = 0
     closed: int = 0
     first_at: str | None = None
     last_at: str | None = None
+    expired: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "memories": self.memories, "closed": self.closed, "first_at": self.first_at,
-                "last_at": self.last_at}
+        return {"id": self.id, "memories": self.memories, "closed": self.closed, "expired": self.expired,
+                "first_at": self.first_at, "last_at": self.last_at}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ScopeSummary:
         return cls(id=str(data["id"]), memories=int(data.get("memories") or 0), closed=int(data.get("closed") or 0),
-                   first_at=data.get("first_at"), last_at=data.get("last_at"))
+                   first_at=data.get("first_at"), last_at=data.get("last_at"), expired=int(data.get("expired") or 0))
 
 
 @dataclass(slots=True)

@@ -238,6 +238,7 @@ class ScopeOut(_Out):
     id: str
     memories: int = Field(description="current memories")
     closed: int = Field(description="memories no longer current (closed or superseded), kept for as_of")
+    expired: int = Field(0, description="memories past their expiry that no sweep has forgotten yet")
     first_at: str | None = Field(description="the earliest valid_from among them")
     last_at: str | None = Field(description="the latest updated_at among them")
 

@@ -338,9 +338,10 @@ class Store(Protocol):
         """Exact scopes holding more than ``over`` current memories (not closed, not expired by ``at``); with
         ``within``, only the exact scopes it covers (its given fields match)."""
 
-    def list_scopes(self, prefix: str, limit: int) -> dict[str, list[ScopeSummary]]:
+    def list_scopes(self, prefix: str, limit: int, *, at: float | None = None) -> dict[str, list[ScopeSummary]]:
         """Per scope field ("user_id", "agent_id", "run_id"): the ids its memories (current or closed) hold
-        that start with ``prefix`` ("" for every id), in id order, at most ``limit`` each, with their counts."""
+        that start with ``prefix`` ("" for every id), in id order, at most ``limit`` each, with their counts
+        (memories expired by ``at`` counted apart, as ``expired``; without ``at`` none is)."""
 
     def history(self, memory_id: str) -> list[HistoryEvent]: ...
 

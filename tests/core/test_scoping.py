@@ -82,6 +82,22 @@ def test_scopes_lists_users_agents_and_runs_with_counts(memory):
     assert [s["id"] for s in memory.scopes()["users"]] == ["bob"] and memory.scopes()["runs"] == []
 
 
+def test_scopes_count_memories_that_expired_but_were_not_swept_yet_apart(tmp_path, hash_embedder):
+    from memlayer import Memory
+    from memlayer.clock import ManualClock
+
+    clock = ManualClock("2025-01-01T00:00:00Z")
+    with Memory(str(tmp_path), embedder=hash_embedder, graph=False, clock=clock,
+                retention={"sweep_interval": None}) as m:
+        m.add("in Lisbon this week", user_id="alice", infer=False, ttl="7d")
+        m.add("lives in Oslo", user_id="alice", infer=False)
+        assert [(s["memories"], s["expired"]) for s in m.scopes()["users"]] == [(2, 0)]
+        clock.advance(days=8)
+        assert [(s["memories"], s["closed"], s["expired"]) for s in m.scopes()["users"]] == [(1, 0, 1)]
+        m.sweep(grace_period=0)
+        assert [(s["memories"], s["closed"], s["expired"]) for s in m.scopes()["users"]] == [(1, 0, 0)]
+
+
 @pytest.mark.parametrize("bad", [{"prefix": 3}, {"prefix": "a\x00"}, {"limit": -1}, {"limit": "5"}])
 def test_scopes_refuses_bad_arguments(memory, bad):
     with pytest.raises(MemlayerError):

@@ -28,7 +28,7 @@ def test_scopes_lists_the_tenants_users_agents_and_runs_with_counts(server: Keye
                                                  "agent_id": f"bot-{tag}", "infer": False}).status_code == 200
 
         listed = acme.get("/v1/scopes", params={"prefix": alice[:-2]}).json()
-        assert listed["users"] == [{"id": alice, "memories": 1, "closed": 1, "first_at": "2025-01-10T09:00:00+00:00",
+        assert listed["users"] == [{"id": alice, "memories": 1, "closed": 1, "expired": 0, "first_at": "2025-01-10T09:00:00+00:00",
                                     "last_at": listed["users"][0]["last_at"]}]
         everything = acme.get("/v1/scopes", params={"limit": 100_000}).json()
         users = {s["id"]: s for s in everything["users"]}

@@ -191,10 +191,10 @@ def test_list_scopes_with_counts_in_id_order(store: Store) -> None:
     assert set(found) == {"user_id", "agent_id", "run_id"}
     iso = [datetime.fromtimestamp(T0 + d, timezone.utc).isoformat() for d in (0, 5, 50, 100)]
     assert [s.to_dict() for s in found["user_id"]] == [
-        {"id": "alice", "memories": 2, "closed": 1, "first_at": iso[0], "last_at": iso[3]},
-        {"id": "t:bob", "memories": 2, "closed": 0, "first_at": found["user_id"][1].first_at,
+        {"id": "alice", "memories": 2, "closed": 1, "expired": 0, "first_at": iso[0], "last_at": iso[3]},
+        {"id": "t:bob", "memories": 2, "closed": 0, "expired": 0, "first_at": found["user_id"][1].first_at,
          "last_at": found["user_id"][1].last_at},
-        {"id": "t:bobby", "memories": 1, "closed": 0, "first_at": found["user_id"][2].first_at,
+        {"id": "t:bobby", "memories": 1, "closed": 0, "expired": 0, "first_at": found["user_id"][2].first_at,
          "last_at": found["user_id"][2].last_at},
     ]
     assert [(s.id, s.memories, s.closed) for s in found["agent_id"]] == [("bot", 2, 1), ("t:bot", 1, 0)]
@@ -206,6 +206,24 @@ def test_list_scopes_with_counts_in_id_order(store: Store) -> None:
     assert [s.id for s in store.list_scopes("t:bob", 1)["user_id"]] == ["t:bob"]
     assert all(store.list_scopes(p, 100)["user_id"] == [] for p in ("T:", "%", "_", "alice\U0010ffff", "\U0010ffff"))
     assert store.list_scopes("", 0) == {"user_id": [], "agent_id": [], "run_id": []}
+
+
+def test_list_scopes_counts_expired_memories_apart(store: Store) -> None:
+    """A memory past its expiry that no sweep has forgotten yet is neither current nor closed at ``at``."""
+    (gone, _), (kept, _), (later, _) = put(store, ALICE_BOT, "lapsed", "kept", "lapses later", at=T0)
+    (old, _), = put(store, ALICE_BOT, "closed", at=T0)
+    with store.transaction() as tx:
+        tx.set_expiry(gone, T0 + 10, None)
+        tx.set_expiry(later, T0 + 1_000, 60.0)
+        tx.set_expiry(old, T0 + 10, None)  # closed and expired: counted as closed
+        tx.close(old, T0 + 5, None)
+    def counts(at: float | None) -> list[tuple[str, int, int, int]]:
+        found = store.list_scopes("", 10, at=at)
+        return [(s.id, s.memories, s.closed, s.expired) for s in found["user_id"] + found["agent_id"]]
+    assert counts(None) == [("alice", 3, 1, 0), ("bot", 3, 1, 0)]
+    assert counts(T0 + 5) == [("alice", 3, 1, 0), ("bot", 3, 1, 0)]
+    assert counts(T0 + 10) == [("alice", 2, 1, 1), ("bot", 2, 1, 1)]  # an expiry at t has lapsed at t
+    assert counts(T0 + 2_000) == [("alice", 1, 1, 2), ("bot", 1, 1, 2)]
 
 
 def test_list_is_most_recently_updated_first(store: Store) -> None:

@@ -7,12 +7,14 @@ const KINDS = [["users", "user", "Users"], ["agents", "agent", "Agents"], ["runs
 const LIMIT = 500;
 
 function counts(item) {
-  return item.closed ? `${item.memories} · ${item.closed} closed` : String(item.memories);
+  const more = [item.closed ? `${item.closed} closed` : "", item.expired ? `${item.expired} expired` : ""];
+  return [String(item.memories), ...more.filter(Boolean)].join(" · ");
 }
 
 function countsLabel(item) {
   const current = `${item.memories} current ${item.memories === 1 ? "memory" : "memories"}`;
-  return item.closed ? `${current}, ${item.closed} closed` : current;
+  const more = [item.closed ? `${item.closed} closed` : "", item.expired ? `${item.expired} expired` : ""];
+  return [current, ...more.filter(Boolean)].join(", ");
 }
 
 export class ScopeNav {
@@ -74,12 +76,13 @@ export function renderOverview(ctx, content, latest) {
     h("td", {}, kind),
     h("th", { scope: "row" }, h("a", { href: ctx.scopeHash({ kind, id: item.id }) }, item.id)),
     h("td", { class: "num" }, item.memories), h("td", { class: "num" }, item.closed),
+    h("td", { class: "num" }, item.expired || 0),
     h("td", {}, when(item.first_at)), h("td", {}, when(item.last_at)))));
   const heading = h("h2", { tabindex: "-1" }, "Scopes of this tenant");
   const table = rows.length
     ? h("table", { class: "overview" },
-      h("caption", {}, "Every user, agent and run with memories, and how many are current or closed."),
-      h("thead", {}, h("tr", {}, ["Kind", "Id", "Current", "Closed", "First fact", "Last change"]
+      h("caption", {}, "Every user, agent and run with memories, and how many are current, closed or expired."),
+      h("thead", {}, h("tr", {}, ["Kind", "Id", "Current", "Closed", "Expired", "First fact", "Last change"]
         .map((t) => h("th", { scope: "col" }, t)))),
       h("tbody", {}, rows))
     : h("p", { class: "empty" }, "No memories in this tenant yet. Add some with the API (POST /v1/memories) ",

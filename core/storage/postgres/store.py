@@ -10,6 +10,7 @@ server (``pg_xact_status``) whether that transaction committed, and only says so
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -339,15 +340,17 @@ class PostgresStore:
             for r in rows
         ]
 
-    def list_scopes(self, prefix: str, limit: int) -> dict[str, list[ScopeSummary]]:
+    def list_scopes(self, prefix: str, limit: int, *, at: float | None = None) -> dict[str, list[ScopeSummary]]:
         out: dict[str, list[ScopeSummary]] = {}
+        now = -math.inf if at is None else float(at)  # no time given: nothing has expired
         for field in ("user_id", "agent_id", "run_id"):  # starts_with: literal and case-exact, unlike LIKE
             where, params = (f"starts_with({field}, %s)", [prefix]) if prefix else (f"{field} IS NOT NULL", [])
             rows = self._rows(
-                f"SELECT {field}, count(*) FILTER (WHERE valid_to IS NULL), count(*) FILTER (WHERE valid_to IS NOT NULL), "
-                f"min(valid_from), max(updated_at) FROM memories WHERE {where} "
-                f'GROUP BY {field} ORDER BY {field} COLLATE "C" LIMIT %s', [*params, int(limit)])  # code-point order
-            out[field] = [ScopeSummary(str(r[0]), int(r[1]), int(r[2]), iso(r[3]), iso(r[4])) for r in rows]
+                f"SELECT {field}, count(*) FILTER (WHERE valid_to IS NULL AND (expires_at IS NULL OR expires_at > %s)), "
+                f"count(*) FILTER (WHERE valid_to IS NOT NULL), min(valid_from), max(updated_at), "
+                f"count(*) FILTER (WHERE valid_to IS NULL AND expires_at <= %s) FROM memories WHERE {where} "
+                f'GROUP BY {field} ORDER BY {field} COLLATE "C" LIMIT %s', [now, now, *params, int(limit)])  # code-point order
+            out[field] = [ScopeSummary(str(r[0]), int(r[1]), int(r[2]), iso(r[3]), iso(r[4]), int(r[5])) for r in rows]
         return out
 
     def scope_ids(self, prefix: str) -> dict[str, list[str]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import math
 import os
 import re
 import sqlite3
@@ -343,14 +344,16 @@ class SQLiteStore:
         return {str(k): str(v) for k, v in self._rows(
             "SELECT key, value FROM meta WHERE key LIKE ? ESCAPE '\\' ORDER BY key", (escaped + "%",))}
 
-    def list_scopes(self, prefix: str, limit: int) -> dict[str, list[ScopeSummary]]:
+    def list_scopes(self, prefix: str, limit: int, *, at: float | None = None) -> dict[str, list[ScopeSummary]]:
         out: dict[str, list[ScopeSummary]] = {}
+        now = -math.inf if at is None else float(at)  # no time given: nothing has expired
         for field in ("user_id", "agent_id", "run_id"):  # each an index range scan over memories_<field>_scope
             where, params = _starts_with(field, prefix)
             rows = self._rows(
-                f"SELECT {field}, SUM(valid_to IS NULL), SUM(valid_to IS NOT NULL), MIN(valid_from), MAX(updated_at) "
-                f"FROM memories WHERE {where} GROUP BY {field} ORDER BY {field} LIMIT ?", [*params, int(limit)])
-            out[field] = [ScopeSummary(str(r[0]), int(r[1]), int(r[2]), iso(r[3]), iso(r[4])) for r in rows]
+                f"SELECT {field}, SUM(valid_to IS NULL AND (expires_at IS NULL OR expires_at > ?)), "
+                f"SUM(valid_to IS NOT NULL), MIN(valid_from), MAX(updated_at), SUM(valid_to IS NULL AND coalesce(expires_at <= ?, 0)) "
+                f"FROM memories WHERE {where} GROUP BY {field} ORDER BY {field} LIMIT ?", [now, now, *params, int(limit)])
+            out[field] = [ScopeSummary(str(r[0]), int(r[1]), int(r[2]), iso(r[3]), iso(r[4]), int(r[5])) for r in rows]
         return out
 
     def scope_ids(self, prefix: str) -> dict[str, list[str]]:
