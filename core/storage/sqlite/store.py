@@ -28,7 +28,7 @@ from ...types import Scope, iso
 from ..base import LogEntry, LogName, ScopeRows, Selection, StoredMemory
 from ..memory_rows import COLUMNS, memory_from_row
 from . import lexical as lex
-from . import sql
+from . import scoped, sql
 from .rows import chunks, current_by_hash, store_errors
 from .schema import MIGRATIONS, SCHEMA, SCHEMA_VERSION, added_column, split_sql
 from .tx import SQLiteTx
@@ -39,7 +39,6 @@ except ImportError:  # pragma: no cover - not POSIX: holds are per process
     fcntl = None  # type: ignore[assignment]
 
 _LOG_TABLES = {"vectors": "vector_log", "graph": "graph_log"}
-PROBE_ROWS = 2_000  # scope_rows_upto reads a selection of up to this many memories in one statement
 
 
 class SQLiteStore:
@@ -176,39 +175,18 @@ class SQLiteStore:
         return [memory_from_row(r) for r in rows]
 
     def scope_rows(self, selection: Selection, keys: Sequence[str]) -> ScopeRows:
-        where, params = sql.where(selection, prefix="m.")
         with self._lock, store_errors("the memlayer database failed"):
-            return _scope_rows(self._conn, where, params, keys)
+            return scoped.scope_rows(self._conn, selection, keys)
 
     def scope_rows_upto(
         self, selection: Selection, keys: Sequence[str], cap: int, *, times: bool = True, speakers: bool = True
     ) -> ScopeRows | None:
-        where, params = sql.where(selection, prefix="m.")
         with self._snapshot() as conn:
-            if keys:  # metadata values are read from the rows themselves
-                if _count_upto(conn, where, params, cap) > cap:
-                    return None
-                return _scope_rows(conn, where, params, keys)
-            # the covering scope index, concatenated in one row per column: no Python object per memory
-            first = min(cap, PROBE_ROWS)  # most selections are small: read in one statement
-            rows = _concat_rows(conn, where, params, times, speakers, first + 1)
-            if len(rows.rids) > first:
-                if cap <= first or _count_upto(conn, where, params, cap) > cap:
-                    return None
-                rows = _concat_rows(conn, where, params, times, speakers, None)
-            return rows
+            return scoped.scope_rows_upto(conn, selection, keys, cap, times, speakers)
 
     def window(self, selection: Selection, rids: Sequence[int], span: int) -> ScopeRows:
-        if not len(rids):
-            return ScopeRows(np.empty(0, np.int64), np.empty(0, np.float64), {}, [])
-        ranges = json.dumps([[int(r) - span, int(r) + span] for r in rids])
-        where, params = sql.where(selection, prefix="m.")
-        rows = self._rows(  # rowid ranges walked in the table's own order (a large selection is dense in it)
-            f"SELECT DISTINCT m.rid, {_ms('m.')}, m.speaker FROM json_each(?) AS w JOIN memories AS m NOT INDEXED "
-            f"ON m.rid BETWEEN w.value ->> 0 AND w.value ->> 1 WHERE {where} ORDER BY m.rid", [ranges, *params])
-        return ScopeRows(np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)),
-                         np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows)) / 1000.0, {},
-                         [r[2] for r in rows])
+        with self._lock, store_errors("the memlayer database failed"):
+            return scoped.window(self._conn, selection, rids, span)
 
     def within(self, selection: Selection, rids: Sequence[int]) -> np.ndarray:
         with self._lock, store_errors("the memlayer database failed"):
@@ -440,58 +418,8 @@ def _read_log(conn: sqlite3.Connection, log: LogName, after: int, limit: int | N
     ]
 
 
-def _count_upto(conn: sqlite3.Connection, where: str, params: list[Any], cap: int) -> int:
-    """The number of memories covered, counted up to ``cap + 1`` (from the covering scope index)."""
-    return int(conn.execute(f"SELECT count(*) FROM (SELECT 1 FROM memories m WHERE {where} LIMIT ?)",
-                            [*params, int(cap) + 1]).fetchone()[0])
-
-
-def _concat_rows(
-    conn: sqlite3.Connection, where: str, params: list[Any], times: bool, speakers: bool, limit: int | None
-) -> ScopeRows:
-    """The selection's rows (at most ``limit``) as ``ScopeRows``, read as one concatenated row per column
-    (numbers parsed by numpy: no Python object per memory; times as integer milliseconds, parsed far faster)."""
-    cols = ["group_concat(rid)", f"group_concat({_ms()})" if times else "NULL",
-            "group_concat(coalesce(speaker, ''), char(31))" if speakers else "NULL"]
-    tail = "" if limit is None else f" LIMIT {int(limit)}"
-    rids, at, who = conn.execute(
-        f"SELECT {', '.join(cols)} FROM (SELECT m.rid, m.created_at, m.speaker FROM memories m WHERE {where}{tail})",
-        params).fetchone()
-    ids = np.fromstring(rids or "", dtype=np.int64, sep=",")
-    order = np.argsort(ids, kind="stable")
-    names = who.split("\x1f") if who else ([""] if who == "" and len(ids) else [])
-    if speakers and len(names) != len(ids):  # a speaker holding the separator: read row by row
-        full = _scope_rows(conn, where, params, [])
-        if limit is None:
-            return full
-        return ScopeRows(full.rids[:limit], full.times[:limit], {}, (full.speakers or [])[:limit])
-    return ScopeRows(
-        ids[order],
-        np.fromstring(at, dtype=np.int64, sep=",")[order] / 1000.0 if times and at else np.zeros(len(ids)),
-        {}, [n or None for n in np.array(names, dtype=object)[order].tolist()] if speakers else None,
-    )
-
-
-# created_at as whole milliseconds (floored): what a search reads of a memory's time (ScopeRows.times)
-def _ms(prefix: str = "") -> str:
-    return f"CAST({prefix}created_at * 1000 AS INTEGER)"
-
-
-def _scope_rows(conn: sqlite3.Connection, where: str, params: list[Any], keys: Sequence[str]) -> ScopeRows:
-    cols = "".join(", json_extract(m.metadata, ?)" for _ in keys)
-    rows = conn.execute(f"SELECT m.rid, {_ms('m.')}, m.speaker{cols} FROM memories m WHERE {where} ORDER BY m.rid",
-                        [*(_key_path(k) for k in keys), *params]).fetchall()
-    rids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-    times = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows)) / 1000.0
-    return ScopeRows(rids, times, {k: [r[3 + i] for r in rows] for i, k in enumerate(keys)}, [r[2] for r in rows])
-
-
 def _marks(chunk: Sequence[Any]) -> str:
     return ",".join("?" * len(chunk))
-
-
-def _key_path(key: str) -> str:
-    return '$."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _starts_with(column: str, prefix: str) -> tuple[str, list[Any]]:
