@@ -13,6 +13,7 @@ from memlayer.search.context import ScopeOrder, expand, length_bonus, propagate
 from memlayer.search.expand import strip_names
 from memlayer.search.lexical import terms
 from memlayer.storage.sqlite.sql import fts_match
+from tests.search.chat import CHAT
 
 
 def _order(times: list[float], groups: list | None = None, speakers: list | None = None) -> ScopeOrder:
@@ -80,14 +81,6 @@ def test_presets_and_coerce():
         SearchConfig.coerce("nope")
 
 
-CHAT = [
-    ("Bob", "Which city did you move to last spring?"),
-    ("Ann", "Lisbon, and I love it there."),
-    ("Bob", "I bought a red bicycle for commuting."),
-    ("Ann", "My sister visited me in March."),
-    ("Bob", "Which city did your sister fly in from?"),
-    ("Ann", "From Oslo, she lives there now."),
-]
 
 
 async def _chat(mem: AsyncMemory, user: str, when: str = "2024-05-01T10:00:00") -> None:

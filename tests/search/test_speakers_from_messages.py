@@ -11,15 +11,8 @@ from memlayer.search.config import SearchConfig
 from memlayer.search.scope import SearchScope
 from memlayer.storage.base import Selection
 from memlayer.types import Scope
+from tests.search.chat import CHAT
 
-CHAT = [
-    ("Bob", "Which city did you move to last spring?"),
-    ("Ann", "Lisbon, and I love it there."),
-    ("Bob", "I bought a red bicycle for commuting."),
-    ("Ann", "My sister visited me in March."),
-    ("Bob", "Which city did your sister fly in from?"),
-    ("Ann", "From Oslo, she lives there now."),
-]
 QUERIES = ["Which city did Ann move to last spring?", "What did Bob buy?", "Where does Ann's sister live?",
            "What did Bob and Ann say about cities?"]
 
