@@ -306,8 +306,6 @@ class Store(Protocol):
 
     def rids_of(self, memory_ids: Sequence[str]) -> dict[str, int]: ...
 
-    def text_lengths(self, rids: Sequence[int]) -> dict[int, int]: ...
-
     def lexical(
         self, selection: Selection, terms: Sequence[str], limit: int, size: int | None = None,
         rids: np.ndarray | None = None,

@@ -64,7 +64,6 @@ def test_insert_and_read_back_every_field(store: Store) -> None:
     assert store.get("missing") is None and store.count() == 1
     got = store.embeddings([rid])[rid]
     assert got.dtype == np.float32 and np.array_equal(got, vec(hash("Alice likes tea") % 1000))
-    assert store.text_lengths([rid]) == {rid: len("Alice likes tea")}
 
 
 def test_row_ids_are_increasing_and_in_order(store: Store) -> None:

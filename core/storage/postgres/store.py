@@ -248,13 +248,6 @@ class PostgresStore:
                 "SELECT rid, id FROM memories WHERE id = ANY(%s::text[])", (chunk,))})
         return out
 
-    def text_lengths(self, rids: Sequence[int]) -> dict[int, int]:
-        out: dict[int, int] = {}
-        for chunk in chunks([int(r) for r in rids]):
-            out.update({int(r): int(n) for r, n in self._rows(
-                "SELECT rid, length(text) FROM memories WHERE rid = ANY(%s::bigint[])", (chunk,))})
-        return out
-
     def scope_rows_upto(
         self, selection: Selection, keys: Sequence[str], cap: int, *, times: bool = True, speakers: bool = True
     ) -> ScopeRows | None:

@@ -212,13 +212,6 @@ class SQLiteStore:
                 f"SELECT rid, id FROM memories WHERE id IN ({_marks(chunk)})", chunk)})
         return out
 
-    def text_lengths(self, rids: Sequence[int]) -> dict[int, int]:
-        out: dict[int, int] = {}
-        for chunk in chunks([int(r) for r in rids]):
-            out.update({int(r): int(n) for r, n in self._rows(
-                f"SELECT rid, length(text) FROM memories WHERE rid IN ({_marks(chunk)})", chunk)})
-        return out
-
     def lexical(
         self, selection: Selection, terms: Sequence[str], limit: int, size: int | None = None,
         rids: np.ndarray | None = None,
