@@ -19,6 +19,7 @@ from .engine import Engine
 from .errors import MemlayerError, ScopeError
 from .filters import parse_filters
 from .graph.view import GraphView
+from .kit.bridge import blocking
 from .messages import (
     check_metadata,
     check_query,
@@ -148,7 +149,8 @@ class AsyncMemory:
         self._check_open()
         return await bulk_op.bulk_add(self._engine, records, batch_size=batch_size, progress=progress)
 
-    async def search(
+    @blocking
+    def search(
         self, query: str, *, user_id: str | None = None, agent_id: str | None = None, run_id: str | None = None,
         limit: int = 10, filters: dict[str, Any] | None = None, threshold: float | None = None,
         max_tokens: int | None = None, as_of: datetime | str | float | None = None, include_expired: bool = False,
@@ -163,11 +165,12 @@ class AsyncMemory:
                               bool(include_expired), now=self._engine.clock.now())
         selection = transcripts.for_search(selection)
         cfg = self._engine.search_config if config is None else SearchConfig.coerce(config)
-        answer = await search_op.search(self._engine, query, selection, limit=limit, threshold=threshold,
-                                        max_tokens=max_tokens, config=cfg)
+        answer = search_op.search(self._engine, query, selection, limit=limit, threshold=threshold,
+                                  max_tokens=max_tokens, config=cfg)
         return answer.to_dict()
 
-    async def get(
+    @blocking
+    def get(
         self, memory_id: str, *, user_id: str | None = None, agent_id: str | None = None, run_id: str | None = None,
         include_expired: bool = True,
     ) -> dict[str, Any] | None:
@@ -175,7 +178,7 @@ class AsyncMemory:
         ``include_expired=False`` only a current one: a closed or expired memory reads as missing."""
         self._check_open()
         scope = _optional_scope(user_id, agent_id, run_id)
-        memory = await asyncio.to_thread(self._engine.store.get, _memory_id(memory_id))
+        memory = self._engine.store.get(_memory_id(memory_id))
         if memory is None or (scope is not None and not _within(memory, scope)):
             return None
         if not include_expired and (memory.valid_to is not None
@@ -183,7 +186,8 @@ class AsyncMemory:
             return None
         return memory.record().to_dict()
 
-    async def get_all(
+    @blocking
+    def get_all(
         self, *, user_id: str | None = None, agent_id: str | None = None, run_id: str | None = None,
         filters: dict[str, Any] | None = None, limit: int = 100, as_of: datetime | str | float | None = None,
         include_expired: bool = False,
@@ -193,7 +197,7 @@ class AsyncMemory:
         self._check_open()
         selection = Selection(make_scope(user_id, agent_id, run_id), parse_filters(filters), to_utc(as_of),
                               bool(include_expired), now=self._engine.clock.now())
-        rows = await asyncio.to_thread(self._engine.store.list_memories, selection, limit_arg("limit", limit, MAX_LIST))
+        rows = self._engine.store.list_memories(selection, limit_arg("limit", limit, MAX_LIST))
         return {"results": [r.record().to_dict() for r in rows]}
 
     async def update(
@@ -243,14 +247,15 @@ class AsyncMemory:
         count = await asyncio.to_thread(forget_op.forget, self._engine, scope)
         return {"deleted": count, "message": f"Forgot {count} memories"}
 
-    async def history(
+    @blocking
+    def history(
         self, memory_id: str, *, user_id: str | None = None, agent_id: str | None = None, run_id: str | None = None,
     ) -> list[dict[str, Any]]:
         """Every change of a memory, oldest first, with its source messages. With a scope, only the history
         of a memory of that scope (others read as empty)."""
         self._check_open()
         scope = _optional_scope(user_id, agent_id, run_id)
-        events = await asyncio.to_thread(self._engine.store.history, _memory_id(memory_id))
+        events = self._engine.store.history(_memory_id(memory_id))
         if scope is not None and events and not _within(events[0], scope):
             return []
         return [e.to_dict() for e in events]

@@ -1,19 +1,20 @@
 """Memory: the synchronous face of AsyncMemory.
 
 Every method runs the async core's coroutine on one private event loop in a background thread, so
-the sync API works the same inside notebooks and other running loops. Nothing is implemented twice:
-each sync method is generated from its async twin.
+the sync API works the same inside notebooks and other running loops; a method of the core marked
+``@blocking`` (all of its work is blocking, e.g. search) runs on the caller's thread instead. Nothing is
+implemented twice: each sync method is generated from its async twin.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Coroutine
-from typing import Any, ParamSpec, Self, TypeVar
+from typing import Any, NoReturn, ParamSpec, Self, TypeVar
 
 from .config import MemoryConfig
 from .errors import MemlayerError
-from .kit.bridge import LoopThread
+from .kit.bridge import LoopThread, blocking_body
 from .memory import AsyncMemory
 
 P = ParamSpec("P")
@@ -25,20 +26,33 @@ _HINTS = {"top_k": "limit", "k": "limit", "filter": "filters", "memory": "messag
 
 def _sync(method: Callable[P, Coroutine[Any, Any, R]]) -> Callable[..., R]:
     name = method.__name__
+    body = blocking_body(method)  # a @blocking method runs on the caller's thread: no loop round trip
 
     @functools.wraps(method)
     def wrapper(self: SyncFace, *args: Any, **kwargs: Any) -> R:
         if self._closed:
             raise MemlayerError("this memory is closed; create a new Memory to keep working")
+        if body is not None:
+            try:
+                return body(self._async, *args, **kwargs)  # type: ignore[no-any-return]
+            except TypeError as exc:
+                if exc.__traceback__ is not None and exc.__traceback__.tb_next is None:  # raised binding the call
+                    _bad_call(exc, name)
+                raise
         try:
             coro = getattr(self._async, name)(*args, **kwargs)  # only binds the arguments; nothing runs yet
-        except TypeError as exc:  # say it in the caller's terms: they called Memory, not AsyncMemory
-            message = str(exc).replace(f"AsyncMemory.{name}()", f"Memory.{name}()")
-            hint = next((f"; did you mean {v}=?" for k, v in _HINTS.items() if f"argument '{k}'" in message), "")
-            raise TypeError(message + hint) from None
+        except TypeError as exc:
+            _bad_call(exc, name)
         return self._runner.run(coro)  # type: ignore[no-any-return]
 
     return wrapper
+
+
+def _bad_call(exc: TypeError, name: str) -> NoReturn:
+    """The arguments did not fit: say it in the caller's terms (they called Memory, not AsyncMemory)."""
+    message = str(exc).replace(f"AsyncMemory.{name}()", f"Memory.{name}()")
+    hint = next((f"; did you mean {v}=?" for k, v in _HINTS.items() if f"argument '{k}'" in message), "")
+    raise TypeError(message + hint) from None
 
 
 class SyncFace:

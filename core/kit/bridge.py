@@ -9,14 +9,18 @@ an object whose state is bound to a loop (locks, connection pools) always sees t
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
-from typing import Any, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from ..errors import MemlayerError
 
 R = TypeVar("R")
+S = TypeVar("S")
+P = ParamSpec("P")
+BLOCKING = "__memlayer_blocking__"  # the attribute holding a @blocking method's plain function
 
 
 class LoopThread:
@@ -53,6 +57,26 @@ class LoopThread:
             self._thread.join(timeout=5)
         if not self.loop.is_running():
             self.loop.close()
+
+
+def blocking(fn: Callable[Concatenate[S, P], R]) -> Callable[Concatenate[S, P], Coroutine[Any, Any, R]]:
+    """An async method whose body is blocking work from start to end (store reads, ranking, an embedding:
+    nothing it does awaits). Awaited, it runs on a worker thread, so the event loop never waits on it; a
+    synchronous face (``blocking_body``) calls the plain function on the caller's own thread instead of a
+    round trip through its loop thread and a worker (two thread hand-offs each way, each about as long as a
+    small search)."""
+
+    @functools.wraps(fn)
+    async def method(self: S, *args: P.args, **kwargs: P.kwargs) -> R:
+        return await asyncio.to_thread(fn, self, *args, **kwargs)
+
+    setattr(method, BLOCKING, fn)
+    return method
+
+
+def blocking_body(method: Callable[..., Any]) -> Callable[..., Any] | None:
+    """The plain function of a ``@blocking`` async method (None for any other method)."""
+    return getattr(method, BLOCKING, None)
 
 
 _shared: LoopThread | None = None

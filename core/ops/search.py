@@ -1,14 +1,14 @@
 """search(): candidates from each retriever, fused, given context and priors, then trimmed to the limit,
 threshold and budget. Every candidate lies in the selection (scope, validity, filters) the store computed.
 
-The graph is traversed once per search: the relations it returns are both the answer's ``relations`` and,
-through the memories behind them, the graph retriever's candidates. It runs on its own thread while the
-scope is read and the query embedded.
+All of it is blocking work on the calling thread (``AsyncMemory.search`` runs it on a worker thread, the sync
+``Memory.search`` on the caller's). The graph is traversed once per search: the relations it returns are both
+the answer's ``relations`` and, through the memories behind them, the graph retriever's candidates. It runs on
+the engine's helper thread while the scope is read and the query embedded.
 """
 
 from __future__ import annotations
 
-import asyncio
 from concurrent.futures import Future
 from datetime import datetime
 from typing import Any
@@ -32,20 +32,19 @@ GRAPH_CANDIDATES = 100  # relations read for the graph retriever (the answer sho
 SCORE_ALL = 2_048  # a scope up to this size is scored whole by the dense retriever (no re-scoring afterwards)
 
 
-async def search(
+def search(
     engine: Engine, query: str, selection: Selection, *, limit: int, threshold: float | None,
     max_tokens: int | None, config: SearchConfig,
 ) -> SearchAnswer:
+    """Blocking, on the calling thread (AsyncMemory.search awaits it on a worker thread)."""
     graph = engine.graph if (config.include_relations and config.relation_limit) or config.graph_weight > 0 else None
     relations: Future[list[dict[str, Any]]] | None = None
     if graph is not None:
         wanted = max(config.relation_limit, GRAPH_CANDIDATES if config.graph_weight > 0 else 0)
         relations = engine.background(unlapsed, engine, selection, graph.search, selection.scope, query,
                                       hops=config.relation_hops, as_of=selection.as_of, limit=wanted)
-    # one worker-thread call for the scope, the query embedding and the ranking: each hop between the
-    # event loop and a thread costs about as much as scoring a user's memories
-    hits = await asyncio.to_thread(_search_now, engine, query, selection, limit, threshold, config, relations)
-    found = await asyncio.wrap_future(relations) if relations is not None else []
+    hits = _ranked(engine, query, selection, limit, threshold, config, relations)
+    found = relations.result() if relations is not None else []
     shown = found[: config.relation_limit] if config.include_relations else []
     if max_tokens is not None:
         hits = trim_to_budget(hits, max_tokens)
@@ -53,7 +52,7 @@ async def search(
     return SearchAnswer(hits, [RelationRecord.from_dict(r) for r in shown])
 
 
-def _search_now(
+def _ranked(
     engine: Engine, query: str, selection: Selection, limit: int, threshold: float | None, config: SearchConfig,
     relations: Future[list[dict[str, Any]]] | None,
 ) -> list[SearchHit]:

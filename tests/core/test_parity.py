@@ -90,3 +90,51 @@ def test_wrong_arguments_are_reported_in_the_callers_terms(memory):
         memory.search("x", user_id="u", top_k=3)
     with pytest.raises(TypeError, match=r"^Memory\.add\(\) missing 1 required positional argument"):
         memory.add(user_id="u")
+
+
+class _ThreadNoting(HashingEmbedder):
+    """Notes the thread of every embedding (a search embeds its query where its ranking runs)."""
+
+    def __init__(self) -> None:
+        super().__init__(dims=16)
+        self.threads: list[str] = []
+
+    def embed(self, texts):
+        import threading
+
+        self.threads.append(threading.current_thread().name)
+        return super().embed(texts)
+
+
+def test_sync_search_runs_on_the_callers_thread_and_async_search_off_the_loop(tmp_path):
+    import asyncio
+    import threading
+
+    emb = _ThreadNoting()
+    with Memory(str(tmp_path), embedder=emb, graph=False) as m:
+        m.add("tea in Oslo", user_id="u", infer=False)
+        emb.threads.clear()
+        assert m.search("tea", user_id="u")["results"]  # no hand-off to the loop thread and back
+        assert emb.threads == [threading.current_thread().name]
+
+        async def from_the_loop() -> str:
+            emb.threads.clear()
+            assert (await m.async_memory.search("tea", user_id="u"))["results"]
+            return threading.current_thread().name
+
+        loop_thread = asyncio.run(from_the_loop())
+        assert len(emb.threads) == 1 and emb.threads[0] != loop_thread  # the event loop never ranks
+
+
+def test_an_error_inside_a_sync_search_is_not_taken_for_wrong_arguments(tmp_path):
+    import pytest
+
+    class Broken(HashingEmbedder):
+        def embed(self, texts):
+            raise TypeError("embed() got an unexpected keyword argument 'top_k'")
+
+    with Memory(str(tmp_path), embedder=HashingEmbedder(dims=16), graph=False) as m:
+        m.add("tea", user_id="u", infer=False)
+        m.async_memory.engine.embedder = Broken(dims=16)
+        with pytest.raises(TypeError, match=r"^embed\(\) got an unexpected keyword argument 'top_k'$"):
+            m.search("tea", user_id="u")
