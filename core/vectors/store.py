@@ -35,6 +35,38 @@ def dot(rows: np.ndarray, q: np.ndarray) -> np.ndarray:
     return out
 
 
+def dot_slots(segs: list[np.ndarray], starts: list[int], slots: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """``rows[slots] @ q`` over a segment list, each row read where it lies (FAISS's by-index kernel): no gathered
+    copy, about half the time of gather + dot for a user's rows scattered through a large store."""
+    slots = np.ascontiguousarray(slots, dtype=np.int64)
+    q = np.ascontiguousarray(q, dtype=np.float32)
+    out = np.empty(len(slots), dtype=np.float32)
+    if not len(slots):
+        return out
+    seg_of = np.searchsorted(np.asarray(starts), slots, side="right") - 1 if len(segs) > 1 else None
+    for i in range(len(segs)) if seg_of is not None else (0,):
+        seg = segs[i]
+        if seg_of is None:
+            at, local = None, slots
+        else:
+            at = np.flatnonzero(seg_of == i)
+            if not len(at):
+                continue
+            local = slots[at] - starts[i]
+        if seg.dtype != np.float32 or not seg.flags.c_contiguous:  # (segments are; a copy would be slower)
+            scores = dot(np.asarray(seg[local], dtype=np.float32), q)
+        else:
+            scores = np.empty(len(local), dtype=np.float32)
+            local = np.ascontiguousarray(local, dtype=np.int64)
+            faiss.fvec_inner_products_by_idx(faiss.swig_ptr(scores), faiss.swig_ptr(q), faiss.swig_ptr(seg),
+                                             faiss.swig_ptr(local), len(q), 1, len(local))
+        if at is None:
+            out = scores
+        else:
+            out[at] = scores
+    return out
+
+
 def topk(scores: np.ndarray, ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """The k best (score, id), best first, ties broken by id for determinism."""
     if len(scores) > k:
@@ -253,7 +285,7 @@ class VectorStore:
             return np.empty(0, np.float32), np.empty(0, np.int64)
         best_s, best_i = np.empty(0, np.float32), np.empty(0, np.int64)
         for s in range(0, len(slots), _BLOCK):
-            scores = dot(self.gather(slots[s:s + _BLOCK]), q)
+            scores = dot_slots(self._segs, self._starts, slots[s:s + _BLOCK], q)
             best_s, best_i = topk(np.concatenate([best_s, scores]), np.concatenate([best_i, ids[s:s + _BLOCK]]),
                                   min(k, len(best_s) + len(scores)))
         return best_s, best_i

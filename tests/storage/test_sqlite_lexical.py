@@ -282,6 +282,37 @@ def test_varints_and_average_length(tmp_path):
         store.close()
 
 
+def _varint(value: int) -> bytes:
+    """SQLite's varint encoding (big-endian groups of 7 bits; up to 8 bytes here)."""
+    groups = [value & 0x7F]
+    while value > 0x7F:
+        value >>= 7
+        groups.append(0x80 | (value & 0x7F))
+    return bytes(reversed(groups))
+
+
+def test_token_counts_decoded_in_sql_match_the_varints():
+    rng = random.Random(3)
+    values = [0, 1, 127, 128, 16383, 16384, 2**21 - 1, 2**21, 2**28 - 1] + [rng.randrange(2**24) for _ in range(300)]
+    conn = sqlite3.connect(":memory:")
+    for v in values:
+        blob = _varint(v) + _varint(rng.randrange(500))  # a second column follows the text's count
+        assert lexical.first_varint(blob) == v
+        got = conn.execute(f"SELECT {lexical.FIRST_VARINT} FROM (SELECT ? AS sz)", (blob,)).fetchone()[0]
+        assert got == (v if v < 2**21 else -1), v  # longer ones are decoded in Python
+
+
+def test_token_counts_of_a_very_long_text(tmp_path):
+    store = SQLiteStore(str(tmp_path / "m.db"))
+    try:
+        with store.transaction() as tx:
+            rids = tx.insert_memories([NewMemory(str(uuid.uuid4()), Scope("u"), t, t, np.ones(DIMS, np.float32), 1.0)
+                                       for t in ("one two", "w " * (2**21 + 5))])
+        assert store.token_counts(rids) == store.token_counts(rids, Scope("u")) == {rids[0]: 2, rids[1]: 2**21 + 5}
+    finally:
+        store.close()
+
+
 def test_a_selection_that_grew_since_it_was_counted_still_scores(tmp_path):
     """A writer may commit between the selection's count and its matches: more rows match than were counted.
     Every match lies in the selection, so scores are computed as over a collection holding them all (finite,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from memlayer.vectors.store import gather_rows
+from memlayer.vectors.store import dot_slots, gather_rows
 
 
 def test_gather_rows_matches_the_concatenated_segments():
@@ -19,3 +19,16 @@ def test_gather_rows_matches_the_concatenated_segments():
         slots = rng.integers(lo, hi, int(rng.integers(0, 30)))
         assert np.array_equal(gather_rows(segs, starts, slots, 4), full[slots])
     assert gather_rows(segs[:1], starts[:1], np.array([3, 1]), 4).tolist() == full[[3, 1]].tolist()
+
+
+def test_dot_slots_scores_rows_where_they_lie():
+    rng = np.random.default_rng(1)
+    segs = [rng.standard_normal((n, 8)).astype(np.float32) for n in (5, 1, 7)]
+    starts = [0, 5, 6]
+    whole = np.concatenate(segs)
+    q = rng.standard_normal(8).astype(np.float32)
+    for slots in ([], [3], [0, 5, 6, 12], rng.integers(0, 13, 40).tolist(), [12, 0, 12]):
+        got = dot_slots(segs, starts, np.array(slots, dtype=np.int64), q)
+        assert np.allclose(got, whole[slots] @ q, atol=1e-5)
+    mapped = np.asfortranarray(segs[0])  # a segment the kernel cannot address: gathered instead
+    assert np.allclose(dot_slots([mapped], [0], np.array([4, 1]), q), segs[0][[4, 1]] @ q, atol=1e-5)

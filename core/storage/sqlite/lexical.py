@@ -248,21 +248,38 @@ def token_counts(conn: sqlite3.Connection, rids: Sequence[int], user_id: str | N
         span = user_range(conn, user_id)
         if span is None:
             return {}
-        keys = [span[0] | int(r) for r in rids]
+        keys = json.dumps((np.asarray(rids, dtype=np.int64) | span[0]).tolist())
+        source = "SELECT value FROM json_each(?)"
     else:
-        keys = [int(k) for (k,) in conn.execute(
-            f"SELECT {_KEY_OF_M} FROM memories m WHERE m.rid IN (SELECT value FROM json_each(?))",
-            (json.dumps([int(r) for r in rids]),))]
-    return {k & RID_MASK: n for k, n in _lengths_by_key(conn, keys).items()}
+        keys = json.dumps([int(r) for r in rids])
+        source = f"SELECT {_KEY_OF_M} FROM memories m WHERE m.rid IN (SELECT value FROM json_each(?))"
+    # numbers decoded in SQLite and concatenated: no Python object per memory
+    ids, counts = conn.execute(f"SELECT group_concat(id & {RID_MASK}), group_concat({FIRST_VARINT}) "
+                               f"FROM memories_fts_docsize WHERE id IN ({source})", (keys,)).fetchone()
+    found = dict(zip(np.fromstring(ids or "", dtype=np.int64, sep=",").tolist(),
+                     np.fromstring(counts or "", dtype=np.int64, sep=",").tolist(), strict=True))
+    longer = [r for r, n in found.items() if n < 0]  # texts of 2**21 tokens or more: decoded here
+    if longer:
+        found.update((k & RID_MASK, first_varint(sz)) for k, sz in conn.execute(
+            f"SELECT id, sz FROM memories_fts_docsize WHERE id & {RID_MASK} IN (SELECT value FROM json_each(?)) "
+            f"AND id IN ({source})", (json.dumps(longer), keys)))
+    return found
 
 
 _KEY_OF_M = f"((coalesce((SELECT key FROM fts_users u WHERE u.user_id = m.user_id), 0) & {USER_MASK}) << {RID_BITS}) | m.rid"
+_BYTES = "X'" + bytes(range(1, 256)).hex() + "'"
 
 
-def _lengths_by_key(conn: sqlite3.Connection, keys: Sequence[int]) -> dict[int, int]:
-    return {int(key): first_varint(sz) for key, sz in conn.execute(
-        "SELECT id, sz FROM memories_fts_docsize WHERE id IN (SELECT value FROM json_each(?))",
-        (json.dumps([int(k) for k in keys]),))}
+def _byte(i: int) -> str:
+    """The ``i``-th byte of a docsize record ``sz`` as a number, in SQL (its place in the bytes 1..255)."""
+    return f"instr({_BYTES}, substr(sz, {i}, 1))"
+
+
+# the first varint of a docsize record in SQL, up to three bytes (-1: longer)
+FIRST_VARINT = (f"CASE WHEN {_byte(1)} < 128 THEN {_byte(1)} "
+                f"WHEN {_byte(2)} < 128 THEN (({_byte(1)} & 127) << 7) | {_byte(2)} "
+                f"WHEN {_byte(3)} < 128 THEN (({_byte(1)} & 127) << 14) | (({_byte(2)} & 127) << 7) | {_byte(3)} "
+                "ELSE -1 END")
 
 
 def first_varint(sz: bytes | None) -> int:
