@@ -22,9 +22,10 @@ from ..search.context import Links, expand, length_bonus, propagate
 from ..search.decay import lifetime_bonus
 from ..search.expand import strip_names
 from ..search.fusion import rrf, scaled_sum, trim_to_budget
-from ..search.hints import cooccurring, in_window, scaled, time_window
+from ..search.hints import cooccurring, scaled, time_window
 from ..search.lexical import terms
 from ..search.scope import MAX_ASK_FACTOR, SearchScope
+from ..search.scores import Scores, id_array, union
 from ..storage.base import Selection
 from .retention import unlapsed
 
@@ -82,15 +83,12 @@ def _graph_hits(engine: Engine, relations: list[dict[str, Any]], scope: SearchSc
     return {rid: by_id[mid] for mid, rid in rids.items() if rid in kept}
 
 
-def _dense(engine: Engine, qvec: np.ndarray, k: int, allowed: np.ndarray) -> tuple[list[int], dict[int, float]]:
+def _dense(engine: Engine, qvec: np.ndarray, k: int, allowed: np.ndarray) -> tuple[np.ndarray, Scores]:
     scores, ids = engine.vectors.search(qvec, k, allowed)
-    ranked = ids.tolist()
-    return ranked, dict(zip(ranked, scores.tolist(), strict=True))
+    return ids, Scores.of(ids, scores.astype(np.float64))
 
 
-def _dense_scope(
-    engine: Engine, qvec: np.ndarray, k: int, scope: SearchScope
-) -> tuple[list[int], dict[int, float], dict[int, float] | None]:
+def _dense_scope(engine: Engine, qvec: np.ndarray, k: int, scope: SearchScope) -> tuple[np.ndarray, Scores, Scores | None]:
     """The scope's best ``k`` (ranked ids, their similarity), and the similarity of every memory of the scope when
     it is small enough to score whole at once (``SCORE_ALL``: later candidates need no scoring of their own).
     Exactly among the scope's ids, or for a selection too large to list, from the index over the whole store,
@@ -98,7 +96,8 @@ def _dense_scope(
     if scope.allowed is not None:
         if k < len(scope.allowed) <= SCORE_ALL:
             ranked, every = _dense(engine, qvec, len(scope.allowed), scope.allowed)
-            return ranked[:k], {r: every[r] for r in ranked[:k]}, every
+            best = ranked[:k]
+            return best, Scores.of(best, every.get(best, 0.0)), every
         ranked, found = _dense(engine, qvec, k, scope.allowed)
         return ranked, found, (found if len(ranked) == len(scope.allowed) else None)
     total = len(engine.vectors.index)
@@ -106,24 +105,29 @@ def _dense_scope(
     while True:
         scores, ids = engine.vectors.search(qvec, min(ask, total), None)
         kept = set(scope.keep(ids.tolist()))
-        best = [(i, s) for i, s in zip(ids.tolist(), scores.tolist(), strict=True) if i in kept][:k]
-        if len(best) >= k or ask >= total:
-            return [r for r, _ in best], dict(best), None
+        pairs = [(i, s) for i, s in zip(ids.tolist(), scores.tolist(), strict=True) if i in kept][:k]
+        if len(pairs) >= k or ask >= total:
+            return id_array(r for r, _ in pairs), Scores.of_pairs(pairs), None
         if ask >= MAX_ASK_FACTOR * k:  # the selection is a small share of the store after all: list it
             return (*_dense(engine, qvec, k, engine.store.select_rids(scope.selection)), None)
         ask *= 4
 
 
-def _rescore(
-    engine: Engine, qvec: np.ndarray, dense: dict[int, float], rids: set[int], every: dict[int, float] | None
-) -> None:
-    """Exact dense similarity for the memories among ``rids`` that the dense list did not hold (from ``every``,
-    the whole scope's, when it was scored whole)."""
-    missing = [r for r in rids if r not in dense]
+def _rescore(engine: Engine, qvec: np.ndarray, dense: Scores, rids: np.ndarray, every: Scores | None) -> Scores:
+    """``dense`` with the exact similarity of the memories among ``rids`` it did not hold (from ``every``, the
+    whole scope's, when it was scored whole)."""
+    held, _ = dense.find(rids)
+    missing = rids[~held]
+    if not len(missing):
+        return dense
     if every is not None:
-        dense.update((r, every[r]) for r in missing if r in every)
-    elif missing:
-        dense.update(_dense(engine, qvec, len(missing), np.array(sorted(missing), dtype=np.int64))[1])
+        known, values = every.find(missing)
+        return dense.with_values(missing[known], values[known])
+    return dense.with_values(*_pairs(_dense(engine, qvec, len(missing), np.sort(missing))[1]))
+
+
+def _pairs(scores: Scores) -> tuple[np.ndarray, np.ndarray]:
+    return scores.ids, scores.values
 
 
 def _rank(
@@ -135,89 +139,97 @@ def _rank(
                       or config.length_prior or config.uses_lifetimes)
     pool = limit if dense_only else max(limit, config.candidates)  # dense alone: its top `limit` is the answer
     d_ranked, dense, every = _dense_scope(engine, qvec, pool, scope)
-    lists: list[tuple[list[int], float]] = [(d_ranked, config.dense_weight)]
-    others: list[tuple[dict[int, float], float]] = []
+    lists: list[tuple[list[int], float]] = [(d_ranked.tolist(), config.dense_weight)]
+    others: list[tuple[Scores, float]] = []
     if config.lexical_weight > 0:
         lex = engine.store.lexical(scope.selection, terms(query), pool, scope.size, scope.allowed)
         lists.append(([r for r, _ in lex], config.lexical_weight))
-        others.append((dict(lex), config.lexical_weight))
+        others.append((Scores.of_pairs(lex), config.lexical_weight))
     if graph:
         lists.append((sorted(graph_hits, key=lambda r: -graph_hits[r]), config.graph_weight))
-        others.append((graph_hits, config.graph_weight))
+        others.append((Scores.of_dict(graph_hits), config.graph_weight))
     if not scope.complete and (config.uses_context or config.speaker_boost or config.temporal_boost):
-        scope.read_around(list(dense) + [r for ids, _ in lists[1:] for r in ids])
+        scope.read_around(union(dense.ids, *(o.ids for o, _ in others)).tolist())
 
-    links: Links = {}
+    links: Links | None = None
     if config.fusion == "rrf" or (len(lists) == 1 and not config.uses_context):
-        fused = rrf(lists, config.rrf_k) if len(lists) > 1 else dict(dense)
+        fused = Scores.of_dict(rrf(lists, config.rrf_k)) if len(lists) > 1 else dense
         if config.uses_context or config.speaker_boost or config.length_prior or config.uses_lifetimes:
-            top = max(fused.values(), default=0.0) or 1.0  # on the scale of the boosts below
-            fused = {r: v / top for r, v in fused.items()}
+            fused = Scores(fused.ids, fused.values / (fused.best() or 1.0))  # on the scale of the boosts below
         if config.uses_context:
             links, _ = expand(scope.order, fused, config.context_pool, config.context_gap_s)
     else:
-        lo, hi = min(dense.values(), default=0.0), max(dense.values(), default=1.0)
-        rids = set(dense).union(*(set(by_id) for by_id, _ in others))
+        lo = float(dense.values.min()) if len(dense) else 0.0
+        hi = float(dense.values.max()) if len(dense) else 1.0
+        rids = union(dense.ids, *(o.ids for o, _ in others))
         if config.uses_context:
             prelim = scaled_sum(dense, lo, hi, config.dense_weight, others, rids)
             links, involved = expand(scope.order, prelim, config.context_pool, config.context_gap_s)
-            rids |= involved
-        _rescore(engine, qvec, dense, rids, every)  # dense re-scoring of lexical, graph and context candidates
+            rids = union(rids, involved)
+        dense = _rescore(engine, qvec, dense, rids, every)  # dense re-scoring of lexical, graph and context candidates
         fused = scaled_sum(dense, lo, hi, config.dense_weight, others, rids)
-    if links:
+    if links is not None:
         fused = propagate(fused, links, config.context_inherit, config.context_prev_weight, config.context_next_weight,
-                          scope.order.speaker_of({r for rid, pair in links.items() for r in (rid, *pair) if r is not None}))
+                          scope.order)
     if config.speaker_boost and config.speaker_key:
-        _boost_speakers(fused, scope, query, config.speaker_boost)
+        fused = _boost_speakers(fused, scope, query, config.speaker_boost)
     if config.temporal_boost:
-        _boost_times(fused, scope, query, config.temporal_boost, engine.clock.now())
+        fused = _boost_times(fused, scope, query, config.temporal_boost, engine.clock.now())
     if config.expansion_weight:
-        _expand(engine, fused, dense, query, scope, pool, config)
+        fused = _expand(engine, fused, query, scope, pool, config)
     if config.length_prior:
-        for rid, bonus in length_bonus(scope.token_counts(list(fused)), config.length_prior).items():
-            fused[rid] += bonus
+        counts = scope.token_counts(fused.ids.tolist())
+        counted = id_array(counts)
+        fused = fused.added(counted, length_bonus(np.fromiter(counts.values(), np.float64, len(counts)),
+                                                  config.length_prior))
     if config.uses_lifetimes:  # recency and reinforcement (search/decay.py)
         when = scope.selection.as_of or scope.selection.now or engine.clock.now()
-        fused = lifetime_bonus(fused, engine.store.rows(list(fused)), when.timestamp(), config)
+        fused = Scores.of_dict(lifetime_bonus(fused.to_dict(), engine.store.rows(fused.ids.tolist()),
+                                              when.timestamp(), config))
 
-    _rescore(engine, qvec, dense, set(fused), every)  # the similarity reported for every result
-    ranked = sorted(fused, key=lambda r: (-fused[r], -dense.get(r, -1.0), r))
+    dense = _rescore(engine, qvec, dense, fused.ids, every)  # the similarity reported for every result
+    similarity = dense.get(fused.ids, -1.0)
+    order = np.lexsort((fused.ids, -similarity, -fused.values))
     if threshold is not None:
-        ranked = [r for r in ranked if dense.get(r, -1.0) >= threshold]
-    ranked = ranked[:limit]
+        order = order[similarity[order] >= threshold]
+    order = order[:limit]
+    ranked = fused.ids[order].tolist()
     rows = engine.store.rows(ranked)
-    return [SearchHit.of(rows[rid], round(fused[rid], 6), round(dense.get(rid, 0.0), 6))
-            for rid in ranked if rid in rows]  # a row deleted between the two reads is skipped
+    scores, sims = fused.values[order].tolist(), dense.get(fused.ids[order], 0.0).tolist()
+    return [SearchHit.of(rows[rid], round(score, 6), round(sim, 6))
+            for rid, score, sim in zip(ranked, scores, sims, strict=True) if rid in rows]  # a row deleted between reads
 
 
-def _boost_times(fused: dict[int, float], scope: SearchScope, query: str, boost: float, now: datetime) -> None:
+def _boost_times(fused: Scores, scope: SearchScope, query: str, boost: float, now: datetime) -> Scores:
     """Memories created in the time span the query names (relative to ``as_of``, else the engine's clock) gain
     ``boost``."""
     window = time_window(query, scope.selection.as_of or now)
-    if window is not None:
-        for rid in in_window(scope.order.times_of(fused), window):
-            fused[rid] += boost
+    if window is None:
+        return fused
+    found, times = scope.order.times_of(fused.ids)
+    inside = found[(window[0] <= times) & (times < window[1])]
+    return fused.added(inside, np.full(len(inside), boost))
 
 
-def _expand(
-    engine: Engine, fused: dict[int, float], dense: dict[int, float], query: str, scope: SearchScope, pool: int,
-    config: SearchConfig,
-) -> None:
+def _expand(engine: Engine, fused: Scores, query: str, scope: SearchScope, pool: int, config: SearchConfig) -> Scores:
     """Pseudo-relevance feedback: the words co-occurring in the best memories, searched lexically; a memory
     found gains ``expansion_weight`` times its score over the best one (a new candidate starts from that)."""
-    best = sorted(fused, key=lambda r: -fused[r])[: config.expansion_docs]
+    best = fused.top(config.expansion_docs).tolist()
     rows = engine.store.rows(best)
     extra = cooccurring(query, (rows[r].memory for r in best if r in rows), config.expansion_terms)
-    if extra:
-        for rid, gain in scaled(engine.store.lexical(scope.selection, extra, pool, scope.size, scope.allowed),
-                                config.expansion_weight).items():
-            fused[rid] = fused.get(rid, 0.0) + gain
+    if not extra:
+        return fused
+    gains = scaled(engine.store.lexical(scope.selection, extra, pool, scope.size, scope.allowed), config.expansion_weight)
+    return fused.added(id_array(gains), np.fromiter(gains.values(), np.float64, len(gains)))
 
 
-def _boost_speakers(fused: dict[int, float], scope: SearchScope, query: str, boost: float) -> None:
+def _boost_speakers(fused: Scores, scope: SearchScope, query: str, boost: float) -> Scores:
     """Memories said by a speaker the query names gain ``boost`` (not when it names every speaker)."""
     named = scope.speakers_named(query)
-    if named and not scope.names_everyone(named):
-        for rid, who in scope.order.speaker_of(fused).items():
-            if who in named:
-                fused[rid] += boost
+    if not named or scope.names_everyone(named):
+        return fused
+    said = scope.order.speakers_of(fused.ids)
+    if said is None:
+        return fused
+    hit = np.fromiter((w in named for w in said), dtype=bool, count=len(said))
+    return Scores(fused.ids, fused.values + np.where(hit, boost, 0.0))

@@ -9,7 +9,6 @@ the one before it, so a memory next to one that matches the query is likely rele
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -18,10 +17,29 @@ from typing import Any
 import numpy as np
 
 from ..storage.base import ScopeRows
+from .scores import Scores, id_array, union
 
-Links = dict[int, tuple[int | None, int | None]]
 SPEAKER_COLUMN = "speaker"  # the speaker_key that means the memories' speaker column
 ROLES = frozenset({"user", "assistant", "system", "tool", "developer", "function"})  # speakers that are roles
+
+
+@dataclass(frozen=True)
+class Links:
+    """Memories and their previous and next adjacent memory (-1: none), aligned arrays."""
+
+    ids: np.ndarray
+    prev: np.ndarray
+    next: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def to_dict(self) -> dict[int, tuple[int | None, int | None]]:
+        return {r: (p if p >= 0 else None, n if n >= 0 else None)
+                for r, p, n in zip(self.ids.tolist(), self.prev.tolist(), self.next.tolist(), strict=True)}
+
+    def neighbour_ids(self) -> np.ndarray:
+        return union(self.prev, self.next)
 
 
 def named_in(query: str, speakers: Iterable[str]) -> set[str]:
@@ -39,6 +57,7 @@ class ScopeOrder:
     speakers: list[Any] | None  # who said each (the speaker column, or a metadata key), aligned with rids
     segments: np.ndarray | None = None  # a part of a selection: only rows of one segment are consecutive in it
     _adjacency: dict[float | None, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
+    _speakers: dict[str, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def from_rows(
@@ -60,9 +79,9 @@ class ScopeOrder:
     def __len__(self) -> int:
         return len(self.rids)
 
-    def _positions(self, rids: Iterable[int]) -> tuple[np.ndarray, np.ndarray]:
+    def _positions(self, rids: Iterable[int] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(rids, their indexes) for those of ``rids`` that this order holds."""
-        wanted = np.fromiter(rids, dtype=np.int64)
+        wanted = id_array(rids)
         if not len(wanted) or not len(self.rids):
             return wanted[:0], wanted[:0]
         pos = np.searchsorted(self.rids, wanted)
@@ -88,17 +107,16 @@ class ScopeOrder:
         self._adjacency[gap_s] = ok
         return ok
 
-    def neighbours(self, rids: Iterable[int], gap_s: float | None) -> Links:
-        """rid → (previous, next) adjacent memory, None where there is none."""
+    def neighbours(self, rids: Iterable[int] | np.ndarray, gap_s: float | None) -> Links:
+        """The previous and next adjacent memory of each of ``rids`` that this order holds."""
         found, at = self._positions(rids)
         if not len(found):
-            return {}
+            return Links(found, found, found)
         ok = self.adjacent_to_previous(gap_s)
         after = np.minimum(at + 1, len(self.rids) - 1)
-        prev = np.where(ok[at], self.rids[at - 1], -1).tolist()
-        nxt = np.where((at + 1 < len(self.rids)) & ok[after], self.rids[after], -1).tolist()
-        return {r: (p if p >= 0 else None, n if n >= 0 else None)
-                for r, p, n in zip(found.tolist(), prev, nxt, strict=True)}
+        prev = np.where(ok[at], self.rids[at - 1], -1)
+        nxt = np.where((at + 1 < len(self.rids)) & ok[after], self.rids[after], -1)
+        return Links(found, prev, nxt)
 
     def speakers_named(self, query: str) -> set[str]:
         """The speakers of these memories that the query names (whole words, any case)."""
@@ -107,47 +125,63 @@ class ScopeOrder:
     def all_speakers(self) -> set[str]:
         return {s for s in set(self.speakers or ()) if isinstance(s, str) and s.strip()}
 
-    def times_of(self, rids: Iterable[int]) -> dict[int, float]:
+    def times_of(self, rids: Iterable[int] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(those of ``rids`` this order holds, their creation times)."""
         found, at = self._positions(rids)
-        return dict(zip(found.tolist(), self.times[at].tolist(), strict=True))
+        return found, self.times[at]
+
+    def speakers_of(self, rids: np.ndarray) -> np.ndarray | None:
+        """Who said each of ``rids`` (an object array aligned with them: None where unknown or not held), or
+        None when this order knows no speakers."""
+        if not self.speakers:
+            return None
+        said = self._speakers.get("all")
+        if said is None:  # built once per order (fromiter: a speaker that is a sequence stays one object)
+            said = self._speakers["all"] = np.fromiter(self.speakers, dtype=object, count=len(self.speakers))
+        out = np.full(len(rids), None, dtype=object)
+        if len(self.rids) and len(rids):
+            pos = np.minimum(np.searchsorted(self.rids, rids), len(self.rids) - 1)
+            held = self.rids[pos] == rids
+            out[held] = said[pos[held]]
+        return out
 
     def speaker_of(self, rids: Iterable[int]) -> dict[int, Any]:
-        if not self.speakers:
-            return {}
-        speakers = self.speakers
-        found, at = self._positions(rids)
-        return {r: speakers[i] for r, i in zip(found.tolist(), at.tolist(), strict=True)}
+        found, _ = self._positions(rids)
+        said = self.speakers_of(found)
+        return {} if said is None else dict(zip(found.tolist(), said.tolist(), strict=True))
 
 
-def propagate(
-    base: dict[int, float], links: Links, inherit: float, prev_w: float, next_w: float,
-    speakers: dict[int, Any] | None = None,
-) -> dict[int, float]:
+def propagate(base: Scores, links: Links, inherit: float, prev_w: float, next_w: float,
+              order: ScopeOrder | None = None) -> Scores:
     """Scores with context: ``max(own, inherit * previous) + prev_w * previous + next_w * next`` for the
     linked memories (a neighbour without a score counts 0); the others keep their own score. A memory inherits
-    only as a reply: not from a previous memory of the same known speaker (``speakers``: rid -> speaker), which
-    it continues rather than answers."""
-    out = dict(base)
-    for rid, (prev, nxt) in links.items():
-        own = base.get(rid, 0.0)
-        p = base.get(prev, 0.0) if prev is not None else 0.0
-        n = base.get(nxt, 0.0) if nxt is not None else 0.0
-        who = speakers.get(rid) if speakers else None
-        reply = who is None or prev is None or speakers is None or speakers.get(prev) != who
-        out[rid] = (max(own, inherit * p) if reply else own) + prev_w * p + next_w * n
-    return out
+    only as a reply: not from a previous memory of the same known speaker (the ``order``'s speakers), which it
+    continues rather than answers."""
+    if not len(links):
+        return base
+    own = base.get(links.ids, 0.0)
+    p = base.get(links.prev, 0.0)  # (-1, no neighbour, has no score)
+    n = base.get(links.next, 0.0)
+    who = None if order is None else order.speakers_of(links.ids)
+    if who is None:
+        reply = np.ones(len(links), dtype=bool)
+    else:
+        before = order.speakers_of(links.prev)  # type: ignore[union-attr]
+        unknown = np.fromiter((w is None for w in who), dtype=bool, count=len(who))
+        reply = unknown | (links.prev < 0) | (before != who)
+    value = np.where(reply, np.maximum(own, inherit * p), own) + prev_w * p + next_w * n
+    return base.with_values(links.ids, value)
 
 
-def expand(order: ScopeOrder, prelim: dict[int, float], pool: int, gap_s: float | None) -> tuple[Links, set[int]]:
+def expand(order: ScopeOrder, prelim: Scores, pool: int, gap_s: float | None) -> tuple[Links, np.ndarray]:
     """Context links for the best ``pool`` memories and their neighbours, and every memory involved."""
-    top = sorted(prelim, key=lambda r: -prelim[r])[:pool]
+    top = prelim.top(pool)
     first = order.neighbours(top, gap_s)
-    linked = set(top) | {n for pair in first.values() for n in pair if n is not None}
+    linked = union(top, first.prev, first.next)
     links = order.neighbours(linked, gap_s)
-    involved = linked | {n for pair in links.values() for n in pair if n is not None}
-    return links, involved
+    return links, union(linked, links.prev, links.next)
 
 
-def length_bonus(lengths: dict[int, int], weight: float) -> dict[int, float]:
+def length_bonus(lengths: np.ndarray, weight: float) -> np.ndarray:
     """``weight * log(1 + length)``: longer memories carry more facts (pivoted-normalisation idea)."""
-    return {rid: weight * math.log1p(max(n, 0)) for rid, n in lengths.items()}
+    return weight * np.log1p(np.maximum(lengths, 0))

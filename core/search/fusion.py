@@ -5,8 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TypeVar
 
+import numpy as np
+
 from ..records import MemoryRecord
 from ..tokens import count_tokens
+from .scores import Scores
 
 R = TypeVar("R", bound=MemoryRecord)
 
@@ -34,19 +37,18 @@ def weighted(ranked: list[tuple[dict[int, float], float]]) -> dict[int, float]:
 
 
 def scaled_sum(
-    dense: dict[int, float], lo: float, hi: float, dense_weight: float, others: list[tuple[dict[int, float], float]],
-    rids: set[int],
-) -> dict[int, float]:
-    """Dense similarity min-max scaled by (lo, hi) of its candidate list, plus each other retriever's
-    score divided by its best, weighted; a retriever that did not propose a memory adds 0."""
+    dense: Scores, lo: float, hi: float, dense_weight: float, others: list[tuple[Scores, float]], rids: np.ndarray,
+) -> Scores:
+    """Over ``rids``: dense similarity min-max scaled by (lo, hi) of its candidate list, plus each other
+    retriever's score divided by its best, weighted; a retriever that did not propose a memory adds 0."""
     span = (hi - lo) or 1.0
-    out = {r: dense_weight * (dense[r] - lo) / span if r in dense else 0.0 for r in rids}
-    for by_id, weight in others:
-        top = max(by_id.values(), default=0.0) or 1.0
-        for r, v in by_id.items():
-            if r in out:
-                out[r] += weight * v / top
-    return out
+    held, sim = dense.find(rids)
+    out = np.where(held, dense_weight * (sim - lo) / span, 0.0)
+    for scores, weight in others:
+        top = scores.best() or 1.0
+        held, value = scores.find(rids)
+        out = out + np.where(held, weight * value / top, 0.0)
+    return Scores(rids, out)
 
 
 def trim_to_budget(results: Sequence[R], max_tokens: int) -> list[R]:

@@ -9,7 +9,8 @@ from memlayer import AsyncMemory
 from memlayer.embeddings.hashing import HashingEmbedder
 from memlayer.errors import ConfigError
 from memlayer.search.config import PRESETS, SearchConfig
-from memlayer.search.context import ScopeOrder, expand, length_bonus, propagate
+from memlayer.search.context import Links, ScopeOrder, expand, length_bonus, propagate
+from memlayer.search.scores import Scores
 from memlayer.search.expand import strip_names
 from memlayer.search.lexical import terms
 from memlayer.storage.sqlite.sql import fts_match
@@ -24,27 +25,34 @@ def _order(times: list[float], groups: list | None = None, speakers: list | None
 def test_neighbours_respect_gap_and_key():
     order = _order([0, 10, 20, 100_000, 100_010])
     links = order.neighbours([10, 30, 40, 999], gap_s=3600)
-    assert links == {10: (None, 20), 30: (20, None), 40: (None, 50)}  # 999 is not visible
-    assert order.neighbours([30], gap_s=None) == {30: (20, 40)}
+    assert links.to_dict() == {10: (None, 20), 30: (20, None), 40: (None, 50)}  # 999 is not visible
+    assert order.neighbours([30], gap_s=None).to_dict() == {30: (20, 40)}
     keyed = _order([0, 1, 2], groups=["s1", "s1", "s2"])
-    assert keyed.neighbours([20], gap_s=None) == {20: (10, None)}
+    assert keyed.neighbours([20], gap_s=None).to_dict() == {20: (10, None)}
+
+
+def _links(pairs: dict[int, tuple[int | None, int | None]]) -> Links:
+    ids = sorted(pairs)
+    return Links(np.array(ids), np.array([pairs[r][0] or -1 for r in ids]), np.array([pairs[r][1] or -1 for r in ids]))
 
 
 def test_propagate_inherits_and_adds():
-    base = {1: 1.0, 2: 0.1, 3: 0.5}
-    links = {2: (1, 3), 3: (2, None)}
-    out = propagate(base, links, inherit=0.8, prev_w=0.0, next_w=0.1)
+    base = Scores.of_dict({1: 1.0, 2: 0.1, 3: 0.5})
+    links = _links({2: (1, 3), 3: (2, None)})
+    out = propagate(base, links, inherit=0.8, prev_w=0.0, next_w=0.1).to_dict()
     assert out[1] == 1.0  # unlinked: unchanged
     assert out[2] == pytest.approx(0.8 + 0.05)  # max(0.1, 0.8 * 1.0) + 0.1 * 0.5
     assert out[3] == pytest.approx(0.5)  # max(0.5, 0.8 * 0.1)
-    assert propagate(base, links, 0.0, 0.5, 0.0)[3] == pytest.approx(0.55)
+    assert propagate(base, links, 0.0, 0.5, 0.0).to_dict()[3] == pytest.approx(0.55)
+    linked_alone = propagate(Scores.of_dict({1: 1.0}), _links({2: (1, None)}), 0.8, 0.0, 0.0).to_dict()
+    assert linked_alone == {1: 1.0, 2: pytest.approx(0.8)}  # a linked memory without a score of its own joins
 
 
 def test_expand_reaches_neighbours_of_the_best():
     order = _order([0, 1, 2, 3, 4, 5])
-    links, involved = expand(order, {30: 1.0, 60: 0.1}, pool=1, gap_s=None)
-    assert set(links) == {20, 30, 40}
-    assert involved == {10, 20, 30, 40, 50}
+    links, involved = expand(order, Scores.of_dict({30: 1.0, 60: 0.1}), pool=1, gap_s=None)
+    assert links.ids.tolist() == [20, 30, 40]
+    assert involved.tolist() == [10, 20, 30, 40, 50]
 
 
 def test_speakers_named_and_stripped():
@@ -57,8 +65,8 @@ def test_speakers_named_and_stripped():
 
 
 def test_length_bonus_grows_with_length():
-    bonus = length_bonus({1: 10, 2: 200}, 0.3)
-    assert 0 < bonus[1] < bonus[2]
+    bonus = length_bonus(np.array([10, 200, 0]), 0.3)
+    assert 0 < bonus[0] < bonus[1] and bonus[2] == 0
 
 
 def test_lexical_terms_drop_question_words():

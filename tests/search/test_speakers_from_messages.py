@@ -74,12 +74,23 @@ def _sel(user: str) -> Selection:
 
 
 def test_a_memory_inherits_only_as_a_reply():
-    from memlayer.search.context import propagate
+    import numpy as np
 
-    base, links = {1: 1.0, 2: 0.0}, {2: (1, None)}
-    assert propagate(base, links, 0.8, 0.1, 0.0)[2] == pytest.approx(0.9)  # speakers unknown: a reply
-    assert propagate(base, links, 0.8, 0.1, 0.0, {1: "Ann", 2: "Bob"})[2] == pytest.approx(0.9)
-    assert propagate(base, links, 0.8, 0.1, 0.0, {1: "Ann", 2: "Ann"})[2] == pytest.approx(0.1)  # a continuation
+    from memlayer.search.context import Links, ScopeOrder, propagate
+    from memlayer.search.scores import Scores
+
+    base, links = Scores.of_dict({1: 1.0, 2: 0.0}), Links(np.array([2]), np.array([1]), np.array([-1]))
+
+    def said(*speakers: str | None) -> ScopeOrder:
+        return ScopeOrder(np.array([1, 2]), np.zeros(2), None, list(speakers))
+
+    def score(order: ScopeOrder | None) -> float:
+        return propagate(base, links, 0.8, 0.1, 0.0, order).to_dict()[2]
+
+    assert score(None) == pytest.approx(0.9)  # speakers unknown: a reply
+    assert score(said("Ann", None)) == pytest.approx(0.9)
+    assert score(said("Ann", "Bob")) == pytest.approx(0.9)
+    assert score(said("Ann", "Ann")) == pytest.approx(0.1)  # a continuation
 
 
 async def test_two_statements_in_one_message_list_do_not_lift_each_other(mem):
