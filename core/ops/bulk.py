@@ -28,6 +28,7 @@ from ..retention import Lifetime, check_lifetime, lifetime_arg
 from ..types import Message, to_utc
 from .add import after_write, write
 from .plan import Planned, WriteItem, verbatim
+from .sweep import MERGE_SLICE
 
 RECORD_KEYS = frozenset({"text", "messages", "user_id", "agent_id", "run_id", "metadata", "timestamp", "id",
                          "updated_at", "expires_at", "ttl"})
@@ -77,6 +78,9 @@ async def bulk_add(
             progress(counts["records"], total)
     if bar is not None:
         bar.close()
+    if counts["added"]:  # an import leaves the full-text index in many pieces: merge them, a slice at a time
+        while await asyncio.to_thread(engine.store.merge_text_index, MERGE_SLICE):
+            pass
     await after_write(engine)
     return {**counts, "seconds": round(time.perf_counter() - started, 3)}
 

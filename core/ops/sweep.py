@@ -1,4 +1,5 @@
-"""Sweeping: forget memories whose expiry is past the grace period, enforce budgets, write pending recalls.
+"""Sweeping: forget memories whose expiry is past the grace period, enforce budgets, write pending recalls,
+merge a slice of the full-text index's recent writes.
 
 ``sweep()`` runs on demand (``Memory.sweep()``, ``memlayer sweep``) and, throttled to one per
 ``retention.sweep_interval`` across every process sharing the store (the time of the last complete sweep is
@@ -19,6 +20,7 @@ from ..types import iso
 from .retention import enforce_budgets, scope_of
 
 log = logging.getLogger("memlayer.sweep")
+MERGE_SLICE = 1_000  # full-text index pages merged per write transaction (FTS5's own optimize step)
 
 
 def _span(seconds: float) -> str:
@@ -75,6 +77,7 @@ def sweep(engine: Engine, *, limit: int | None = None, within: Selection | None 
     recalls = engine.recalls.flush()
     forgotten, complete = purge(engine, now, limit, within=within, grace=grace)
     closed = enforce_budgets(engine, now, within=None if within is None else within.scope, when_changed=automatic)
+    engine.store.merge_text_index(MERGE_SLICE)  # the full-text index's recent writes: one slice per sweep
     if forgotten:
         engine.vectors.catch_up()
         if engine.graph is not None:

@@ -382,4 +382,10 @@ class Store(Protocol):
     def compact(self) -> None:
         """Make forgotten data unrecoverable from the store's files (merge indexes, fold logs, sync)."""
 
+    def merge_text_index(self, pages: int) -> bool:
+        """Fold the full-text index's recent writes into its main structure, about ``pages`` pages of work
+        in one short write; True when work was done (call again until False). Lexical search costs grow
+        with the number of structures a term is looked up in; ``bulk_add`` merges until done, each sweep a
+        slice."""
+
     def close(self) -> None: ...

@@ -418,6 +418,18 @@ def test_token_counts_with_and_without_the_scope(store: Store) -> None:
     assert store.token_counts([]) == {}
 
 
+def test_merging_the_text_index_changes_no_answer(store: Store) -> None:
+    for i in range(12):  # one write each: the text index in many pieces
+        put(store, ALICE, f"green tea number {i}", f"coffee {i} in Oslo")
+    before = store.lexical(Selection(ALICE), ["tea", "oslo"], 50)
+    slices = 0
+    while store.merge_text_index(2):
+        slices += 1
+        assert slices < 1_000, "merging never finished"
+    assert store.merge_text_index(1000) is False  # nothing left
+    assert store.lexical(Selection(ALICE), ["tea", "oslo"], 50) == before and len(before) == 24
+
+
 def test_scan_and_log_snapshots_agree(store: Store) -> None:
     put(store, ALICE, *[f"x{i}" for i in range(25)])
     with store.scan_embeddings(batch=10) as (head, batches):

@@ -313,6 +313,24 @@ def test_token_counts_of_a_very_long_text(tmp_path):
         store.close()
 
 
+def _segments(store: SQLiteStore) -> int:
+    return int(store.query("SELECT count(DISTINCT segid) AS n FROM memories_fts_idx")[0]["n"])
+
+
+def test_merging_the_text_index_leaves_one_segment(tmp_path):
+    store = SQLiteStore(str(tmp_path / "m.db"))
+    try:
+        rng = random.Random(5)
+        for _ in range(20):
+            _fill(store, rng, [Scope("u")], 5)
+        assert _segments(store) > 1
+        while store.merge_text_index(1000):
+            pass
+        assert _segments(store) == 1
+    finally:
+        store.close()
+
+
 def test_a_selection_that_grew_since_it_was_counted_still_scores(tmp_path):
     """A writer may commit between the selection's count and its matches: more rows match than were counted.
     Every match lies in the selection, so scores are computed as over a collection holding them all (finite,

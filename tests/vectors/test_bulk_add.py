@@ -105,3 +105,23 @@ async def test_bulk_add_async_face_and_vector_index(amemory):
     assert len(amemory.vectors.index) == 40 and amemory.vectors.watermark == 40
     hits = (await amemory.search("topic 5 notes", user_id="u1", limit=3))["results"]
     assert hits[0]["memory"] == "topic 5 notes"
+
+
+def _text_segments(m: Memory) -> int:
+    store = m.async_memory.engine.store
+    return int(store.query("SELECT count(DISTINCT segid) AS n FROM memories_fts_idx")[0]["n"])
+
+
+def test_an_import_leaves_the_text_index_merged_and_a_sweep_merges_later_writes(tmp_path: Path, hash_embedder):
+    with Memory(str(tmp_path / "m"), embedder=hash_embedder, graph=False) as m:
+        records = [{"text": f"fact {i} about green tea and {i % 7} cups", "user_id": f"u{i % 3}"} for i in range(300)]
+        m.bulk_add(records, batch_size=10)  # 30 transactions: 30 pieces before the merge
+        assert _text_segments(m) == 1
+        for i in range(12):
+            m.add(f"later fact {i} about coffee", user_id="u0", infer=False)
+        pieces = _text_segments(m)
+        assert pieces > 1
+        m.sweep()
+        assert _text_segments(m) < pieces
+        found = m.search("coffee", user_id="u0", limit=20, config="hybrid")["results"]
+        assert {r["memory"] for r in found} >= {f"later fact {i} about coffee" for i in range(12)}

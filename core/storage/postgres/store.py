@@ -428,6 +428,15 @@ class PostgresStore:
 
         self._read(vacuum)
 
+    def merge_text_index(self, pages: int) -> bool:
+        """GIN's fast update keeps recent entries in a pending list that every lexical search scans until
+        autovacuum moves them into the index; this moves them now (all of them: the list is bounded by
+        ``gin_pending_list_limit``, so ``pages`` does not apply)."""
+        def clean(conn: Any) -> bool:  # (the connection's search_path is the store's schema)
+            return bool(conn.execute("SELECT gin_clean_pending_list('memories_fts'::regclass)").fetchone()[0])
+
+        return self._read(clean)
+
     def close(self) -> None:
         with self._close_lock:
             if self.closed:

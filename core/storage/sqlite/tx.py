@@ -228,6 +228,13 @@ class SQLiteTx:
         self._forgotten()
         return len(rids)
 
+    def merge_text_index(self, pages: int) -> bool:
+        """One slice of FTS5's incremental merge of all segments (see SQLiteStore.merge_text_index); FTS5
+        changes at most one row when there was nothing to merge."""
+        before = self.conn.total_changes
+        self.conn.execute("INSERT INTO memories_fts(memories_fts, rank) VALUES ('merge', ?)", (-max(1, int(pages)),))
+        return self.conn.total_changes - before >= 2
+
     def _forgotten(self) -> None:
         """FTS5 records a deletion as a marker in a new segment; the forgotten terms stay in the old segments
         until they are merged: merge them all now (secure_delete then overwrites the freed pages). And tell
