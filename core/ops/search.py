@@ -178,10 +178,8 @@ def _rank(
     if config.expansion_weight:
         fused = _expand(engine, fused, query, scope, pool, config)
     if config.length_prior:
-        counts = scope.token_counts(fused.ids.tolist())
-        counted = id_array(counts)
-        fused = fused.added(counted, length_bonus(np.fromiter(counts.values(), np.float64, len(counts)),
-                                                  config.length_prior))
+        counted, counts = scope.token_counts(fused.ids)
+        fused = fused.added(counted, length_bonus(counts.astype(np.float64), config.length_prior))
     if config.uses_lifetimes:  # recency and reinforcement (search/decay.py)
         when = scope.selection.as_of or scope.selection.now or engine.clock.now()
         fused = Scores.of_dict(lifetime_bonus(fused.to_dict(), engine.store.rows(fused.ids.tolist()),

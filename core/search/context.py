@@ -56,6 +56,7 @@ class ScopeOrder:
     groups: list[Any] | None  # the context_key metadata value of each, aligned with rids
     speakers: list[Any] | None  # who said each (the speaker column, or a metadata key), aligned with rids
     segments: np.ndarray | None = None  # a part of a selection: only rows of one segment are consecutive in it
+    tokens: np.ndarray | None = None  # token counts, aligned with rids (-1: unknown), when the store read them
     _adjacency: dict[float | None, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
     _speakers: dict[str, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
 
@@ -74,7 +75,7 @@ class ScopeOrder:
         else:
             speakers = rows.values[speaker_key]
         return cls(rows.rids, rows.times, None if context_key is None else rows.values[context_key], speakers,
-                   segments)
+                   segments, rows.tokens)
 
     def __len__(self) -> int:
         return len(self.rids)
@@ -124,6 +125,15 @@ class ScopeOrder:
 
     def all_speakers(self) -> set[str]:
         return {s for s in set(self.speakers or ()) if isinstance(s, str) and s.strip()}
+
+    def tokens_of(self, rids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(those of ``rids`` whose token count this order holds, their counts)."""
+        if self.tokens is None:
+            return rids[:0], rids[:0]
+        found, at = self._positions(rids)
+        counts = self.tokens[at]
+        known = counts >= 0
+        return found[known], counts[known]
 
     def times_of(self, rids: Iterable[int] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(those of ``rids`` this order holds, their creation times)."""

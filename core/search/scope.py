@@ -37,7 +37,8 @@ class SearchScope:
     def read(cls, store: Store, selection: Selection, config: SearchConfig) -> SearchScope:
         keys = [k for k in (config.context_key, _meta_speaker_key(config)) if k is not None]
         rows = store.scope_rows_upto(selection, keys, MATERIALISE_MAX, times=config.uses_times,
-                                     speakers=config.uses_speakers and config.speaker_key == SPEAKER_COLUMN)
+                                     speakers=config.uses_speakers and config.speaker_key == SPEAKER_COLUMN,
+                                     tokens=bool(config.length_prior))
         if rows is None:
             empty = ScopeRows(np.empty(0, np.int64), np.empty(0, np.float64), {k: [] for k in keys}, [])
             return cls(store, selection, config, cls._order(config, empty, np.empty(0, np.int64)), False)
@@ -71,9 +72,16 @@ class SearchScope:
         inside = set(self.store.within(self.selection, rids).tolist())
         return [r for r in rids if r in inside]
 
-    def token_counts(self, rids: list[int]) -> dict[int, int]:
-        """Full-text token counts of ``rids`` (memories of this selection: the store is told its scope)."""
-        return self.store.token_counts(rids, self.selection.scope)
+    def token_counts(self, rids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(those of ``rids`` with a token count, their full-text token counts): read with the scope where the
+        store keeps them there, else asked of the store (memories of this selection: it is told the scope)."""
+        found, counts = self.order.tokens_of(rids)
+        if len(found) == len(rids):
+            return found, counts
+        rest = np.setdiff1d(rids, found)
+        more = self.store.token_counts(rest.tolist(), self.selection.scope)
+        ids = np.concatenate([found, np.fromiter(more.keys(), np.int64, len(more))])
+        return ids, np.concatenate([counts, np.fromiter(more.values(), np.int64, len(more))])
 
     def read_around(self, rids: list[int]) -> None:
         """A large selection: read the rows around ``rids`` (their neighbours and speakers), so that context and

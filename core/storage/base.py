@@ -165,6 +165,7 @@ class ScopeRows:
     times: np.ndarray  # created_at, epoch seconds (to the millisecond)
     values: dict[str, list[Any]]  # metadata key -> value per row (None where missing)
     speakers: list[Any] | None = None  # the speaker column per row (None where unknown)
+    tokens: np.ndarray | None = None  # int64 token counts per row (-1 where unknown), when asked for and kept
 
 
 @runtime_checkable
@@ -282,11 +283,14 @@ class Store(Protocol):
     def scope_rows(self, selection: Selection, keys: Sequence[str]) -> ScopeRows: ...
 
     def scope_rows_upto(
-        self, selection: Selection, keys: Sequence[str], cap: int, *, times: bool = True, speakers: bool = True
+        self, selection: Selection, keys: Sequence[str], cap: int, *, times: bool = True, speakers: bool = True,
+        tokens: bool = False,
     ) -> ScopeRows | None:
         """``scope_rows`` with speakers, or None when the selection covers more than ``cap`` memories (found
         without reading more than ``cap + 1`` of them): a search then never materialises the selection.
-        ``times``/``speakers`` False: not needed (zeros / None), which a store may skip reading."""
+        ``times``/``speakers`` False: not needed (zeros / None), which a store may skip reading. ``tokens``: the
+        token counts too, when the store keeps them beside the scope (else ``ScopeRows.tokens`` stays None and
+        ``token_counts`` answers)."""
 
     def window(self, selection: Selection, rids: Sequence[int], span: int) -> ScopeRows:
         """The selection's memories whose row id lies within ``span`` of one of ``rids`` (ascending, with

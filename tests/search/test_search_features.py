@@ -10,9 +10,9 @@ from memlayer.embeddings.hashing import HashingEmbedder
 from memlayer.errors import ConfigError
 from memlayer.search.config import PRESETS, SearchConfig
 from memlayer.search.context import Links, ScopeOrder, expand, length_bonus, propagate
-from memlayer.search.scores import Scores
 from memlayer.search.expand import strip_names
 from memlayer.search.lexical import terms
+from memlayer.search.scores import Scores
 from memlayer.storage.sqlite.sql import fts_match
 from tests.search.chat import CHAT
 

@@ -416,6 +416,11 @@ def test_token_counts_with_and_without_the_scope(store: Store) -> None:
     assert store.token_counts(rids, ALICE) == store.token_counts(rids)
     assert store.token_counts([*rids, bob_rid]) == {**store.token_counts(rids), bob_rid: 2}
     assert store.token_counts([]) == {}
+    rows = store.scope_rows_upto(Selection(ALICE), [], 100, tokens=True)
+    assert rows is not None and rows.rids.tolist() == sorted(rids)
+    if rows.tokens is not None:  # a store that keeps them beside the scope: the same counts
+        assert dict(zip(rows.rids.tolist(), rows.tokens.tolist(), strict=True)) == store.token_counts(rids)
+    assert store.scope_rows_upto(Selection(ALICE), [], 100).tokens is None  # not asked for
 
 
 def test_merging_the_text_index_changes_no_answer(store: Store) -> None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import sqlite3
+import time
+import uuid
 
 from memlayer import Memory
-from memlayer.storage.base import Selection
+from memlayer.storage.base import NewMemory, Selection
 from memlayer.storage.sqlite.schema import SCHEMA_VERSION, split_sql
 from memlayer.types import Scope
 
@@ -30,6 +32,14 @@ KINDS = ("user", "agent", "run")
 def roll_back(path, version: int) -> None:
     """Turn a store written now back into what ``version`` wrote."""
     con = sqlite3.connect(path / "memlayer.db")
+    with con:  # 6 -> 5: no token counts; the scope indexes without them
+        for stmt in (*(f"DROP INDEX memories_{k}_read" for k in KINDS), "ALTER TABLE memories DROP COLUMN tokens",
+                     *(f"CREATE INDEX memories_{k}_scope ON memories({k}_id, valid_to, created_at, expires_at, speaker, "
+                       "transcript)" for k in KINDS), "UPDATE meta SET value = '5' WHERE key = 'schema_version'"):
+            con.execute(stmt)
+    if version == 5:
+        con.close()
+        return
     with con:
         # 5 -> 4: the full-text index as it was; scope indexes without the speaker; the speaker override not copied;
         # no transcript column
@@ -75,8 +85,8 @@ def test_a_version_3_store_gains_lifetimes_on_open(tmp_path, hash_embedder):
         row = store.get(mid)
         assert row.memory == "kept across the upgrade" and (row.recalls, row.restated, row.ttl, row.seen_ts) == (0, 0, None, None)
         names = index_names(store)
-        assert {"memories_user_scope", "memories_expires"} <= names and not {"memories_user_t", "memories_user_te"} & names
-        assert store.get_meta("schema_version") == str(SCHEMA_VERSION) == "5"
+        assert {"memories_user_read", "memories_expires"} <= names and not {"memories_user_t", "memories_user_te"} & names
+        assert store.get_meta("schema_version") == str(SCHEMA_VERSION) == "6"
         m.add("a second one", user_id="u", infer=False)
         assert m.search("second", user_id="u")["results"][0]["memory"] == "a second one"
     # a step that already ran (its column exists) is skipped, so reopening a rolled-back version works
@@ -101,8 +111,8 @@ def test_a_version_4_store_gets_the_full_text_index_keyed_by_user(tmp_path, hash
     with Memory(str(tmp_path), embedder=hash_embedder, graph=False) as m:
         store = m.async_memory.store
         assert store.get_meta("schema_version") == str(SCHEMA_VERSION)
-        assert {"memories_user_scope", "memories_agent_scope", "memories_run_scope"} <= index_names(store)
-        assert not {"memories_user_te", "memories_user_s"} & index_names(store)
+        assert {"memories_user_read", "memories_agent_read", "memories_run_read"} <= index_names(store)
+        assert not {"memories_user_te", "memories_user_s", "memories_user_scope"} & index_names(store)
         assert {u for (u,) in store.query("SELECT user_id FROM fts_users")} == {"u", "v"}
         store.query("INSERT INTO memories_fts(memories_fts, rank) VALUES ('integrity-check', 1)")
         for who, mid in ids.items():
@@ -115,3 +125,31 @@ def test_a_version_4_store_gets_the_full_text_index_keyed_by_user(tmp_path, hash
         assert len(m.search("green tea", user_id="u", filters={"memlayer_transcript": True})["results"]) == 1
         m.add("v likes tea again", user_id="v", infer=False)
         assert len(store.lexical(Selection(Scope("v")), ["tea"], 10)) == 2
+
+
+def test_a_version_5_store_gains_token_counts_in_its_scope_indexes(tmp_path, hash_embedder):
+    """The counts are the full-text index's own (read from its records, here and for new writes alike); a text
+    too long for the SQL decoding keeps NULL, and searches ask the index for it."""
+    long_text = "w " * (2**21 + 3)  # (longer than add() takes: written through the store)
+    with Memory(str(tmp_path), embedder=hash_embedder, graph=False) as m:
+        m.add(["one two three", "four, five!"], user_id="u", infer=False)
+        with m.async_memory.store.transaction() as tx:
+            tx.insert_memories([NewMemory(str(uuid.uuid4()), Scope("u"), long_text, "h", hash_embedder.embed(["w"])[0],
+                                          time.time())])
+        m.add("the bot counts too", agent_id="bot", infer=False)
+        written = {r["text"][:20]: r["tokens"] for r in m.async_memory.store.query("SELECT text, tokens FROM memories")}
+    roll_back(tmp_path, 5)
+    with Memory(str(tmp_path), embedder=hash_embedder, graph=False) as m:
+        store = m.async_memory.store
+        assert store.get_meta("schema_version") == str(SCHEMA_VERSION)
+        assert {"memories_user_read", "memories_agent_read", "memories_run_read"} <= index_names(store)
+        assert not {"memories_user_scope"} & index_names(store)
+        migrated = {r["text"][:20]: r["tokens"] for r in store.query("SELECT text, tokens FROM memories")}
+        assert migrated == {**written, long_text[:20]: None}
+        assert written == {"one two three": 3, "four, five!": 2, long_text[:20]: None, "the bot counts too": 4}
+        rids = [r["rid"] for r in store.query("SELECT rid FROM memories WHERE user_id = 'u' ORDER BY rid")]
+        rows = store.scope_rows_upto(Selection(Scope("u")), [], 100, tokens=True)
+        assert rows is not None and rows.tokens.tolist() == [3, 2, -1]
+        assert store.token_counts(rids)[rids[2]] == 2**21 + 3
+        found = [r["memory"] for r in m.search("four five", user_id="u")["results"]]
+        assert found[0] == long_text and "four, five!" in found  # its length prior, from the index's count

@@ -249,9 +249,10 @@ class PostgresStore:
         return out
 
     def scope_rows_upto(
-        self, selection: Selection, keys: Sequence[str], cap: int, *, times: bool = True, speakers: bool = True
+        self, selection: Selection, keys: Sequence[str], cap: int, *, times: bool = True, speakers: bool = True,
+        tokens: bool = False,
     ) -> ScopeRows | None:
-        return scoped.scope_rows_upto(self._rows, selection, keys, cap, times, speakers)
+        return scoped.scope_rows_upto(self._rows, selection, keys, cap, times, speakers)  # (no token column)
 
     def window(self, selection: Selection, rids: Sequence[int], span: int) -> ScopeRows:
         return scoped.window(self._rows, selection, rids, span)

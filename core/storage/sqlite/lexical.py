@@ -33,13 +33,14 @@ import numpy as np
 from ...types import Scope
 from ..base import Selection
 from . import sql
-from .schema import RID_BITS, USER_MASK
+from .schema import FIRST_VARINT, RID_BITS, USER_MASK
 
 K1, B = 1.2, 0.75
 SCOPED_MAX = 20_000  # selections up to this size are ranked from their own postings and statistics
 POSTINGS_SHARE = 0.03  # read a term's postings when the selection holds this share of the store (see below)
 RID_MASK = (1 << RID_BITS) - 1
 PROBE, VOCAB = "memlayer_terms", "memlayer_postings"  # temp-schema helpers of each connection
+COUNTER = "memlayer_counts"
 
 
 def scope_token(kind: str, value: str) -> str:
@@ -194,11 +195,24 @@ def _store_ranked(
 
 
 def prepare(conn: sqlite3.Connection) -> None:
-    """Create the connection's temp-schema helpers: a scratch full-text table that stems query terms, and a
-    view of the index's postings (fts5vocab instances)."""
+    """Create the connection's temp-schema helpers: a scratch full-text table that stems query terms, a view
+    of the index's postings (fts5vocab instances), and a scratch contentless one that counts tokens."""
     conn.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.{PROBE} USING fts5(t, tokenize='porter unicode61')")
     conn.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.{PROBE}_vocab USING fts5vocab(temp, '{PROBE}', 'instance')")
     conn.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.{VOCAB} USING fts5vocab(main, 'memories_fts', 'instance')")
+    conn.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.{COUNTER} USING fts5(t, content='', "
+                 "tokenize='porter unicode61')")
+
+
+def count_tokens(conn: sqlite3.Connection, texts: Sequence[str]) -> list[int | None]:
+    """Each text's token count as the full-text index will count it (FTS5 itself counts, in a scratch
+    contentless table of the connection's temp schema; None: 2**21 tokens or more, left to the index)."""
+    if not texts:
+        return []
+    conn.executemany(f"INSERT INTO temp.{COUNTER}(rowid, t) VALUES (?, ?)", list(enumerate(texts, 1)))
+    found = dict(conn.execute(f"SELECT id, NULLIF({FIRST_VARINT}, -1) FROM temp.{COUNTER}_docsize").fetchall())
+    conn.execute(f"INSERT INTO temp.{COUNTER}({COUNTER}) VALUES ('delete-all')")
+    return [found.get(i) for i in range(1, len(texts) + 1)]
 
 
 def store_rows(conn: sqlite3.Connection) -> int:
@@ -267,19 +281,6 @@ def token_counts(conn: sqlite3.Connection, rids: Sequence[int], user_id: str | N
 
 
 _KEY_OF_M = f"((coalesce((SELECT key FROM fts_users u WHERE u.user_id = m.user_id), 0) & {USER_MASK}) << {RID_BITS}) | m.rid"
-_BYTES = "X'" + bytes(range(1, 256)).hex() + "'"
-
-
-def _byte(i: int) -> str:
-    """The ``i``-th byte of a docsize record ``sz`` as a number, in SQL (its place in the bytes 1..255)."""
-    return f"instr({_BYTES}, substr(sz, {i}, 1))"
-
-
-# the first varint of a docsize record in SQL, up to three bytes (-1: longer)
-FIRST_VARINT = (f"CASE WHEN {_byte(1)} < 128 THEN {_byte(1)} "
-                f"WHEN {_byte(2)} < 128 THEN (({_byte(1)} & 127) << 7) | {_byte(2)} "
-                f"WHEN {_byte(3)} < 128 THEN (({_byte(1)} & 127) << 14) | (({_byte(2)} & 127) << 7) | {_byte(3)} "
-                "ELSE -1 END")
 
 
 def first_varint(sz: bytes | None) -> int:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 
 # 4: lifetimes (ttl, recalls, restated, seen_at; expiry in the scope indexes); 5: the full-text index keyed by
-# user, with scope tokens (storage.sqlite.lexical); scope indexes covering the speaker and the transcript mark
-SCHEMA_VERSION = 5
+# user, with scope tokens (storage.sqlite.lexical); scope indexes covering the speaker and the transcript mark;
+# 6: each text's token count (the full-text index's own) in a column the scope indexes cover
+SCHEMA_VERSION = 6
 
 
 #: The full-text index's row key: ``(user key << RID_BITS) | rid``. User keys number the distinct user ids
@@ -22,6 +23,22 @@ def fts_key(row: str) -> str:
     """SQL for the full-text key of a memories row (``new``/``old`` in triggers, a table alias elsewhere)."""
     return (f"((coalesce((SELECT key FROM fts_users WHERE user_id = {row}.user_id), 0) & {USER_MASK}) "
             f"<< {RID_BITS}) | {row}.rid")
+
+
+_BYTES = "X'" + bytes(range(1, 256)).hex() + "'"
+
+
+def _byte(i: int) -> str:
+    """The ``i``-th byte of a docsize record ``sz`` as a number, in SQL (its place in the bytes 1..255)."""
+    return f"instr({_BYTES}, substr(sz, {i}, 1))"
+
+
+#: The first varint of an FTS5 docsize record ``sz`` (the text's token count) in SQL, up to three bytes
+#: (-1: longer, 2**21 tokens or more).
+FIRST_VARINT = (f"CASE WHEN {_byte(1)} < 128 THEN {_byte(1)} "
+                f"WHEN {_byte(2)} < 128 THEN (({_byte(1)} & 127) << 7) | {_byte(2)} "
+                f"WHEN {_byte(3)} < 128 THEN (({_byte(1)} & 127) << 14) | (({_byte(2)} & 127) << 7) | {_byte(3)} "
+                "ELSE -1 END")
 
 
 def _scope_tokens(row: str) -> str:
@@ -87,6 +104,9 @@ MIGRATIONS: dict[int, list[str]] = {
         "ALTER TABLE memories ADD COLUMN transcript INTEGER NOT NULL DEFAULT 0",
         "UPDATE memories SET transcript = 1 WHERE json_type(metadata, '$.memlayer_transcript') = 'true'",
     ],
+    5: [  # token counts, from the full-text index's own records (the scope indexes are rebuilt by SCHEMA below)
+        "ALTER TABLE memories ADD COLUMN tokens INTEGER",
+    ],
 }
 
 SCHEMA = """
@@ -112,11 +132,12 @@ CREATE TABLE IF NOT EXISTS memories (
     recalls INTEGER NOT NULL DEFAULT 0,        -- how often search returned it
     restated INTEGER NOT NULL DEFAULT 0,       -- how often an add said it again
     seen_at REAL,                              -- the last recall or re-statement (NULL: never)
-    transcript INTEGER NOT NULL DEFAULT 0      -- 1: a transcript (metadata memlayer_transcript: true)
+    transcript INTEGER NOT NULL DEFAULT 0,     -- 1: a transcript (metadata memlayer_transcript: true)
+    tokens INTEGER                             -- the text's token count, as the full-text index counts (NULL: unknown)
 );
--- Scope indexes cover (rid, created_at, expires_at, speaker, transcript): what a search reads of every memory of
--- its scope (current, unexpired, not a transcript; when; who said it) is read without touching the rows (a row
--- holds its embedding: reading it costs a page).
+-- Scope indexes cover (rid, created_at, expires_at, speaker, transcript, tokens): what a search reads of every
+-- memory of its scope (current, unexpired, not a transcript; when; who said it; how long) is read without touching
+-- the rows (a row holds its embedding: reading it costs a page).
 DROP INDEX IF EXISTS memories_user;
 DROP INDEX IF EXISTS memories_agent;
 DROP INDEX IF EXISTS memories_run;
@@ -129,9 +150,12 @@ DROP INDEX IF EXISTS memories_run_s;
 DROP INDEX IF EXISTS memories_user_te;
 DROP INDEX IF EXISTS memories_agent_te;
 DROP INDEX IF EXISTS memories_run_te;
-CREATE INDEX IF NOT EXISTS memories_user_scope ON memories(user_id, valid_to, created_at, expires_at, speaker, transcript);
-CREATE INDEX IF NOT EXISTS memories_agent_scope ON memories(agent_id, valid_to, created_at, expires_at, speaker, transcript);
-CREATE INDEX IF NOT EXISTS memories_run_scope ON memories(run_id, valid_to, created_at, expires_at, speaker, transcript);
+DROP INDEX IF EXISTS memories_user_scope;
+DROP INDEX IF EXISTS memories_agent_scope;
+DROP INDEX IF EXISTS memories_run_scope;
+CREATE INDEX IF NOT EXISTS memories_user_read ON memories(user_id, valid_to, created_at, expires_at, speaker, transcript, tokens);
+CREATE INDEX IF NOT EXISTS memories_agent_read ON memories(agent_id, valid_to, created_at, expires_at, speaker, transcript, tokens);
+CREATE INDEX IF NOT EXISTS memories_run_read ON memories(run_id, valid_to, created_at, expires_at, speaker, transcript, tokens);
 CREATE INDEX IF NOT EXISTS memories_expires ON memories(expires_at) WHERE expires_at IS NOT NULL;
 CREATE INDEX IF NOT EXISTS memories_hash ON memories(hash);
 CREATE INDEX IF NOT EXISTS memories_attr ON memories(attribute) WHERE attribute IS NOT NULL;
@@ -207,3 +231,5 @@ def split_sql(script: str) -> list[str]:
 
 
 MIGRATIONS[4] += [*split_sql(FTS), *FTS_FILL]
+MIGRATIONS[5] += [f"UPDATE memories SET tokens = (SELECT NULLIF({FIRST_VARINT}, -1) FROM memories_fts_docsize "
+                  f"WHERE id = {fts_key('memories')})"]

@@ -23,7 +23,8 @@ def scope_rows(conn: sqlite3.Connection, selection: Selection, keys: Sequence[st
 
 
 def scope_rows_upto(
-    conn: sqlite3.Connection, selection: Selection, keys: Sequence[str], cap: int, times: bool, speakers: bool
+    conn: sqlite3.Connection, selection: Selection, keys: Sequence[str], cap: int, times: bool, speakers: bool,
+    tokens: bool = False,
 ) -> ScopeRows | None:
     where, params = sql.where(selection, prefix="m.")
     if keys:  # metadata values are read from the rows themselves
@@ -32,11 +33,11 @@ def scope_rows_upto(
         return _scope_rows(conn, where, params, keys)
     # the covering scope index, concatenated in one row per column: no Python object per memory
     first = min(cap, PROBE_ROWS)  # most selections are small: read in one statement
-    rows = _concat_rows(conn, where, params, times, speakers, first + 1)
+    rows = _concat_rows(conn, where, params, times, speakers, tokens, first + 1)
     if len(rows.rids) > first:
         if cap <= first or _count_upto(conn, where, params, cap) > cap:
             return None
-        rows = _concat_rows(conn, where, params, times, speakers, None)
+        rows = _concat_rows(conn, where, params, times, speakers, tokens, None)
     return rows
 
 
@@ -60,16 +61,18 @@ def _count_upto(conn: sqlite3.Connection, where: str, params: list[Any], cap: in
 
 
 def _concat_rows(
-    conn: sqlite3.Connection, where: str, params: list[Any], times: bool, speakers: bool, limit: int | None
+    conn: sqlite3.Connection, where: str, params: list[Any], times: bool, speakers: bool, tokens: bool,
+    limit: int | None,
 ) -> ScopeRows:
     """The selection's rows (at most ``limit``) as ``ScopeRows``, read as one concatenated row per column
     (numbers parsed by numpy: no Python object per memory; times as integer milliseconds, parsed far faster)."""
     cols = ["group_concat(rid)", f"group_concat({_ms()})" if times else "NULL",
-            "group_concat(coalesce(speaker, ''), char(31))" if speakers else "NULL"]
+            "group_concat(coalesce(speaker, ''), char(31))" if speakers else "NULL",
+            "group_concat(coalesce(tokens, -1))" if tokens else "NULL"]
     tail = "" if limit is None else f" LIMIT {int(limit)}"
-    rids, at, who = conn.execute(
-        f"SELECT {', '.join(cols)} FROM (SELECT m.rid, m.created_at, m.speaker FROM memories m WHERE {where}{tail})",
-        params).fetchone()
+    rids, at, who, counts = conn.execute(
+        f"SELECT {', '.join(cols)} FROM (SELECT m.rid, m.created_at, m.speaker, m.tokens FROM memories m "
+        f"WHERE {where}{tail})", params).fetchone()
     ids = np.fromstring(rids or "", dtype=np.int64, sep=",")
     order = np.argsort(ids, kind="stable")
     names = who.split("\x1f") if who else ([""] if who == "" and len(ids) else [])
@@ -77,11 +80,13 @@ def _concat_rows(
         full = _scope_rows(conn, where, params, [])
         if limit is None:
             return full
-        return ScopeRows(full.rids[:limit], full.times[:limit], {}, (full.speakers or [])[:limit])
+        return ScopeRows(full.rids[:limit], full.times[:limit], {}, (full.speakers or [])[:limit],
+                         None if full.tokens is None or not tokens else full.tokens[:limit])
     return ScopeRows(
         ids[order],
         np.fromstring(at, dtype=np.int64, sep=",")[order] / 1000.0 if times and at else np.zeros(len(ids)),
         {}, [n or None for n in np.array(names, dtype=object)[order].tolist()] if speakers else None,
+        np.fromstring(counts or "", dtype=np.int64, sep=",")[order] if tokens else None,
     )
 
 
@@ -92,11 +97,12 @@ def _ms(prefix: str = "") -> str:
 
 def _scope_rows(conn: sqlite3.Connection, where: str, params: list[Any], keys: Sequence[str]) -> ScopeRows:
     cols = "".join(", json_extract(m.metadata, ?)" for _ in keys)
-    rows = conn.execute(f"SELECT m.rid, {_ms('m.')}, m.speaker{cols} FROM memories m WHERE {where} ORDER BY m.rid",
-                        [*(_key_path(k) for k in keys), *params]).fetchall()
+    rows = conn.execute(f"SELECT m.rid, {_ms('m.')}, m.speaker, coalesce(m.tokens, -1){cols} FROM memories m "
+                        f"WHERE {where} ORDER BY m.rid", [*(_key_path(k) for k in keys), *params]).fetchall()
     rids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
     times = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows)) / 1000.0
-    return ScopeRows(rids, times, {k: [r[3 + i] for r in rows] for i, k in enumerate(keys)}, [r[2] for r in rows])
+    return ScopeRows(rids, times, {k: [r[4 + i] for r in rows] for i, k in enumerate(keys)}, [r[2] for r in rows],
+                     np.fromiter((r[3] for r in rows), dtype=np.int64, count=len(rows)))
 
 
 def _key_path(key: str) -> str:

@@ -179,10 +179,11 @@ class SQLiteStore:
             return scoped.scope_rows(self._conn, selection, keys)
 
     def scope_rows_upto(
-        self, selection: Selection, keys: Sequence[str], cap: int, *, times: bool = True, speakers: bool = True
+        self, selection: Selection, keys: Sequence[str], cap: int, *, times: bool = True, speakers: bool = True,
+        tokens: bool = False,
     ) -> ScopeRows | None:
         with self._snapshot() as conn:
-            return scoped.scope_rows_upto(conn, selection, keys, cap, times, speakers)
+            return scoped.scope_rows_upto(conn, selection, keys, cap, times, speakers, tokens)
 
     def window(self, selection: Selection, rids: Sequence[int], span: int) -> ScopeRows:
         with self._lock, store_errors("the memlayer database failed"):

@@ -22,6 +22,7 @@ from ..base import (
 )
 from ..memory_rows import COLUMNS, memory_from_row
 from . import sql
+from .lexical import count_tokens
 from .rows import chunks, current_by_hash
 from .schema import FTS_INSERT
 
@@ -121,16 +122,17 @@ class SQLiteTx:
         )
 
     def insert_memories(self, memories: Sequence[NewMemory]) -> list[int]:
+        tokens = count_tokens(self.conn, [m.text for m in memories])
         rids = self._insert_rows(
             "INSERT INTO memories (id, user_id, agent_id, run_id, text, hash, attribute, metadata, created_at, "
-            "updated_at, valid_from, valid_to, embedding, expires_at, speaker, ttl, transcript)",
-            "(?,?,?,?,?,?,?,?,?,?,?,NULL,?,?,?,?,?)",
+            "updated_at, valid_from, valid_to, embedding, expires_at, speaker, ttl, transcript, tokens)",
+            "(?,?,?,?,?,?,?,?,?,?,?,NULL,?,?,?,?,?,?)",
             [(m.id, m.scope.user_id, m.scope.agent_id, m.scope.run_id, m.text, m.hash, m.attribute,
               json.dumps(m.metadata or {}), m.created_at,
               m.created_at if m.updated_at is None else m.updated_at, m.created_at,
               np.ascontiguousarray(m.embedding, dtype=np.float32).tobytes(), m.expires_at, m.speaker, m.ttl,
-              int(is_transcript(m.metadata)))
-             for m in memories],
+              int(is_transcript(m.metadata)), n)
+             for m, n in zip(memories, tokens, strict=True)],
         )
         self.conn.executemany("INSERT INTO vector_log (rid, op) VALUES (?, 'add')", [(rid,) for rid in rids])
         if rids:  # the full-text index, in key order: FTS5 flushes its pending terms whenever a key is not above
@@ -145,10 +147,11 @@ class SQLiteTx:
         metadata: dict[str, Any] | None = None, attribute: str | None = None,
     ) -> None:
         self.conn.execute(
-            "UPDATE memories SET text = ?, hash = ?, embedding = ?, updated_at = ?, "
+            "UPDATE memories SET text = ?, hash = ?, embedding = ?, updated_at = ?, tokens = ?, "
             "metadata = COALESCE(?, metadata), transcript = COALESCE(?, transcript), attribute = COALESCE(?, attribute) "
             "WHERE rid = ?",
             (text, text_hash, np.ascontiguousarray(embedding, dtype=np.float32).tobytes(), at,
+             count_tokens(self.conn, [text])[0],
              None if metadata is None else json.dumps(metadata), None if metadata is None else int(is_transcript(metadata)),
              attribute, rid),
         )
