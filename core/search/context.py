@@ -169,17 +169,17 @@ def propagate(base: Scores, links: Links, inherit: float, prev_w: float, next_w:
     continues rather than answers."""
     if not len(links):
         return base
-    own = base.get(links.ids, 0.0)
-    p = base.get(links.prev, 0.0)  # (-1, no neighbour, has no score)
-    n = base.get(links.next, 0.0)
-    who = None if order is None else order.speakers_of(links.ids)
-    if who is None:
-        reply = np.ones(len(links), dtype=bool)
+    n = len(links)
+    _, found = base.find(np.concatenate([links.ids, links.prev, links.next]))  # (-1, no neighbour: no score)
+    own, p, nxt = found[:n], found[n:2 * n], found[2 * n:]
+    said = None if order is None else order.speakers_of(np.concatenate([links.ids, links.prev]))
+    if said is None:
+        reply = np.ones(n, dtype=bool)
     else:
-        before = order.speakers_of(links.prev)  # type: ignore[union-attr]
-        unknown = np.fromiter((w is None for w in who), dtype=bool, count=len(who))
+        who, before = said[:n], said[n:]
+        unknown = np.fromiter((w is None for w in who), dtype=bool, count=n)
         reply = unknown | (links.prev < 0) | (before != who)
-    value = np.where(reply, np.maximum(own, inherit * p), own) + prev_w * p + next_w * n
+    value = np.where(reply, np.maximum(own, inherit * p), own) + prev_w * p + next_w * nxt
     return base.with_values(links.ids, value)
 
 

@@ -78,16 +78,33 @@ class Scores:
         """The ids of the ``n`` best scores (ties: the lower id first)."""
         return self.ids[np.lexsort((self.ids, -self.values))[:n]]
 
+    def _slots(self, rids: np.ndarray) -> np.ndarray | None:
+        """The positions of ``rids`` among these ids when every one of them has a score (else None)."""
+        if not len(self.ids):
+            return None if len(rids) else rids[:0]
+        pos = np.minimum(np.searchsorted(self.ids, rids), len(self.ids) - 1)
+        return pos if bool((self.ids[pos] == rids).all()) else None
+
     def added(self, rids: np.ndarray, amounts: np.ndarray) -> Scores:
         """These scores with ``amounts`` added to ``rids`` (unique; one without a score starts from 0)."""
-        ids = union(self.ids, rids) if len(rids) else self.ids
-        values = self.get(ids, 0.0) if len(ids) != len(self.ids) else self.values.copy()
+        pos = self._slots(rids)
+        if pos is not None:
+            values = self.values.copy()
+            values[pos] += amounts
+            return Scores(self.ids, values)
+        ids = union(self.ids, rids)
+        values = self.get(ids, 0.0)
         values[np.searchsorted(ids, rids)] += amounts
         return Scores(ids, values)
 
     def with_values(self, rids: np.ndarray, values: np.ndarray) -> Scores:
         """These scores with ``rids`` (unique) set to ``values`` (added when they had none)."""
-        ids = union(self.ids, rids) if len(rids) else self.ids
-        out = self.get(ids, 0.0) if len(ids) != len(self.ids) else self.values.copy()
+        pos = self._slots(rids)
+        if pos is not None:
+            out = self.values.copy()
+            out[pos] = values
+            return Scores(self.ids, out)
+        ids = union(self.ids, rids)
+        out = self.get(ids, 0.0)
         out[np.searchsorted(ids, rids)] = values
         return Scores(ids, out)
