@@ -1,5 +1,5 @@
 """Sweeping: forget memories whose expiry is past the grace period, enforce budgets, write pending recalls,
-merge a slice of the full-text index's recent writes.
+merge the full-text index's recent writes (a slice per automatic sweep).
 
 ``sweep()`` runs on demand (``Memory.sweep()``, ``memlayer sweep``) and, throttled to one per
 ``retention.sweep_interval`` across every process sharing the store (the time of the last complete sweep is
@@ -77,7 +77,9 @@ def sweep(engine: Engine, *, limit: int | None = None, within: Selection | None 
     recalls = engine.recalls.flush()
     forgotten, complete = purge(engine, now, limit, within=within, grace=grace)
     closed = enforce_budgets(engine, now, within=None if within is None else within.scope, when_changed=automatic)
-    engine.store.merge_text_index(MERGE_SLICE)  # the full-text index's recent writes: one slice per sweep
+    # the full-text index's recent writes: an automatic sweep merges one slice, one asked for merges them all
+    while engine.store.merge_text_index(MERGE_SLICE) and not automatic:
+        pass
     if forgotten:
         engine.vectors.catch_up()
         if engine.graph is not None:

@@ -67,6 +67,25 @@ def test_an_automatic_sweep_is_bounded_and_the_next_one_goes_on(make_memory, clo
     assert m.sweep()["forgotten"] == 0
 
 
+def test_an_automatic_sweep_merges_one_slice_of_the_text_index_and_one_asked_for_all(make_memory, clock,
+                                                                                       monkeypatch) -> None:
+    m = make_memory(retention={"sweep_interval": "1h"})
+    store = m.async_memory.store
+    calls: list[int] = []
+
+    def merge(pages: int) -> bool:  # a store with more to merge than any number of slices
+        calls.append(pages)
+        return len(calls) < 5
+
+    monkeypatch.setattr(store, "merge_text_index", merge)
+    clock.advance(hours=2)
+    one(m, "trigger")  # the automatic sweep inside add()
+    assert len(calls) == 1
+    calls.clear()
+    m.sweep()
+    assert len(calls) == 5  # until nothing is left
+
+
 def test_a_failing_sweep_writes_nothing_and_the_next_one_finishes(make_memory, clock, monkeypatch) -> None:
     m = make_memory(retention={"grace_period": 0, "sweep_batch": 2})
     due = [one(m, f"lapsing {i}", ttl=60) for i in range(3)]
