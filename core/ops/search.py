@@ -123,11 +123,8 @@ def _rescore(engine: Engine, qvec: np.ndarray, dense: Scores, rids: np.ndarray, 
     if every is not None:
         known, values = every.find(missing)
         return dense.with_values(missing[known], values[known])
-    return dense.with_values(*_pairs(_dense(engine, qvec, len(missing), np.sort(missing))[1]))
-
-
-def _pairs(scores: Scores) -> tuple[np.ndarray, np.ndarray]:
-    return scores.ids, scores.values
+    found = _dense(engine, qvec, len(missing), np.sort(missing))[1]
+    return dense.with_values(found.ids, found.values)
 
 
 def _rank(

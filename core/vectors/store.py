@@ -43,28 +43,27 @@ def dot_slots(segs: list[np.ndarray], starts: list[int], slots: np.ndarray, q: n
     out = np.empty(len(slots), dtype=np.float32)
     if not len(slots):
         return out
-    seg_of = np.searchsorted(np.asarray(starts), slots, side="right") - 1 if len(segs) > 1 else None
-    for i in range(len(segs)) if seg_of is not None else (0,):
-        seg = segs[i]
-        if seg_of is None:
-            at, local = None, slots
-        else:
-            at = np.flatnonzero(seg_of == i)
-            if not len(at):
-                continue
-            local = slots[at] - starts[i]
-        if seg.dtype != np.float32 or not seg.flags.c_contiguous:  # (segments are; a copy would be slower)
-            scores = dot(np.asarray(seg[local], dtype=np.float32), q)
-        else:
-            scores = np.empty(len(local), dtype=np.float32)
-            local = np.ascontiguousarray(local, dtype=np.int64)
-            faiss.fvec_inner_products_by_idx(faiss.swig_ptr(scores), faiss.swig_ptr(q), faiss.swig_ptr(seg),
-                                             faiss.swig_ptr(local), len(q), 1, len(local))
-        if at is None:
-            out = scores
-        else:
-            out[at] = scores
+    if len(segs) == 1:
+        return _dot_at(segs[0], slots, q)
+    # the slots grouped by segment once (a rebuilt or growing store holds many 32k-row segments)
+    seg_of = np.searchsorted(np.asarray(starts), slots, side="right") - 1
+    order = np.argsort(seg_of, kind="stable")
+    bounds = np.searchsorted(seg_of[order], np.arange(len(segs) + 1))
+    for i in np.flatnonzero(np.diff(bounds)).tolist():
+        at = order[bounds[i]:bounds[i + 1]]
+        out[at] = _dot_at(segs[i], slots[at] - starts[i], q)
     return out
+
+
+def _dot_at(seg: np.ndarray, local: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """``seg[local] @ q``, each row read in place."""
+    if seg.dtype != np.float32 or not seg.flags.c_contiguous:  # (segments are; a copy would be slower)
+        return dot(np.asarray(seg[local], dtype=np.float32), q)
+    scores = np.empty(len(local), dtype=np.float32)
+    local = np.ascontiguousarray(local, dtype=np.int64)
+    faiss.fvec_inner_products_by_idx(faiss.swig_ptr(scores), faiss.swig_ptr(q), faiss.swig_ptr(seg),
+                                     faiss.swig_ptr(local), len(q), 1, len(local))
+    return scores
 
 
 def topk(scores: np.ndarray, ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
