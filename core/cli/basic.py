@@ -131,4 +131,4 @@ def run_demo(args: argparse.Namespace) -> int:
     from ..demo import run
 
     path = args.path or tempfile.mkdtemp(prefix="memlayer-demo-")
-    return run(path, embedder=args.embedder, config=read_config(args.config), out=sys.stdout)
+    return run(path, store=args.store, embedder=args.embedder, config=read_config(args.config), out=sys.stdout)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
+from memlayer import Memory
 from memlayer.cli import COMMANDS, build_parser, main
 
 from .conftest import Cli
@@ -110,3 +112,16 @@ def test_demo_prints_hits_in_rank_order(cli: Cli) -> None:
         assert lines[1].split() == ["score", "similarity"]
         scores = [float(line.split()[0]) for line in lines[2:] if not line.strip().startswith("graph:")]
         assert scores and scores == sorted(scores, reverse=True), block
+
+
+def test_demo_touches_nothing_but_its_own_user(cli: Cli, store_dir: Path) -> None:
+    """Pointed at a store that holds an application's data, the demo writes under a user id of its own and
+    forgets only that one: the store's own "alice" keeps her memories, and no user of the demo stays behind."""
+    assert cli("add", "I live in Oslo.", "--user", "alice").rc == 0
+    out = cli("demo")
+    assert out.rc == 0, out.err
+    tour = re.search(r"the tour's user: (demo-alice-[0-9a-f]{8})", out.out)
+    assert tour and f"store: sqlite:{store_dir}" in out.out and f"forget {tour.group(1)}: Forgot" in out.out
+    assert "User lives in Oslo" in cli("list", "--user", "alice").out
+    with Memory(str(store_dir), embedder="hash") as m:
+        assert [u["id"] for u in m.scopes()["users"]] == ["alice"]
