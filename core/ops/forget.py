@@ -70,7 +70,7 @@ def forget(engine: Engine, scope: Scope | None) -> int:
     if engine.graph is not None:
         engine.graph.forgotten(scope, epoch)
     engine.vectors.catch_up()
-    engine.vectors.snapshot()  # the old snapshot file still held the forgotten vectors
+    engine.vectors.snapshot(forgetting=True)  # older snapshot files, this process's or another's, held them
     _checkpoint(engine)
     return count
 

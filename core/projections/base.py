@@ -91,7 +91,8 @@ class Projection(ABC):
                 return {}
             return self._catch_up(fresh or {}, raise_errors=False)
 
-    def _catch_up(self, fresh: dict[int, np.ndarray], *, raise_errors: bool) -> dict[int, Any]:
+    def _catch_up(self, fresh: dict[int, np.ndarray], *, raise_errors: bool, persist: bool = True) -> dict[int, Any]:
+        """Replay the log after the watermark; then (``persist``) save when enough is pending."""
         out: dict[int, Any] = {}
         head = self.store.log_head(self.log_name)
         if head < self.watermark:  # the store was reset or restored under this projection
@@ -110,7 +111,8 @@ class Projection(ABC):
                 break
             self.watermark = entries[-1].seq
             self._recovered()
-        self._persist(forced=False)
+        if persist:
+            self._persist(forced=False)
         return out
 
     def _failed(self, exc: Exception) -> None:

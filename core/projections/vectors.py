@@ -5,7 +5,8 @@ snapshot written now and then (on close, and when the un-snapshotted tail grows 
 index) under a new name, then published by atomically replacing a small JSON pointer that records the
 snapshot's watermark, count and checksum (xxh3-128 of the whole file). Opening verifies the checksum,
 loads the snapshot and replays the log after its watermark; a missing, unreadable, corrupt, stale or
-foreign snapshot is rebuilt from the store. Snapshot files no pointer names are removed at open.
+foreign snapshot is rebuilt from the store. Snapshot files no pointer names are removed at open; a
+forget removes them all, other live processes' included, and a snapshot replays the log before it is taken.
 Other processes' writes are picked up the same way before every search.
 """
 
@@ -166,9 +167,19 @@ class VectorProjection(Projection):
     def close(self) -> None:
         self.snapshot()
 
-    def snapshot(self, force: bool = False) -> None:
+    def snapshot(self, force: bool = False, *, forgetting: bool = False) -> None:
+        """Write the index to a new file and publish it, after replaying the log: a snapshot never holds what
+        another process deleted or forgot before it was taken (a process closing long after a forget would
+        otherwise publish the vectors it still held). ``forgetting``: also remove the older snapshot files of
+        other live processes (a forget must leave no file holding what it removed; a process that was about to
+        publish one of them rebuilds its index at the next open instead of loading it)."""
         with self._lock:
-            if self.directory is None or (not force and self.watermark == self._snapshot_mark):
+            if self.directory is None:
+                return
+            self._catch_up({}, raise_errors=False, persist=False)
+            if not force and self.watermark == self._snapshot_mark:
+                if forgetting:  # nothing new to write; other files may still hold what was forgotten
+                    _remove_stale(self.directory, live_too=True)
                 return
             name = f"vectors-{self.watermark}-{os.getpid()}.faiss"
             tmp = os.path.join(self.directory, name + ".tmp")
@@ -192,7 +203,7 @@ class VectorProjection(Projection):
                         os.remove(leftover)  # type: ignore[arg-type]
                 raise StoreError(f"cannot write the vector index snapshot in {self.directory}: {exc}") from exc
             self._snapshot_mark = self.watermark
-            _remove_stale(self.directory, keep=name)
+            _remove_stale(self.directory, keep=name, live_too=forgetting)
 
 
 def file_checksum(path: str) -> str:
@@ -204,9 +215,10 @@ def file_checksum(path: str) -> str:
     return str(digest.hexdigest())
 
 
-def _remove_stale(directory: str, keep: str | None = None) -> None:
+def _remove_stale(directory: str, keep: str | None = None, *, live_too: bool = False) -> None:
     """Snapshot files that no pointer needs: this process's older ones, and those of processes that are gone
-    (a kill leaves them). Another live process's files are left to it: it may be publishing one right now."""
+    (a kill leaves them). Another live process's files are left to it (it may be publishing one right now)
+    unless ``live_too``; its temporary files always are."""
     pointer = os.path.join(directory, POINTER)
     try:
         with open(pointer, encoding="utf-8") as fh:
@@ -217,7 +229,7 @@ def _remove_stale(directory: str, keep: str | None = None) -> None:
         stale = _dead_temp(name)
         if name.startswith("vectors-") and name.endswith(".faiss") and name not in (current, keep):
             pid = name[: -len(".faiss")].rsplit("-", 1)[-1]
-            stale = stale or (pid.isdigit() and (int(pid) == os.getpid() or not _alive(int(pid))))
+            stale = stale or live_too or (pid.isdigit() and (int(pid) == os.getpid() or not _alive(int(pid))))
         if stale:
             with contextlib.suppress(OSError):
                 os.remove(os.path.join(directory, name))

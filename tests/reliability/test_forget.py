@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -15,7 +17,7 @@ import pytest
 from memlayer import Memory
 from memlayer.vectors.faiss import FaissIndex
 from tests.reliability.extractors import RelationExtractor
-from tests.reliability.helpers import DENSE, DIMS, GRAPHS, audit, open_memory, sql
+from tests.reliability.helpers import DENSE, DIMS, GRAPHS, audit, child_env, open_memory, sql
 
 
 def _marker() -> str:
@@ -173,3 +175,58 @@ def test_delete_all_reaches_another_instances_graph(tmp_path: Path) -> None:
         second.reset()
         assert first.search("tea", user_id="bystander")["relations"] == []
         assert first.graph.export("nquads").strip() == ""
+
+
+HOLDER_CHILD = """
+import sys
+from memlayer import Memory
+from memlayer.embeddings.hashing import HashingEmbedder
+
+# another worker on the same store: it writes the victim's memories, snapshots some of them, and stays open
+with Memory(sys.argv[1], embedder=HashingEmbedder(64), graph=False, snapshot_min=10**6) as m:
+    m.add([f"first {i} " + sys.argv[3] for i in range(5)], user_id=sys.argv[2], infer=False)
+    m.async_memory.vectors.snapshot()
+    m.add([f"second {i} " + sys.argv[3] for i in range(5)], user_id=sys.argv[2], infer=False)
+    print("READY", flush=True)
+    sys.stdin.readline()  # closed (and its index snapshotted) once the other process has forgotten the victim
+"""
+
+
+def _snapshot_files(directory: Path) -> dict[str, set[int]]:
+    out = {}
+    for path in directory.glob("vectors-*.faiss"):
+        index = FaissIndex(DIMS)
+        index.load(str(path))
+        out[path.name] = {int(i) for i in index.ids()}
+    return out
+
+
+def test_a_forget_leaves_no_snapshot_of_another_process_holding_it(tmp_path: Path) -> None:
+    """Another live worker's older snapshot file, and the snapshot it writes when it closes after the forget, hold
+    none of the forgotten vectors: a forget removes other processes' older files, and a snapshot replays the log
+    before it is taken (a worker that never searched again used to publish the vectors it still held)."""
+    directory = tmp_path / "store"
+    victim, marker = f"victim-{uuid.uuid4().hex[:6]}", _marker()
+    with open_memory(directory) as mem:
+        mem.add("bystander likes tea", user_id="bystander", infer=False)
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER_CHILD, str(directory), victim, marker], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env())
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "READY", holder.stderr
+        with open_memory(directory) as mem:
+            rids = [int(r[0]) for r in sql(mem, "SELECT rid FROM memories WHERE user_id = ?", (victim,))]
+            assert len(rids) == 10 and any(set(rids) & ids for ids in _snapshot_files(directory).values())
+            assert mem.delete_all(user_id=victim)["deleted"] == 10
+            held = {name: ids & set(rids) for name, ids in _snapshot_files(directory).items()}
+            assert not any(held.values()), f"snapshot files still hold the victim's vectors: {held}"
+    finally:
+        _, err = holder.communicate("close\n", timeout=120)
+    assert holder.returncode == 0, err[-2000:]
+    pointer = json.loads((directory / "vectors.json").read_text())
+    files = _snapshot_files(directory)
+    assert pointer["file"] in files and not any(ids & set(rids) for ids in files.values()), files
+    with open_memory(directory) as again:
+        assert again.async_memory.vectors.rebuilt_reason is None
+        assert again.get_all(user_id=victim)["results"] == []
+        assert [r["memory"] for r in again.get_all(user_id="bystander")["results"]] == ["bystander likes tea"]
+        audit(again)
