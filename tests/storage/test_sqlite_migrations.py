@@ -8,6 +8,7 @@ import uuid
 
 from memlayer import Memory
 from memlayer.storage.base import NewMemory, Selection
+from memlayer.storage.sqlite import sql
 from memlayer.storage.sqlite.schema import SCHEMA_VERSION, split_sql
 from memlayer.types import Scope
 
@@ -32,6 +33,14 @@ KINDS = ("user", "agent", "run")
 def roll_back(path, version: int) -> None:
     """Turn a store written now back into what ``version`` wrote."""
     con = sqlite3.connect(path / "memlayer.db")
+    with con:  # 7 -> 6: the scope indexes without the other scope fields
+        for stmt in (*(f"DROP INDEX memories_{k}_read" for k in KINDS),
+                     *(f"CREATE INDEX memories_{k}_read ON memories({k}_id, valid_to, created_at, expires_at, speaker, "
+                       "transcript, tokens)" for k in KINDS), "UPDATE meta SET value = '6' WHERE key = 'schema_version'"):
+            con.execute(stmt)
+    if version == 6:
+        con.close()
+        return
     with con:  # 6 -> 5: no token counts; the scope indexes without them
         for stmt in (*(f"DROP INDEX memories_{k}_read" for k in KINDS), "ALTER TABLE memories DROP COLUMN tokens",
                      *(f"CREATE INDEX memories_{k}_scope ON memories({k}_id, valid_to, created_at, expires_at, speaker, "
@@ -86,7 +95,7 @@ def test_a_version_3_store_gains_lifetimes_on_open(tmp_path, hash_embedder):
         assert row.memory == "kept across the upgrade" and (row.recalls, row.restated, row.ttl, row.seen_ts) == (0, 0, None, None)
         names = index_names(store)
         assert {"memories_user_read", "memories_expires"} <= names and not {"memories_user_t", "memories_user_te"} & names
-        assert store.get_meta("schema_version") == str(SCHEMA_VERSION) == "6"
+        assert store.get_meta("schema_version") == str(SCHEMA_VERSION) == "7"
         m.add("a second one", user_id="u", infer=False)
         assert m.search("second", user_id="u")["results"][0]["memory"] == "a second one"
     # a step that already ran (its column exists) is skipped, so reopening a rolled-back version works
@@ -153,3 +162,26 @@ def test_a_version_5_store_gains_token_counts_in_its_scope_indexes(tmp_path, has
         assert store.token_counts(rids)[rids[2]] == 2**21 + 3
         found = [r["memory"] for r in m.search("four five", user_id="u")["results"]]
         assert found[0] == long_text and "four, five!" in found  # its length prior, from the index's count
+
+
+def test_a_version_6_store_reads_combined_scopes_from_one_index(tmp_path, hash_embedder):
+    """Schema 7: each scope index covers the other scope fields, so one user's memories with one agent are read
+    from the user's index alone (schema 6 read every memory of the agent, which all users shared)."""
+    with Memory(str(tmp_path), embedder=hash_embedder, graph=False) as m:
+        for user in ("u", "v"):
+            m.add([f"{user} likes tea", f"{user} likes chess"], user_id=user, agent_id="a", infer=False)
+        m.add("u in a run", user_id="u", agent_id="a", run_id="r", infer=False)
+        before = [r["memory"] for r in m.search("likes", user_id="u", agent_id="a")["results"]]
+    roll_back(tmp_path, 6)
+    with Memory(str(tmp_path), embedder=hash_embedder, graph=False) as m:
+        store = m.async_memory.store
+        assert store.get_meta("schema_version") == str(SCHEMA_VERSION)
+        for kind in KINDS:
+            definition = store.query("SELECT sql FROM sqlite_master WHERE name = ?", (f"memories_{kind}_read",))[0]["sql"]
+            assert all(f"{k}_id" in definition for k in KINDS), definition
+        where, params = sql.where(Selection(Scope("u", "a")), prefix="m.")
+        plan = " ".join(str(r[3]) for r in store.query(
+            f"EXPLAIN QUERY PLAN SELECT m.rid, m.created_at, m.speaker, m.tokens FROM memories m WHERE {where}", params))
+        assert "COVERING INDEX memories_user_read" in plan, plan
+        assert [r["memory"] for r in m.search("likes", user_id="u", agent_id="a")["results"]] == before
+        assert sorted(before) == ["u in a run", "u likes chess", "u likes tea"]  # v's memories stay out

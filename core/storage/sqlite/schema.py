@@ -6,8 +6,9 @@ import re
 
 # 4: lifetimes (ttl, recalls, restated, seen_at; expiry in the scope indexes); 5: the full-text index keyed by
 # user, with scope tokens (storage.sqlite.lexical); scope indexes covering the speaker and the transcript mark;
-# 6: each text's token count (the full-text index's own) in a column the scope indexes cover
-SCHEMA_VERSION = 6
+# 6: each text's token count (the full-text index's own) in a column the scope indexes cover; 7: each scope index
+# also covers the other two scope fields (a combined scope is read from its narrowest field's index: sql.LEAD_ORDER)
+SCHEMA_VERSION = 7
 
 
 #: The full-text index's row key: ``(user key << RID_BITS) | rid``. User keys number the distinct user ids
@@ -107,6 +108,11 @@ MIGRATIONS: dict[int, list[str]] = {
     5: [  # token counts, from the full-text index's own records (the scope indexes are rebuilt by SCHEMA below)
         "ALTER TABLE memories ADD COLUMN tokens INTEGER",
     ],
+    6: [  # the scope indexes cover the other scope fields: made again by SCHEMA below
+        "DROP INDEX IF EXISTS memories_user_read",
+        "DROP INDEX IF EXISTS memories_agent_read",
+        "DROP INDEX IF EXISTS memories_run_read",
+    ],
 }
 
 SCHEMA = """
@@ -135,9 +141,10 @@ CREATE TABLE IF NOT EXISTS memories (
     transcript INTEGER NOT NULL DEFAULT 0,     -- 1: a transcript (metadata memlayer_transcript: true)
     tokens INTEGER                             -- the text's token count, as the full-text index counts (NULL: unknown)
 );
--- Scope indexes cover (rid, created_at, expires_at, speaker, transcript, tokens): what a search reads of every
--- memory of its scope (current, unexpired, not a transcript; when; who said it; how long) is read without touching
--- the rows (a row holds its embedding: reading it costs a page).
+-- Scope indexes cover (rid, created_at, expires_at, speaker, transcript, tokens) and the other scope fields: what a
+-- search reads of every memory of its scope (current, unexpired, not a transcript; when; who said it; how long) is
+-- read without touching the rows (a row holds its embedding: reading it costs a page), for a combined scope (a
+-- user's memories with one agent, or in one run) too, from its narrowest field's index (sql.scope_clause).
 DROP INDEX IF EXISTS memories_user;
 DROP INDEX IF EXISTS memories_agent;
 DROP INDEX IF EXISTS memories_run;
@@ -153,9 +160,9 @@ DROP INDEX IF EXISTS memories_run_te;
 DROP INDEX IF EXISTS memories_user_scope;
 DROP INDEX IF EXISTS memories_agent_scope;
 DROP INDEX IF EXISTS memories_run_scope;
-CREATE INDEX IF NOT EXISTS memories_user_read ON memories(user_id, valid_to, created_at, expires_at, speaker, transcript, tokens);
-CREATE INDEX IF NOT EXISTS memories_agent_read ON memories(agent_id, valid_to, created_at, expires_at, speaker, transcript, tokens);
-CREATE INDEX IF NOT EXISTS memories_run_read ON memories(run_id, valid_to, created_at, expires_at, speaker, transcript, tokens);
+CREATE INDEX IF NOT EXISTS memories_user_read ON memories(user_id, valid_to, created_at, expires_at, speaker, transcript, tokens, agent_id, run_id);
+CREATE INDEX IF NOT EXISTS memories_agent_read ON memories(agent_id, valid_to, created_at, expires_at, speaker, transcript, tokens, user_id, run_id);
+CREATE INDEX IF NOT EXISTS memories_run_read ON memories(run_id, valid_to, created_at, expires_at, speaker, transcript, tokens, user_id, agent_id);
 CREATE INDEX IF NOT EXISTS memories_expires ON memories(expires_at) WHERE expires_at IS NOT NULL;
 CREATE INDEX IF NOT EXISTS memories_hash ON memories(hash);
 CREATE INDEX IF NOT EXISTS memories_attr ON memories(attribute) WHERE attribute IS NOT NULL;

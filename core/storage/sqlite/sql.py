@@ -17,15 +17,29 @@ from ..base import Selection
 _COMPARE = {"eq": "=", "ne": "!=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 
 
-def scope_clause(scope: Scope, *, exact: bool = False, prefix: str = "") -> tuple[str, list[Any]]:
-    """Given fields must match; with ``exact`` the others must be NULL."""
+#: a combined scope is read from the index of its narrowest field: a run (one conversation), else a user, else an
+#: agent (which many users may share)
+LEAD_ORDER = ("run_id", "user_id", "agent_id")
+
+
+def scope_clause(scope: Scope, *, exact: bool = False, prefix: str = "", lead: bool = True) -> tuple[str, list[Any]]:
+    """Given fields must match; with ``exact`` the others must be NULL.
+
+    ``lead`` (the memories table): only the narrowest given field (LEAD_ORDER) may choose the index; the others
+    are written ``+column``, which SQLite never looks up in an index. Without statistics its planner would
+    otherwise read, for one user's memories with one agent, every memory of that agent (which every user may
+    share) from the agent's index; the scope indexes cover all three fields, so the others are checked inside
+    the lead's index. Other tables (history, messages, logs) index the user only: ``lead=False``."""
+    fields = scope.as_dict()
+    first = next((f for f in LEAD_ORDER if fields.get(f) is not None), None) if lead else None
     parts, params = [], []
-    for name, value in scope.as_dict().items():
+    for name, value in fields.items():
+        column = f"{prefix}{name}" if not lead or name == first else f"+{prefix}{name}"
         if value is not None:
-            parts.append(f"{prefix}{name} = ?")
+            parts.append(f"{column} = ?")
             params.append(value)
         elif exact:
-            parts.append(f"{prefix}{name} IS NULL")
+            parts.append(f"{column} IS NULL")
     return (" AND ".join(parts) or "1=1"), params
 
 

@@ -212,6 +212,7 @@ class SQLiteTx:
         where, params = sql.scope_clause(scope)
         rows = self.conn.execute(f"SELECT rid, id FROM memories WHERE {where}", params).fetchall()
         self.conn.execute(f"DELETE FROM memories WHERE {where}", params)
+        where, params = sql.scope_clause(scope, lead=False)  # (history, messages and the log index the user)
         self.conn.executemany("INSERT INTO vector_log (rid, op) VALUES (?, 'del')", [(r[0],) for r in rows])
         for chunk in chunks([r[1] for r in rows]):
             self.conn.execute(f"DELETE FROM history WHERE memory_id IN ({','.join('?' * len(chunk))})", chunk)
