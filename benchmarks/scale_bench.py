@@ -152,30 +152,28 @@ def search(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
-def agent_wide(m: Memory, synth: Synth, qs: list[tuple[int, int]], n: int = 30) -> dict[str, Any]:
-    """Searches over the agent's whole scope (every memory of the store): never materialised."""
-    out: dict[str, Any] = {}
-    for preset in ("vector", "default"):
-        lat = []
-        for qid, _ in qs[:n]:
-            t = time.perf_counter()
-            m.search(synth.query(qid), agent_id="assistant", limit=10, config=preset)
-            lat.append(time.perf_counter() - t)
-        out[preset] = ms(lat)
-    return out
-
-
-def user_agent(m: Memory, synth: Synth, qs: list[tuple[int, int]]) -> dict[str, Any]:
-    """Searches of one user's memories with the agent that every memory of the store has (a combined scope)."""
+def scoped(m: Memory, synth: Synth, qs: list[tuple[int, int]], **scope: str | None) -> dict[str, Any]:
+    """p50/p95 of `vector` and `default` searches of a scope given by ``scope`` (``user_id=None``: each query's user)."""
     out: dict[str, Any] = {}
     for preset in ("vector", "default"):
         lat = []
         for qid, u in qs:
+            ids = {k: v if v is not None else f"user-{u}" for k, v in scope.items()}
             t = time.perf_counter()
-            m.search(synth.query(qid), user_id=f"user-{u}", agent_id="assistant", limit=10, config=preset)
+            m.search(synth.query(qid), limit=10, config=preset, **ids)
             lat.append(time.perf_counter() - t)
         out[preset] = ms(lat)
     return out
+
+
+def agent_wide(m: Memory, synth: Synth, qs: list[tuple[int, int]], n: int = 30) -> dict[str, Any]:
+    """Searches over the agent's whole scope (every memory of the store): never materialised."""
+    return scoped(m, synth, qs[:n], agent_id="assistant")
+
+
+def user_agent(m: Memory, synth: Synth, qs: list[tuple[int, int]]) -> dict[str, Any]:
+    """Searches of one user's memories with the agent that every memory of the store has (a combined scope)."""
+    return scoped(m, synth, qs, user_id=None, agent_id="assistant")
 
 
 def parts(m: Memory, synth: Synth, emb: SynthEmbedder, qs: list[tuple[int, int]]) -> dict[str, Any]:

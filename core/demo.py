@@ -51,8 +51,9 @@ def run(
     out: TextIO,
 ) -> int:
     """The tour, in the store the options name (``store``: a URL, else $MEMLAYER_DATABASE_URL, else SQLite in
-    ``path``; a shared database's graph in memory unless ``config`` names one). It writes under a user id of its own and forgets it at the end: whatever else the store holds (an
-    application's own "alice" included) is never read or touched."""
+    ``path``; a shared database's graph in memory unless ``config`` names one). It writes under a user id of its
+    own and forgets it at the end: whatever else the store holds (an application's own "alice" included) is
+    never read or touched."""
     from .storage import is_remote
     from .sync import Memory
 
