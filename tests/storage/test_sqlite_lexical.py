@@ -63,13 +63,14 @@ def _old(conn: sqlite3.Connection, selection: Selection, terms: list[str], limit
 
 
 def _same_ranking(new: list[tuple[int, float]], old: list[tuple[int, float]]) -> None:
-    """Equal scores, and equal rows at every score (rows tied on a score may come in any order)."""
-    assert [round(s, 9) for _, s in new] == [round(s, 9) for _, s in old]
+    """Equal scores to the last bit (FTS5's formula, its order of operations), and equal rows at every score
+    (rows tied on a score may come in any order)."""
+    assert [s for _, s in new] == [s for _, s in old]
     by_score: dict[float, set[int]] = {}
     for r, s in old:
-        by_score.setdefault(round(s, 9), set()).add(r)
+        by_score.setdefault(s, set()).add(r)
     for r, s in new:
-        assert r in by_score[round(s, 9)]
+        assert r in by_score[s]
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -159,6 +160,27 @@ def test_scopes_among_others_find_the_same_memories_ranked_by_their_own_statisti
                 expected = _bm25_over_selection(conn, tokens, selection, terms)
                 assert {r: round(s, 9) for r, s in new} == {r: round(s, 9) for r, s in expected.items()}
                 assert [s for _, s in new] == sorted((s for _, s in new), reverse=True)
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_scores_are_the_same_row_by_row_and_in_arrays(tmp_path, monkeypatch, seed):
+    """A few hundred matches are scored one by one, more in arrays: the same scores to the last bit, the same order."""
+    rng = random.Random(200 + seed)
+    store = SQLiteStore(str(tmp_path / "m.db"))
+    try:
+        _fill(store, rng, [Scope("u1"), Scope("u1", "bot", "r1"), Scope("u2", "bot"), Scope(agent_id="bot"),
+                           Scope("u3")], 300)
+        for spec in SELECTIONS:
+            selection = Selection(**spec)
+            for _ in range(10):
+                terms = list(dict.fromkeys(rng.sample(WORDS, rng.randint(1, 5))))
+                for limit in (5, 1000):
+                    monkeypatch.setattr(lexical, "ARRAY_ROWS", 10**9)
+                    by_row = store.lexical(selection, terms, limit)
+                    monkeypatch.setattr(lexical, "ARRAY_ROWS", 0)
+                    assert store.lexical(selection, terms, limit) == by_row
     finally:
         store.close()
 

@@ -23,7 +23,9 @@ A larger selection (an agent-wide scope over most of the store) is ranked by FTS
 
 from __future__ import annotations
 
+import heapq
 import json
+import math
 import sqlite3
 from collections.abc import Sequence
 from typing import Any
@@ -37,6 +39,7 @@ from .schema import FIRST_VARINT, RID_BITS, USER_MASK
 
 K1, B = 1.2, 0.75
 SCOPED_MAX = 20_000  # selections up to this size are ranked from their own postings and statistics
+ARRAY_ROWS = 128  # matches past this many are scored in arrays (faster from ~120 on)
 POSTINGS_SHARE = 0.03  # read a term's postings when the selection holds this share of the store (see below)
 RID_MASK = (1 << RID_BITS) - 1
 PROBE, VOCAB = "memlayer_terms", "memlayer_postings"  # temp-schema helpers of each connection
@@ -140,28 +143,57 @@ def lexical(
 def _bm25(
     conn: sqlite3.Connection, rows: list[tuple[int, int, int, bytes | None]], n_terms: int, size: int, limit: int
 ) -> list[tuple[int, float]]:
-    """FTS5's BM25 over (term, key, frequency, docsize record) matches of a collection of ``size`` rows."""
+    """FTS5's BM25 over (term, key, frequency, docsize record) matches of a collection of ``size`` rows: its
+    formula with its order of operations (fts5_aux.c), each row's terms summed in query order. A few hundred
+    matches (a scope's) are scored one by one, more at once in arrays (numpy's cost per call would dominate)."""
     if not rows:
         return []
-    col = np.array([r[0] for r in rows], dtype=np.int64)
-    key = np.array([r[1] for r in rows], dtype=np.int64)
-    tf = np.array([r[2] for r in rows], dtype=np.float64)
-    length = np.array([first_varint(r[3]) for r in rows], dtype=np.float64)
-    keys, row = np.unique(key, return_inverse=True)
-    freq = np.zeros((len(keys), n_terms))
-    freq[row, col] = tf
-    lengths = np.zeros(len(keys))
-    lengths[row] = length
+    df = [0] * n_terms
+    for r in rows:
+        df[r[0]] += 1  # a (term, row) pair is matched once
     avgdl = average_length(conn)
     # the selection's size was read before its matches: a writer committing in between can make more rows
     # match than were counted (every match lies in the selection, so it holds at least that many)
-    size = max(size, len(keys))
-    df = (freq > 0).sum(axis=0)
-    idf = np.maximum(np.log((size - df + 0.5) / (df + 0.5)), 1e-6)
+    idf = [_idf(max(size, len({r[1] for r in rows})), n) for n in df]
+    if len(rows) > ARRAY_ROWS:
+        return _bm25_arrays(rows, idf, avgdl, limit)
+    found: dict[int, dict[int, int]] = {}
+    length: dict[int, int] = {}
+    for i, k, tf, sz in rows:
+        if k not in found:
+            found[k], length[k] = {}, first_varint(sz)
+        found[k][i] = tf
+    scored = []
+    for k, freq in found.items():
+        norm = K1 * (1 - B + B * length[k] / avgdl) if avgdl > 0 else K1
+        score = 0.0
+        for i in sorted(freq):  # query order (absent terms add 0.0: nothing)
+            score += idf[i] * ((freq[i] * (K1 + 1)) / (freq[i] + norm))
+        scored.append((-score, k & RID_MASK))
+    return [(rid, -neg) for neg, rid in heapq.nsmallest(limit, scored)]
+
+
+def _idf(size: int, n: int) -> float:
+    """FTS5's idf of a term held by ``n`` of ``size`` rows (at most 0 becomes 1e-6)."""
+    idf = math.log((size - n + 0.5) / (n + 0.5))
+    return idf if idf > 0.0 else 1e-6
+
+
+def _bm25_arrays(
+    rows: list[tuple[int, int, int, bytes | None]], idf: list[float], avgdl: float, limit: int,
+) -> list[tuple[int, float]]:
+    """``_bm25``'s scores computed in arrays (the same operations in the same order)."""
+    col = np.array([r[0] for r in rows], dtype=np.int64)
+    key = np.array([r[1] for r in rows], dtype=np.int64)
+    keys, row = np.unique(key, return_inverse=True)
+    freq = np.zeros((len(keys), len(idf)))
+    freq[row, col] = [r[2] for r in rows]
+    lengths = np.zeros(len(keys))
+    lengths[row] = [first_varint(r[3]) for r in rows]
     norm = K1 * (1 - B + B * lengths / avgdl) if avgdl > 0 else np.full(len(keys), K1)
-    part = idf * (freq * (K1 + 1)) / (freq + norm[:, None])
+    part = np.asarray(idf) * ((freq * (K1 + 1)) / (freq + norm[:, None]))
     scores = np.zeros(len(keys))
-    for i in range(n_terms):  # term by term, in order: the same sums as FTS5's bm25()
+    for i in range(len(idf)):  # term by term, in order: the same sums as FTS5's bm25()
         scores += part[:, i]
     rid = keys & RID_MASK
     best = np.lexsort((rid, -scores))[:limit]
