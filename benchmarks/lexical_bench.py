@@ -11,6 +11,10 @@ scoped queries (a random user's, the query words of benchmarks/synth.py) on each
   and memlayer's whole retriever (``Store.lexical`` given the selection's row ids, as a search gives them).
 
     python benchmarks/lexical_bench.py --path /tmp/memlayer-stores/1000000 --size 1000000
+    python benchmarks/lexical_bench.py --path /tmp/memlayer-stores/1000000 --size 1000000 --scoring
+
+``--scoring``: only the whole retriever, its BM25 of a scope's matches computed match by match (below
+``lexical.ARRAY_ROWS`` matches, as memlayer does) and always in arrays, alternating, three rounds (no scratch).
 
 Wall and CPU milliseconds per query (median of ``--queries``); the scratch database is deleted afterwards.
 """
@@ -32,7 +36,7 @@ from synth import Synth  # noqa: E402
 
 from memlayer.search.lexical import terms  # noqa: E402
 from memlayer.storage.base import Selection  # noqa: E402
-from memlayer.storage.sqlite import SQLiteStore  # noqa: E402
+from memlayer.storage.sqlite import SQLiteStore, lexical  # noqa: E402
 from memlayer.storage.sqlite.lexical import phrase, user_range  # noqa: E402
 from memlayer.types import Scope  # noqa: E402
 
@@ -64,6 +68,7 @@ def main() -> None:
     ap.add_argument("--size", type=int, required=True, help="the number of memories it was built with")
     ap.add_argument("--users", type=int, default=1000)
     ap.add_argument("--queries", type=int, default=300)
+    ap.add_argument("--scoring", action="store_true", help="only the retriever: match by match against arrays")
     args = ap.parse_args()
     synth = Synth()
     rng = np.random.default_rng(2)
@@ -71,6 +76,10 @@ def main() -> None:
                for j in range(args.queries)]
     store = SQLiteStore(os.path.join(args.path, "memlayer.db"))
     rows = {u: store.select_rids(Selection(Scope(u))) for _, u in queries}
+    if args.scoring:
+        scoring(store, queries, rows)
+        store.close()
+        return
     with tempfile.TemporaryDirectory(dir=args.path) as tmp:
         scratch = sqlite3.connect(os.path.join(tmp, "scratch.db"), isolation_level=None)
         scratch.execute(f"ATTACH 'file:{os.path.join(args.path, 'memlayer.db')}?mode=ro' AS s")
@@ -111,6 +120,21 @@ def main() -> None:
         timed("key ranges, the whole retriever (Store.lexical: lengths, BM25, snapshot)", retriever, queries)
         scratch.close()
     store.close()
+
+
+def scoring(store: SQLiteStore, queries: list[tuple[list[str], str]], rows: dict[str, np.ndarray]) -> None:
+    """The whole retriever with a scope's matches scored match by match (memlayer's way below ARRAY_ROWS) and
+    in arrays, alternating."""
+    def retriever(words: list[str], user: str) -> object:
+        return store.lexical(Selection(Scope(user)), words, 100, None, rows[user])
+
+    print("| BM25 of the matches | wall ms p50 | CPU ms p50 |\n|---|---:|---:|")
+    default = lexical.ARRAY_ROWS
+    for _ in range(3):
+        lexical.ARRAY_ROWS = 0
+        timed("in arrays", retriever, queries)
+        lexical.ARRAY_ROWS = default
+        timed(f"match by match below {default} matches", retriever, queries)
 
 
 if __name__ == "__main__":
