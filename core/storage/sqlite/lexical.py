@@ -144,8 +144,8 @@ def _bm25(
     conn: sqlite3.Connection, rows: list[tuple[int, int, int, bytes | None]], n_terms: int, size: int, limit: int
 ) -> list[tuple[int, float]]:
     """FTS5's BM25 over (term, key, frequency, docsize record) matches of a collection of ``size`` rows: its
-    formula with its order of operations (fts5_aux.c), each row's terms summed in query order. A few hundred
-    matches (a scope's) are scored one by one, more at once in arrays (numpy's cost per call would dominate)."""
+    formula with its order of operations (fts5_aux.c), each row's terms summed in query order. Up to ARRAY_ROWS
+    matches (a user's scope holds a few dozen) are scored one by one: numpy's cost per call would dominate."""
     if not rows:
         return []
     df = [0] * n_terms
