@@ -150,7 +150,7 @@ def _bm25(
         return []
     df = [0] * n_terms
     for r in rows:
-        df[r[0]] += 1  # a (term, row) pair is matched once
+        df[r[0]] += r[2] > 0  # a (term, row) pair is matched once
     avgdl = average_length(conn)
     # the selection's size was read before its matches: a writer committing in between can make more rows
     # match than were counted (every match lies in the selection, so it holds at least that many)
