@@ -166,7 +166,8 @@ def test_scopes_among_others_find_the_same_memories_ranked_by_their_own_statisti
 
 @pytest.mark.parametrize("seed", range(3))
 def test_scores_are_the_same_row_by_row_and_in_arrays(tmp_path, monkeypatch, seed):
-    """A few hundred matches are scored one by one, more in arrays: the same scores to the last bit, the same order."""
+    """Up to ARRAY_ROWS matches are scored one by one, more in arrays: the same scores to the last bit, the same
+    order."""
     rng = random.Random(200 + seed)
     store = SQLiteStore(str(tmp_path / "m.db"))
     try:

@@ -154,7 +154,8 @@ def _bm25(
     avgdl = average_length(conn)
     # the selection's size was read before its matches: a writer committing in between can make more rows
     # match than were counted (every match lies in the selection, so it holds at least that many)
-    idf = [_idf(max(size, len({r[1] for r in rows})), n) for n in df]
+    size = max(size, len({r[1] for r in rows}))
+    idf = [_idf(size, n) for n in df]
     if len(rows) > ARRAY_ROWS:
         return _bm25_arrays(rows, idf, avgdl, limit)
     found: dict[int, dict[int, int]] = {}
