@@ -44,22 +44,23 @@ def search(
         wanted = max(config.relation_limit, GRAPH_CANDIDATES if config.graph_weight > 0 else 0)
         relations = engine.background(unlapsed, engine, selection, graph.search, selection.scope, query,
                                       hops=config.relation_hops, as_of=selection.as_of, limit=wanted)
-    hits = _ranked(engine, query, selection, limit, threshold, config, relations)
+    hits, rids = _ranked(engine, query, selection, limit, threshold, config, relations)
     found = relations.result() if relations is not None else []
     shown = found[: config.relation_limit] if config.include_relations else []
     if max_tokens is not None:
         hits = trim_to_budget(hits, max_tokens)
-    engine.recalls.note(h.id for h in hits)  # counted in memory, written in batches (storage.recalls)
+    engine.recalls.note(rids[h.id] for h in hits)  # counted in memory, written in batches (storage.recalls)
     return SearchAnswer(hits, [RelationRecord.from_dict(r) for r in shown])
 
 
 def _ranked(
     engine: Engine, query: str, selection: Selection, limit: int, threshold: float | None, config: SearchConfig,
     relations: Future[list[dict[str, Any]]] | None,
-) -> list[SearchHit]:
+) -> tuple[list[SearchHit], dict[str, int]]:
+    """The hits, and the row id of each (by memory id)."""
     scope = SearchScope.read(engine.store, selection, config)
     if scope.empty or limit <= 0:
-        return []  # nothing to rank: the query is not even embedded
+        return [], {}  # nothing to rank: the query is not even embedded
     if config.strip_speakers and config.uses_speakers:  # the dense query leaves out the speakers it names
         qvec = engine.embed([strip_names(query, scope.strip_names(query))])
     else:
@@ -130,7 +131,7 @@ def _rescore(engine: Engine, qvec: np.ndarray, dense: Scores, rids: np.ndarray, 
 def _rank(
     engine: Engine, query: str, qvec: np.ndarray, scope: SearchScope, limit: int, threshold: float | None,
     config: SearchConfig, graph_hits: dict[int, float],
-) -> list[SearchHit]:
+) -> tuple[list[SearchHit], dict[str, int]]:
     graph = config.graph_weight > 0 and engine.graph is not None
     dense_only = not (config.lexical_weight > 0 or graph or config.uses_context or config.speaker_boost
                       or config.length_prior or config.uses_lifetimes)
@@ -191,8 +192,9 @@ def _rank(
     ranked = fused.ids[order].tolist()
     rows = engine.store.rows(ranked)
     scores, sims = fused.values[order].tolist(), dense.get(fused.ids[order], 0.0).tolist()
-    return [SearchHit.of(rows[rid], round(score, 6), round(sim, 6))
+    hits = [SearchHit.of(rows[rid], round(score, 6), round(sim, 6))
             for rid, score, sim in zip(ranked, scores, sims, strict=True) if rid in rows]  # a row deleted between reads
+    return hits, {rows[rid].id: rid for rid in ranked if rid in rows}
 
 
 def _boost_times(fused: Scores, scope: SearchScope, query: str, boost: float, now: datetime) -> Scores:

@@ -99,12 +99,12 @@ def _changes(
 ) -> list[HistoryEntry]:
     """The UPDATE/DELETE/NONE steps of one item, each re-checked against the transaction's view."""
     entries: list[HistoryEntry] = []
-    restated: dict[str, int] = {}
+    restated: dict[int, int] = {}  # by row id
     for p in item.plans:
         if p.event == "NONE" and p.target is not None and p.result is not None:  # a duplicate: said again
             row = tx.current(p.target.id)
             if row is not None and _stale(row, item, now) in (None, "changed"):
-                restated[row.id] = restated.get(row.id, 0) + 1
+                restated[row.rid] = restated.get(row.rid, 0) + 1
                 _refresh(tx, row, item.lifetime_of(p), item.when)
         if p.event not in ("UPDATE", "DELETE", "NONE") or p.target is None or p.result is not None:
             continue
@@ -127,7 +127,7 @@ def _changes(
             p.result = ChangeRecord(row.id, "DELETE", row.memory, superseded_by=p.superseded_by)
         else:
             p.result = ChangeRecord(row.id, "NONE", row.memory)
-            restated[row.id] = restated.get(row.id, 0) + 1
+            restated[row.rid] = restated.get(row.rid, 0) + 1
             _refresh(tx, row, item.lifetime_of(p), item.when)
     if restated:
         tx.reinforce(restated, item.when, kind="restate")

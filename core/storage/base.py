@@ -234,9 +234,10 @@ class Tx(Protocol):
         """Set when a memory lapses (None: never) and the TTL later refreshes extend it by (None: none).
         Neither ``updated_at`` nor the vector changes."""
 
-    def reinforce(self, counts: Mapping[str, int], at: float, *, kind: Literal["recall", "restate"]) -> None:
-        """Add ``counts[id]`` to the memories' recalls (or re-statements); ``seen_at`` becomes at least ``at``.
-        Ids of memories that are gone are ignored. Neither ``updated_at`` nor the vector changes."""
+    def reinforce(self, counts: Mapping[int, int], at: float, *, kind: Literal["recall", "restate"]) -> None:
+        """Add ``counts[rid]`` to the recalls (or re-statements) of the memories with these row ids (a row id
+        is never reused); ``seen_at`` becomes at least ``at``. Rows that are gone are ignored. Neither
+        ``updated_at`` nor the vector changes."""
 
     def add_history(self, entries: Sequence[HistoryEntry]) -> None: ...
 

@@ -1,6 +1,7 @@
 """Recalls, written behind: how often search returned each memory, counted in memory and written in batches.
 
-A search must not become a write transaction. ``RecallBuffer.note`` only adds to a dict under a lock; the
+A search must not become a write transaction. ``RecallBuffer.note`` only adds to a dict under a lock (keyed
+by row id: the write finds each row by its primary key, in row order, without a lookup by public id); the
 counts reach the store (``Tx.reinforce(kind="recall")``, one transaction for the whole batch) once
 ``flush_size`` memories are pending or ``flush_interval`` seconds of the clock have passed since the first
 pending one — on the engine's helper thread, off the search's path — and at every sweep and close. A crash
@@ -33,7 +34,7 @@ class RecallBuffer:
         self._interval = flush_interval
         self._background = background
         self._lock = threading.Lock()
-        self._pending: dict[str, int] = {}
+        self._pending: dict[int, int] = {}  # row id -> recalls not yet written
         self._last: float = 0.0  # the time of the latest recall pending
         self._since: float | None = None  # the time of the first recall pending
         self._flushing: Future[Any] | None = None
@@ -43,14 +44,14 @@ class RecallBuffer:
         with self._lock:
             return sum(self._pending.values())
 
-    def note(self, memory_ids: Iterable[str]) -> None:
-        """Count one recall of each memory; starts a write when the batch is due."""
+    def note(self, rids: Iterable[int]) -> None:
+        """Count one recall of each memory (by row id); starts a write when the batch is due."""
         if not self.enabled:
             return
         at = self._now().timestamp()
         with self._lock:
-            for mid in memory_ids:
-                self._pending[mid] = self._pending.get(mid, 0) + 1
+            for rid in rids:
+                self._pending[rid] = self._pending.get(rid, 0) + 1
             if not self._pending:
                 return
             self._last = max(self._last, at)
@@ -75,8 +76,8 @@ class RecallBuffer:
                 tx.reinforce(batch, at, kind="recall")
         except BaseException:
             with self._lock:  # keep them for the next flush
-                for mid, n in batch.items():
-                    self._pending[mid] = self._pending.get(mid, 0) + n
+                for rid, n in batch.items():
+                    self._pending[rid] = self._pending.get(rid, 0) + n
                 self._since = at if self._since is None else min(self._since, at)
             raise
         return sum(batch.values())

@@ -53,3 +53,15 @@ def test_closing_writes_what_is_pending_and_tracking_can_be_off(tmp_path, hash_e
         tea = one(m, "I like tea")
         m.search("tea", user_id="u")
         assert m.async_memory.engine.recalls.pending == 0 and m.sweep()["recalls"] == 0 and recalls(m, tea) == 0
+
+
+def test_counts_pending_reach_a_memory_updated_meanwhile_and_skip_one_deleted(make_memory, clock) -> None:
+    m = make_memory()
+    tea, coffee = one(m, "I like tea"), one(m, "I like coffee")
+    m.search("tea", user_id="u", limit=1)
+    m.search("coffee", user_id="u", limit=1)
+    m.update(tea, "I like green tea")  # the same memory (its row id stays), rewritten before the counts are written
+    m.delete(coffee)
+    later = one(m, "I like juice")  # a new row: never given the deleted memory's row id
+    assert m.sweep()["recalls"] == 2
+    assert recalls(m, tea) == 1 and recalls(m, later) == 0

@@ -159,7 +159,7 @@ def test_a_schema_1_store_gains_the_lifetime_columns_on_open(postgres_url: str) 
     row = store.rows([rid])[rid]
     assert (row.memory, row.ttl, row.recalls, row.restated, row.seen_ts) == ("written by schema 1", None, 0, 0, None)
     with store.transaction() as tx:
-        tx.reinforce({row.id: 2}, 1_700_000_000.0, kind="recall")
+        tx.reinforce({rid: 2}, 1_700_000_000.0, kind="recall")
         tx.set_expiry(row.id, 1_800_000_000.0, 60.0)
     row = store.rows([rid])[rid]
     assert (row.recalls, row.expires_ts, row.ttl) == (2, 1_800_000_000.0, 60.0)

@@ -87,15 +87,22 @@ def test_reinforce_counts_recalls_and_restatements(store: Store) -> None:
     a, b = put(store, ALICE, "a"), put(store, ALICE, "b")
     fresh = store.get(a)
     assert fresh is not None and (fresh.recalls, fresh.restated, fresh.seen_ts, fresh.reinforced) == (0, 0, None, 0)
+    gone = put(store, ALICE, "gone")  # the newest row, deleted: its row id is never given to another memory
+    rids = store.rids_of([a, b, gone])
     with store.transaction() as tx:
-        tx.reinforce({a: 2, b: 1, "gone": 5}, T0 + H, kind="recall")
-        tx.reinforce({a: 1}, T0 + 3 * H, kind="restate")
-        tx.reinforce({a: 1}, T0 + 2 * H, kind="recall")  # an older time never moves seen_at back
-        tx.reinforce({b: 0}, T0 + 9 * H, kind="recall")  # nothing to count: nothing changes
-    ra, rb = store.get(a), store.get(b)
-    assert ra is not None and rb is not None
+        assert tx.delete(gone) is not None
+    after = put(store, ALICE, "after")
+    assert store.rids_of([after])[after] > rids[gone]
+    with store.transaction() as tx:  # counts by row id, in any order; rows that are gone are skipped
+        tx.reinforce({rids[b]: 1, rids[gone]: 5, rids[a]: 2, 10**12: 1}, T0 + H, kind="recall")
+        tx.reinforce({rids[a]: 1}, T0 + 3 * H, kind="restate")
+        tx.reinforce({rids[a]: 1}, T0 + 2 * H, kind="recall")  # an older time never moves seen_at back
+        tx.reinforce({rids[b]: 0}, T0 + 9 * H, kind="recall")  # nothing to count: nothing changes
+    ra, rb, rafter = store.get(a), store.get(b), store.get(after)
+    assert ra is not None and rb is not None and rafter is not None
     assert (ra.recalls, ra.restated, ra.seen_ts, ra.reinforced) == (3, 1, T0 + 3 * H, 4)
     assert (rb.recalls, rb.restated, rb.seen_ts) == (1, 0, T0 + H)
+    assert (rafter.recalls, rafter.seen_ts) == (0, None)
     assert ra.updated_ts == T0 and ra.fresh_ts == T0 + 3 * H
 
 

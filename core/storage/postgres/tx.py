@@ -244,13 +244,13 @@ class PostgresTx:
     def set_expiry(self, memory_id: str, expires_at: float | None, ttl: float | None) -> None:
         self.conn.execute("UPDATE memories SET expires_at = %s, ttl = %s WHERE id = %s", (expires_at, ttl, memory_id))
 
-    def reinforce(self, counts: Mapping[str, int], at: float, *, kind: Literal["recall", "restate"]) -> None:
+    def reinforce(self, counts: Mapping[int, int], at: float, *, kind: Literal["recall", "restate"]) -> None:
         column = {"recall": "recalls", "restate": "restated"}[kind]
-        pairs = sorted((mid, int(n)) for mid, n in counts.items() if n > 0)
+        pairs = sorted((int(rid), int(n)) for rid, n in counts.items() if n > 0)
         for chunk in chunks(pairs):
             self.conn.execute(
-                "WITH t AS (SELECT * FROM unnest(%s::text[], %s::int[]) AS t(id, n)), "
-                "locked AS (SELECT m.rid, t.n FROM memories m JOIN t ON m.id = t.id ORDER BY m.rid FOR UPDATE OF m) "
+                "WITH t AS (SELECT * FROM unnest(%s::bigint[], %s::int[]) AS t(rid, n)), "
+                "locked AS (SELECT m.rid, t.n FROM memories m JOIN t ON m.rid = t.rid ORDER BY m.rid FOR UPDATE OF m) "
                 f"UPDATE memories m SET {column} = m.{column} + locked.n, "
                 "seen_at = GREATEST(COALESCE(m.seen_at, %s), %s) FROM locked WHERE m.rid = locked.rid",
                 ([p[0] for p in chunk], [p[1] for p in chunk], at, at),

@@ -186,11 +186,11 @@ class SQLiteTx:
     def set_expiry(self, memory_id: str, expires_at: float | None, ttl: float | None) -> None:
         self.conn.execute("UPDATE memories SET expires_at = ?, ttl = ? WHERE id = ?", (expires_at, ttl, memory_id))
 
-    def reinforce(self, counts: Mapping[str, int], at: float, *, kind: Literal["recall", "restate"]) -> None:
+    def reinforce(self, counts: Mapping[int, int], at: float, *, kind: Literal["recall", "restate"]) -> None:
         column = {"recall": "recalls", "restate": "restated"}[kind]
-        self.conn.executemany(
-            f"UPDATE memories SET {column} = {column} + ?, seen_at = MAX(COALESCE(seen_at, ?), ?) WHERE id = ?",
-            [(int(n), at, at, mid) for mid, n in counts.items() if n > 0],
+        self.conn.executemany(  # by row id, in row order: a batch walks the table once (no lookup by public id)
+            f"UPDATE memories SET {column} = {column} + ?, seen_at = MAX(COALESCE(seen_at, ?), ?) WHERE rid = ?",
+            [(int(n), at, at, int(rid)) for rid, n in sorted(counts.items()) if n > 0],
         )
 
     def add_history(self, entries: Sequence[HistoryEntry]) -> None:
