@@ -118,9 +118,12 @@ class Engine:
         self.clock: Clock = resolve_clock(config.clock)
         self.retention = config.retention
         self.next_sweep = 0.0  # this process's estimate of when the next automatic sweep is due (ops.sweep)
+        # recall counts of a remote store are written on the helper thread (the server does the work); a local
+        # store's by the search that completes a batch, so that no write runs on this host beside the next searches
         self.recalls = RecallBuffer(self.store, self.clock.now, enabled=config.retention.track_recalls,
                                     flush_size=config.retention.recall_flush_size,
-                                    flush_interval=config.retention.recall_flush_interval, background=self.background)
+                                    flush_interval=config.retention.recall_flush_interval,
+                                    background=self.background if self.store.remote else None)
         self.usage = Usage()
         self._extractor: Any = None
         self._pool: ThreadPoolExecutor | None = None

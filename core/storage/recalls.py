@@ -1,11 +1,14 @@
 """Recalls, written behind: how often search returned each memory, counted in memory and written in batches.
 
-A search must not become a write transaction. ``RecallBuffer.note`` only adds to a dict under a lock (keyed
+A search does not write what it returned. ``RecallBuffer.note`` only adds to a dict under a lock (keyed
 by row id: the write finds each row by its primary key, in row order, without a lookup by public id); the
 counts reach the store (``Tx.reinforce(kind="recall")``, one transaction for the whole batch) once
 ``flush_size`` memories are pending or ``flush_interval`` seconds of the clock have passed since the first
-pending one — on the engine's helper thread, off the search's path — and at every sweep and close. A crash
-loses at most the pending counts: they are a ranking and budget signal, not data.
+pending one, and at every sweep and close. Who writes a due batch is the engine's choice (``background``):
+for a remote store a helper thread, off the search's path; for a local one the search that completed the
+batch, so that the write does not run on the same cores beside the searches that follow (SQLite reads do not
+wait for it either way). A crash loses at most the pending counts: they are a ranking and budget signal,
+not data.
 """
 
 from __future__ import annotations
@@ -60,7 +63,7 @@ class RecallBuffer:
             busy = self._flushing is not None and not self._flushing.done()
         if due and not busy:
             if self._background is None:
-                self.flush()
+                self.try_flush()
             else:
                 self._flushing = self._background(self.try_flush)
 

@@ -61,3 +61,19 @@ def test_lifetimes_behave_alike_on_every_backend(memory: Memory, clock: ManualCl
     closed = [r for r in memory.get_all(user_id="u", include_expired=True)["results"] if r["valid_to"]]
     assert [r["memory"] for r in closed] == ["walks daily"]  # the one memory never recalled nor re-stated
     assert memory.history(closed[0]["id"])[-1]["reason"].startswith("closed by the budget")
+
+
+def test_a_due_recall_batch_is_written_by_the_search_locally_and_behind_it_remotely(
+    backend: Opener, hash_embedder: Any, clock: ManualClock,
+) -> None:
+    with Memory(backend.directory, store=backend.url, embedder=hash_embedder, graph=False, clock=clock,
+                retention={"sweep_interval": None, "recall_flush_size": 2}) as m:
+        tea, coffee = one(m, "I like tea"), one(m, "I like coffee")
+        store, buffer = m.async_memory.store, m.async_memory.engine.recalls
+        m.search("tea", user_id="u", limit=1)
+        assert buffer.pending == 1 and store.get(tea).recalls == 0
+        m.search("coffee", user_id="u", limit=1)  # the batch is due
+        if not store.remote:  # a local store: written by that search, before it returned
+            assert (store.get(tea).recalls, store.get(coffee).recalls) == (1, 1)
+        buffer.wait()  # a remote one: on the engine's helper thread
+        assert (store.get(tea).recalls, store.get(coffee).recalls, buffer.pending) == (1, 1, 0)
