@@ -101,7 +101,7 @@ def main() -> None:
                 for i in range(len(words)))
             return scratch.execute(parts, [f"scope : {phrase(token)} AND text : {phrase(w)}" for w in words]).fetchall()
 
-        conn = store._conn  # the store's own index, queried as the scope-token layout above is
+        conn = store._db.writer  # the store's own index, queried as the scope-token layout above is
 
         def key_ranges(words: list[str], user: str) -> object:
             span = user_range(conn, user)

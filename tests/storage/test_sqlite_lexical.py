@@ -83,7 +83,7 @@ def test_a_scope_alone_ranks_exactly_as_before(tmp_path, seed):
         rids = _fill(store, rng, [scope], 150)
         with store.transaction() as tx:  # one scope, all current: the selection is the whole table
             tx.execute("UPDATE memories SET valid_to = NULL")
-        conn = store._conn
+        conn = store._db.writer
         _reference(conn)
         for _ in range(15):
             terms = list(dict.fromkeys(rng.sample(WORDS, rng.randint(1, 5))))
@@ -147,7 +147,7 @@ def test_scopes_among_others_find_the_same_memories_ranked_by_their_own_statisti
         scopes = [Scope("u1"), Scope("u1", "bot"), Scope("u1", "bot", "r1"), Scope("u2", "bot"), Scope(agent_id="bot"),
                   Scope("u3"), Scope(run_id="r1"), Scope("ü✓ \"odd\" user")]
         _fill(store, rng, scopes, 250)
-        conn = store._conn
+        conn = store._db.writer
         _reference(conn)
         tokens = _tokens(conn)
         for spec in SELECTIONS:
@@ -212,7 +212,7 @@ def test_users_sharing_a_key_range_stay_apart(tmp_path):
             tx.execute("INSERT INTO fts_users(key, user_id) VALUES (1, 'a'), (?, 'b')", (1 + USER_MASK + 1,))
         rng = random.Random(3)
         _fill(store, rng, [Scope("a"), Scope("b"), Scope("c")], 120)
-        conn = store._conn
+        conn = store._db.writer
         _reference(conn)
         tokens = _tokens(conn)
         for user in ("a", "b"):
@@ -274,7 +274,7 @@ def test_large_selections_are_post_filtered(tmp_path, monkeypatch):
     try:
         _fill(store, rng, [Scope("u1", "bot"), Scope("u2", "bot"), Scope("u3")], 300)
         monkeypatch.setattr(lexical, "SCOPED_MAX", 5)
-        conn = store._conn
+        conn = store._db.writer
         _reference(conn)
         for spec in ({"scope": Scope(agent_id="bot")}, {"scope": Scope("u1"), "filters": parse_filters({"k": 1})}):
             selection = Selection(**spec)
@@ -300,7 +300,7 @@ def test_varints_and_average_length(tmp_path):
             rids = tx.insert_memories([NewMemory(str(uuid.uuid4()), Scope("u"), t, t, np.ones(DIMS, np.float32), 1.0)
                                        for t in ("one two three", "four five", " ".join(["w"] * 300))])
         assert store.token_counts(rids) == dict(zip(rids, [3, 2, 300], strict=True))
-        assert lexical.average_length(store._conn) == pytest.approx(305 / 3)
+        assert lexical.average_length(store._db.writer) == pytest.approx(305 / 3)
     finally:
         store.close()
 

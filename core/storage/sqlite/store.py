@@ -1,8 +1,8 @@
 """SQLite, the embedded system of record. WAL mode, a busy timeout, and short IMMEDIATE write transactions.
 
-Several processes may share one database file (SQLite's own locking); within a process one connection
-is shared by every thread under a lock. Reads that must agree with each other run in one read
-transaction (a WAL snapshot).
+Several processes may share one database file (SQLite's own locking). Within a process, writes take turns on
+one connection and reads use another, so a search never waits behind a write (connections.py). Reads that
+must agree with each other run in one read transaction (a WAL snapshot).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from ..base import LogEntry, LogName, ScopeRows, Selection, StoredMemory
 from ..memory_rows import COLUMNS, memory_from_row
 from . import lexical as lex
 from . import scoped, sql
+from .connections import Connections
 from .rows import chunks, current_by_hash, store_errors
 from .schema import MIGRATIONS, SCHEMA, SCHEMA_VERSION, added_column, split_sql
 from .tx import SQLiteTx
@@ -51,16 +52,13 @@ class SQLiteStore:
     def __init__(self, path: str, *, busy_timeout_s: float = 30.0) -> None:
         self.path = path
         self.location = f"sqlite:{path}"
-        self._lock = threading.RLock()
         self._holds: dict[str, threading.Lock] = {}
+        self._db = Connections(path, busy_timeout_s)
         try:
-            self._conn = sqlite3.connect(path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False)
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open the memlayer database at {path!r}: {exc}") from exc
-        try:
-            self._setup(busy_timeout_s)
+            self._setup()
+            self._db.open_reader()
         except BaseException:
-            self._conn.close()
+            self._db.close()
             raise
 
     @classmethod
@@ -75,77 +73,48 @@ class SQLiteStore:
         """The store of a memlayer directory (``None``: in memory)."""
         return cls(":memory:" if directory is None else os.path.join(directory, "memlayer.db"))
 
-    def _setup(self, busy_timeout_s: float) -> None:
+    def _setup(self) -> None:
         path = self.path
-        with self._lock, store_errors(f"cannot open the memlayer database at {path!r}"):
-            c = self._conn
-            c.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
-            if path != ":memory:":
-                c.execute("PRAGMA journal_mode = WAL")
-            c.execute("PRAGMA synchronous = NORMAL" if path == ":memory:" else "PRAGMA synchronous = FULL")
-            c.execute("PRAGMA secure_delete = ON")  # forgotten data is overwritten, not left in free pages
-            c.execute("PRAGMA foreign_keys = ON")
-            c.execute("PRAGMA mmap_size = 268435456")  # reads of the first 256 MiB through a map: no pread per page
-            with self.transaction() as tx:
-                tx.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-                row = tx.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-                version = SCHEMA_VERSION if row is None else int(row[0])
-                if version > SCHEMA_VERSION:
-                    raise StoreError(
-                        f"the store at {path!r} was written by a newer memlayer (schema {version}, this one "
-                        f"knows {SCHEMA_VERSION}); upgrade memlayer to open it"
-                    )
-                has_tables = tx.execute("SELECT 1 FROM sqlite_master WHERE name = 'memories'").fetchone()
-                if has_tables:
-                    for step in range(version, SCHEMA_VERSION):
-                        for stmt in MIGRATIONS.get(step, []):
-                            column = added_column(stmt)
-                            if column and column[1] in {r[1] for r in tx.execute(f"PRAGMA table_info({column[0]})")}:
-                                continue
-                            tx.execute(stmt)
-                for stmt in split_sql(SCHEMA):
-                    tx.execute(stmt)
-                tx.execute("INSERT INTO meta VALUES ('schema_version', ?) ON CONFLICT(key) DO UPDATE SET "
-                           "value = excluded.value", (str(SCHEMA_VERSION),))
-            lex.prepare(c)
+        with store_errors(f"cannot open the memlayer database at {path!r}"), self.transaction() as tx:
+            tx.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            row = tx.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            version = SCHEMA_VERSION if row is None else int(row[0])
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"the store at {path!r} was written by a newer memlayer (schema {version}, this one "
+                    f"knows {SCHEMA_VERSION}); upgrade memlayer to open it"
+                )
+            has_tables = tx.execute("SELECT 1 FROM sqlite_master WHERE name = 'memories'").fetchone()
+            if has_tables:
+                for step in range(version, SCHEMA_VERSION):
+                    for stmt in MIGRATIONS.get(step, []):
+                        column = added_column(stmt)
+                        if column and column[1] in {r[1] for r in tx.execute(f"PRAGMA table_info({column[0]})")}:
+                            continue
+                        tx.execute(stmt)
+            for stmt in split_sql(SCHEMA):
+                tx.execute(stmt)
+            tx.execute("INSERT INTO meta VALUES ('schema_version', ?) ON CONFLICT(key) DO UPDATE SET "
+                       "value = excluded.value", (str(SCHEMA_VERSION),))
 
     # -- transactions -------------------------------------------------------------------------
     @contextmanager
     def transaction(self) -> Iterator[SQLiteTx]:
         """An IMMEDIATE transaction: the write lock is taken at BEGIN, so it never deadlocks later. It also
         serialises every writer of the file, across processes, which makes the checks made inside it
-        (duplicates, a memory changed since it was read) atomic."""
-        with self._lock, store_errors("the memlayer database failed"):
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield SQLiteTx(self._conn)
-            except BaseException:
-                if self._conn.in_transaction:  # SQLite may have rolled back already (e.g. disk full)
-                    self._conn.execute("ROLLBACK")
-                raise
-            else:
-                self._conn.execute("COMMIT")
-
-    @contextmanager
-    def _snapshot(self) -> Iterator[sqlite3.Connection]:
-        """A read transaction: every read inside sees the same committed state."""
-        with self._lock, store_errors("the memlayer database failed"):
-            self._conn.execute("BEGIN")
-            try:
-                yield self._conn
-            finally:
-                if self._conn.in_transaction:
-                    self._conn.execute("COMMIT")
+        (duplicates, a memory changed since it was read) atomic. Reads meanwhile see the last commit."""
+        with self._db.transaction() as conn:
+            yield SQLiteTx(conn)
 
     def _rows(self, text: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Plain tuples (several times faster to build than sqlite3.Row)."""
-        with self._lock, store_errors("the memlayer database failed"):
-            return self._conn.execute(text, params).fetchall()
+        with self._db.reading() as conn:
+            return conn.execute(text, params).fetchall()
 
     def query(self, text: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         """Rows by column name: for tests and diagnostics that inspect the database itself."""
-        with self._lock, store_errors("the memlayer database failed"):
-            cur = self._conn.cursor()
+        with self._db.reading() as conn:
+            cur = conn.cursor()
             cur.row_factory = sqlite3.Row
             return cur.execute(text, params).fetchall()
 
@@ -175,36 +144,36 @@ class SQLiteStore:
         return [memory_from_row(r) for r in rows]
 
     def scope_rows(self, selection: Selection, keys: Sequence[str]) -> ScopeRows:
-        with self._lock, store_errors("the memlayer database failed"):
-            return scoped.scope_rows(self._conn, selection, keys)
+        with self._db.reading() as conn:
+            return scoped.scope_rows(conn, selection, keys)
 
     def scope_rows_upto(
         self, selection: Selection, keys: Sequence[str], cap: int, *, times: bool = True, speakers: bool = True,
         tokens: bool = False,
     ) -> ScopeRows | None:
-        with self._snapshot() as conn:
+        with self._db.snapshot() as conn:
             return scoped.scope_rows_upto(conn, selection, keys, cap, times, speakers, tokens)
 
     def window(self, selection: Selection, rids: Sequence[int], span: int) -> ScopeRows:
-        with self._lock, store_errors("the memlayer database failed"):
-            return scoped.window(self._conn, selection, rids, span)
+        with self._db.reading() as conn:
+            return scoped.window(conn, selection, rids, span)
 
     def within(self, selection: Selection, rids: Sequence[int]) -> np.ndarray:
-        with self._lock, store_errors("the memlayer database failed"):
-            found = lex.within(self._conn, selection, rids)
+        with self._db.reading() as conn:
+            found = lex.within(conn, selection, rids)
         return np.unique(np.asarray(found, dtype=np.int64))
 
     def current_by_attribute(
         self, scope: Scope, attributes: Sequence[str], *, at: float | None = None
     ) -> list[StoredMemory]:
-        with self._snapshot() as conn:
+        with self._db.snapshot() as conn:
             return SQLiteTx(conn).current_by_attribute(scope, attributes, at=at)
 
     def current_by_hash(
         self, scopes: Sequence[Scope], hashes: Sequence[str], *, at: float | None = None
     ) -> dict[Scope, dict[str, list[StoredMemory]]]:
-        with self._lock, store_errors("the memlayer database failed"):
-            return current_by_hash(self._conn, scopes, hashes, at)
+        with self._db.reading() as conn:
+            return current_by_hash(conn, scopes, hashes, at)
 
     def rids_of(self, memory_ids: Sequence[str]) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -217,12 +186,12 @@ class SQLiteStore:
         self, selection: Selection, terms: Sequence[str], limit: int, size: int | None = None,
         rids: np.ndarray | None = None,
     ) -> list[tuple[int, float]]:
-        with self._snapshot() as conn:  # the statistics and the matches from one state of the store
+        with self._db.snapshot() as conn:  # the statistics and the matches from one state of the store
             return lex.lexical(conn, selection, terms, limit, size, rids)
 
     def token_counts(self, rids: Sequence[int], scope: Scope | None = None) -> dict[int, int]:
-        with self._lock, store_errors("the memlayer database failed"):
-            return lex.token_counts(self._conn, rids, None if scope is None else scope.user_id)
+        with self._db.reading() as conn:
+            return lex.token_counts(conn, rids, None if scope is None else scope.user_id)
 
     def embeddings(self, rids: Sequence[int]) -> dict[int, np.ndarray]:
         out: dict[int, np.ndarray] = {}
@@ -233,7 +202,7 @@ class SQLiteStore:
 
     @contextmanager
     def scan_embeddings(self, batch: int = 20_000) -> Iterator[tuple[int, Iterator[tuple[np.ndarray, np.ndarray]]]]:
-        with self._snapshot() as conn:
+        with self._db.snapshot() as conn:
             head = int(conn.execute("SELECT COALESCE(MAX(seq), 0) FROM vector_log").fetchone()[0])
 
             def batches() -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -290,11 +259,11 @@ class SQLiteStore:
         return int(self._rows(f"SELECT COALESCE(MAX(seq), 0) FROM {_LOG_TABLES[log]}")[0][0])
 
     def read_log(self, log: LogName, after: int, limit: int | None = None) -> list[LogEntry]:
-        with self._lock, store_errors("the memlayer database failed"):
-            return _read_log(self._conn, log, after, limit)
+        with self._db.reading() as conn:
+            return _read_log(conn, log, after, limit)
 
     def log_and_count(self, log: LogName, after: int) -> tuple[list[LogEntry], int]:
-        with self._snapshot() as conn:
+        with self._db.snapshot() as conn:
             entries = _read_log(conn, log, after, None)
             return entries, int(conn.execute("SELECT COUNT(*) FROM memories").fetchone()[0])
 
@@ -384,7 +353,8 @@ class SQLiteStore:
         """Fold the WAL back into the database file and flush to disk: with secure_delete on and the
         full-text index merged by the forget itself, forgotten text is then gone from the files."""
         if self.path != ":memory:":
-            self._rows("PRAGMA wal_checkpoint(TRUNCATE)")
+            with self._db.writing() as conn:
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             with contextlib.suppress(OSError):
                 os.sync()
 
@@ -396,14 +366,8 @@ class SQLiteStore:
             return tx.merge_text_index(pages)
 
     def close(self) -> None:
-        with self._lock:
-            self.closed = True
-            try:
-                if self.path != ":memory:":
-                    self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            except sqlite3.Error:
-                pass
-            self._conn.close()
+        self.closed = True
+        self._db.close()
 
 
 def _read_log(conn: sqlite3.Connection, log: LogName, after: int, limit: int | None) -> list[LogEntry]:
