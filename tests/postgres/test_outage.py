@@ -80,6 +80,11 @@ def test_adds_while_the_server_dies_fail_clearly_and_atomically(postgres_server:
         with pytest.raises(StoreError):
             mem.search("note", user_id="u1")
         assert time.monotonic() - started < 15, "a call during an outage waited too long"
+        # the server stays down until the writer has met the outage: an add whose COMMIT was cut asks the server
+        # for up to 5 s whether it committed, and is acknowledged when the server answers in time (it did commit)
+        deadline = time.monotonic() + 30
+        while not errors and time.monotonic() < deadline:
+            time.sleep(0.05)
         postgres_server.start()
         time.sleep(1.0)
         stop.set()
