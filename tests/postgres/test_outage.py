@@ -19,6 +19,7 @@ from memlayer import Memory
 from memlayer.embeddings.hashing import HashingEmbedder
 from memlayer.errors import StoreError
 from memlayer.storage.base import NewMemory, NewMessage
+from memlayer.storage.postgres.commit import commit as commit_or_ask
 from memlayer.types import Scope
 from tests.postgres.hosts import DENSE
 from tests.servers import PostgresServer
@@ -123,13 +124,16 @@ def _transaction(url: str, commit: bool) -> str:
 
 def test_a_commit_cut_off_is_answered_by_asking_the_server(postgres_server: PostgresServer, postgres_url: str) -> None:
     store = store_of(postgres_url)
-    store._commit(_CommitCut(), _transaction(postgres_url, commit=True))  # it did commit: no error
+    def cut(xid: str) -> None:  # COMMIT cut off: the outcome asked from the server (storage.postgres.commit)
+        commit_or_ask(_CommitCut(), xid, store.location, store._connect)
+
+    cut(_transaction(postgres_url, commit=True))  # it did commit: no error
     with pytest.raises(StoreError, match="nothing was written"):
-        store._commit(_CommitCut(), _transaction(postgres_url, commit=False))
+        cut(_transaction(postgres_url, commit=False))
     xid = _transaction(postgres_url, commit=True)
     postgres_server.kill()
     with pytest.raises(StoreError, match="cannot be asked whether it committed"):
-        store._commit(_CommitCut(), xid)
+        cut(xid)
     postgres_server.start()
     store.close()
 

@@ -11,9 +11,14 @@ schema name, so two memlayer stores in one database (two schemas) never contend:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
 import xxhash
 
 from ...types import Scope
+from ..holds import acquired
 
 FORGET = "forget"  # forget/reset: exclusive; every scope-locked writer holds it shared
 MIGRATE = "migrate"
@@ -46,3 +51,16 @@ def channel(schema: str) -> str:
     """The LISTEN/NOTIFY channel of this store (an identifier: at most 63 bytes)."""
     name = f"memlayer_{schema}"
     return name if len(name) <= 63 else f"memlayer_{namespace(schema) & 0xFFFFFFFF:08x}"
+
+
+@contextmanager
+def held(conn: Any, key: tuple[int, int], wait_s: float) -> Iterator[bool]:
+    """The session advisory lock ``key`` on ``conn`` for the block (False: not had within ``wait_s``)."""
+    if not acquired(lambda: bool(conn.execute("SELECT pg_try_advisory_lock(%s, %s)", key).fetchone()[0]), wait_s):
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        if not conn.broken:
+            conn.execute("SELECT pg_advisory_unlock(%s, %s)", key)

@@ -5,14 +5,13 @@ snapshot; reads that must agree run in one REPEATABLE READ transaction. Writes r
 transactions (``storage.postgres.tx``): an acknowledged write is a committed transaction. A read that meets
 a connection the server dropped (a restart) is retried once on a fresh one; a write is never retried
 behind the caller's back — except when the connection broke during COMMIT itself: then the store asks the
-server (``pg_xact_status``) whether that transaction committed, and only says so when it knows.
+server whether that transaction committed, and only says so when it knows (``commit.py``).
 """
 
 from __future__ import annotations
 
 import math
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -25,6 +24,7 @@ from ...types import Scope, iso
 from ..base import LogEntry, LogName, ScopeRows, Selection, StoredMemory
 from ..memory_rows import COLUMNS, memory_from_row
 from . import codec, locks, pool, scoped, settings, sql
+from .commit import commit
 from .listen import Listener
 from .logs import head as _head
 from .logs import read_log as _read_log
@@ -71,20 +71,8 @@ class PostgresStore:
 
     # -- connections ----------------------------------------------------------------------------
     def _connect(self) -> Any:
-        try:
-            conn = psycopg.connect(self.settings.conninfo, **self._kwargs)
-        except psycopg.Error as exc:
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
-            raise StoreError(
-                f"cannot connect to the memlayer store at {self.location}: {first}. Check the host, port, user, "
-                "password and database name in the URL, and that the server accepts connections"
-            ) from exc
-        try:
-            self._configure(conn)
-        except BaseException:
-            conn.close()
-            raise
-        return conn
+        """A connection outside the pool (migrations, the listener, asking a transaction's outcome)."""
+        return pool.connect(self.settings, self._kwargs, self._configure)
 
     def _configure(self, conn: Any) -> None:
         conn.execute(pgsql.SQL("SET search_path TO {}").format(pgsql.Identifier(self.schema)))
@@ -147,7 +135,7 @@ class PostgresStore:
                     if not conn.broken:
                         conn.execute("ROLLBACK")
                     raise
-                self._commit(conn, None if row is None else row[0])
+                commit(conn, None if row is None else row[0], self.location, self._connect)
             finally:
                 self._pool.putconn(conn)
 
@@ -163,40 +151,6 @@ class PostgresStore:
                     raise
                 self._pool.check()
         raise AssertionError("unreachable")
-
-    def _commit(self, conn: Any, xid: str | None) -> None:
-        try:
-            conn.execute("COMMIT")
-        except psycopg.Error as exc:
-            if xid is None or not connection_lost(exc):
-                raise
-            status = self._xact_status(xid)
-            if status == "committed":
-                return  # it did commit: the write is durable
-            if status is None:
-                raise StoreError(
-                    f"the connection to {self.location} broke while committing transaction {xid}, and the server "
-                    f"cannot be asked whether it committed ({_first_line(exc)}). It was not acknowledged: when the "
-                    "server is back, check before retrying (an add that did commit is found again as a duplicate)"
-                ) from exc
-            raise StoreError(f"a write to {self.location} was lost with its connection ({_first_line(exc)}); "
-                             "nothing was written: retry") from exc
-
-    def _xact_status(self, xid: str, wait_s: float = 5.0) -> str | None:
-        """'committed' / 'aborted' for a transaction the server knows; None when it cannot be reached."""
-        deadline = time.monotonic() + wait_s
-        while True:
-            try:
-                with self._connect() as conn:
-                    row = conn.execute("SELECT pg_xact_status(%s::xid8)", (xid,)).fetchone()
-                    status = None if row is None or row[0] is None else str(row[0])
-                    if status != "in progress":
-                        return status
-            except (StoreError, psycopg.Error):
-                pass
-            if time.monotonic() >= deadline:
-                return None
-            time.sleep(0.2)
 
     # -- memories -------------------------------------------------------------------------------
     def get(self, memory_id: str) -> StoredMemory | None:
@@ -393,18 +347,9 @@ class PostgresStore:
         the holder's connection ends, so a holder killed with -9 frees it at once."""
         self._check_open()
         key = locks.named(self.schema, f"hold:{name}")
-        deadline = time.monotonic() + max(0.0, wait_s)
-        with store_errors(self.location, f"cannot take the {name!r} lock"), self._pool.connection() as conn:
-            while not _fetch_one(conn, "SELECT pg_try_advisory_lock(%s, %s)", key):
-                if time.monotonic() >= deadline:
-                    yield False
-                    return
-                time.sleep(0.05)
-            try:
-                yield True
-            finally:
-                if not conn.broken:
-                    conn.execute("SELECT pg_advisory_unlock(%s, %s)", key)
+        with store_errors(self.location, f"cannot take the {name!r} lock"), self._pool.connection() as conn, \
+                locks.held(conn, key, wait_s) as got:
+            yield got
 
     def watch(self, callback: Callable[[], None]) -> Callable[[], None]:
         """Call ``callback`` (on a background thread) after other processes commit to a change log — told by
@@ -448,12 +393,3 @@ class PostgresStore:
         self.closed = True
         self._pool.close()
 
-
-def _fetch_one(conn: Any, text: str, params: Sequence[Any]) -> Any:
-    row = conn.execute(text, params).fetchone()
-    return None if row is None else row[0]
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__

@@ -15,7 +15,6 @@ import os
 import re
 import sqlite3
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -26,6 +25,7 @@ from ...errors import StoreError
 from ...records import HistoryEvent, ScopeSummary, SourceMessage
 from ...types import Scope, iso
 from ..base import LogEntry, LogName, ScopeRows, Selection, StoredMemory
+from ..holds import acquired
 from ..memory_rows import COLUMNS, memory_from_row
 from . import lexical as lex
 from . import scoped, sql
@@ -316,7 +316,6 @@ class SQLiteStore:
     def hold(self, name: str, *, wait_s: float = 0.0) -> Iterator[bool]:
         """An exclusive flock on ``<db>.<name>.lock`` (the kernel drops it when the holder dies); within this
         process only for an in-memory store, or where flock does not exist."""
-        deadline = time.monotonic() + max(0.0, wait_s)
         if self.path == ":memory:" or fcntl is None:
             lock = self._holds.setdefault(name, threading.Lock())
             got = lock.acquire(timeout=wait_s) if wait_s > 0 else lock.acquire(blocking=False)
@@ -327,16 +326,18 @@ class SQLiteStore:
                     lock.release()
             return
         fd = os.open(f"{self.path}.{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+
+        def flock() -> bool:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                return False
+
         try:
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() >= deadline:
-                        yield False
-                        return
-                    time.sleep(0.05)
+            if not acquired(flock, wait_s):
+                yield False
+                return
             try:
                 yield True
             finally:
