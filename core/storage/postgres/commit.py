@@ -11,13 +11,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import psycopg
+
 from ...errors import StoreError
 from .rows import connection_lost
-
-try:
-    import psycopg
-except ImportError:  # pragma: no cover - the store module reports the missing extra
-    psycopg = None  # type: ignore[assignment]
 
 STATUS_WAIT_S = 5.0  # how long the server is asked, while it cannot be reached
 
