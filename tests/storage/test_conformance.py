@@ -66,6 +66,16 @@ def test_insert_and_read_back_every_field(store: Store) -> None:
     assert got.dtype == np.float32 and np.array_equal(got, vec(hash("Alice likes tea") % 1000))
 
 
+def test_reads_of_more_ids_than_one_statement_binds_return_them_all(store: Store) -> None:
+    # 5,001 ids: more than one statement's value list on every backend (SQLite 900, PostgreSQL 5,000)
+    pairs = put(store, ALICE, *[f"m{i}" for i in range(5_001)], attribute="kind:many")
+    ids, rids = [mid for mid, _ in pairs], [rid for _, rid in pairs]
+    assert store.rids_of([*ids, "nope"]) == dict(pairs)
+    assert {r: m.id for r, m in store.rows(rids).items()} == {rid: mid for mid, rid in pairs}
+    assert sorted(store.embeddings(rids)) == sorted(rids)
+    assert len(store.current_by_attribute(ALICE, ["kind:many", "kind:none"])) == 5_001
+
+
 def test_row_ids_are_increasing_and_in_order(store: Store) -> None:
     rids = [rid for _, rid in put(store, ALICE, *[f"t{i}" for i in range(700)])]
     assert rids == sorted(rids) and len(set(rids)) == 700

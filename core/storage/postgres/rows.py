@@ -10,8 +10,9 @@ import psycopg
 from psycopg import errors as pg
 
 from ...errors import StoreError
+from . import sql
 
-CHUNK = 5_000  # rows per statement when many are read or written at once
+CHUNK = sql.DIALECT.chunk  # rows per statement when many are read or written at once
 
 
 def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[list[Any]]:

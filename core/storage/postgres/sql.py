@@ -17,6 +17,7 @@ from typing import Any
 from ...filters import And, Cond, Filter, Not, Or
 from ...types import Scope
 from ..base import Selection
+from ..sqlreads import Clause, Dialect
 from . import codec
 
 _COMPARE = {"eq": "=", "ne": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
@@ -69,6 +70,14 @@ def current(at: float | None, prefix: str = "") -> tuple[str, list[Any]]:
     if at is None:
         return f"{prefix}valid_to IS NULL", []
     return f"{prefix}valid_to IS NULL AND {unexpired(prefix)}", [at]
+
+
+def any_of(column: str, values: Sequence[Any], kind: str) -> Clause:
+    """``column`` is one of ``values`` (one array parameter of the given element type)."""
+    return f"{column} = ANY(%s::{kind}[])", [list(values)]
+
+
+DIALECT = Dialect(mark="%s", chunk=5_000, any_of=any_of, where=where, current=current, scope_clause=scope_clause)
 
 
 def lexical(selection: Selection, terms: Sequence[str], limit: int) -> tuple[str, list[Any]] | None:

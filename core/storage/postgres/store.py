@@ -22,7 +22,7 @@ from ...errors import StoreError, missing_extra
 from ...records import HistoryEvent, ScopeSummary, SourceMessage
 from ...types import Scope, iso
 from ..base import LogEntry, LogName, ScopeRows, Selection, StoredMemory
-from ..memory_rows import COLUMNS, memory_from_row
+from ..sqlreads import SQLStoreReads, embedding_batches
 from . import codec, locks, pool, scoped, settings, sql
 from .commit import commit
 from .listen import Listener
@@ -43,12 +43,13 @@ T = TypeVar("T")
 READ_FAILED = "reading the memlayer store failed"
 
 
-class PostgresStore:
+class PostgresStore(SQLStoreReads):
     """A memlayer store in a PostgreSQL database (``postgresql://user:pass@host:5432/db?schema=memlayer``)."""
 
     shared = True  # many processes and hosts
     remote = True  # the data lives in a server: a per-host graph would not be shared
     closed = False
+    dialect = sql.DIALECT
 
     def __init__(self, url: str) -> None:
         self.settings = settings.parse(url)
@@ -95,7 +96,7 @@ class PostgresStore:
         with store_errors(self.location, READ_FAILED), self._pool.connection() as conn:
             return fn(conn)
 
-    def _rows(self, text: str, params: Sequence[Any] = (), *, binary: bool = False) -> list[tuple[Any, ...]]:
+    def _run(self, text: str, params: Sequence[Any] = (), *, binary: bool = False) -> list[tuple[Any, ...]]:
         def run(conn: Any) -> list[tuple[Any, ...]]:
             cur = conn.cursor(binary=binary).execute(text, params)
             return cur.fetchall() if cur.description is not None else []
@@ -104,7 +105,7 @@ class PostgresStore:
 
     def query(self, text: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Rows of any query (``%s`` parameters): for tests and diagnostics that inspect the database."""
-        return self._rows(text, params)
+        return self._run(text, params)
 
     @contextmanager
     def _snapshot(self) -> Iterator[Any]:
@@ -152,70 +153,35 @@ class PostgresStore:
                 self._pool.check()
         raise AssertionError("unreachable")
 
-    # -- memories -------------------------------------------------------------------------------
-    def get(self, memory_id: str) -> StoredMemory | None:
-        rows = self._rows(f"SELECT {COLUMNS} FROM memories WHERE id = %s", (memory_id,))
-        return memory_from_row(rows[0]) if rows else None
-
-    def rows(self, rids: Sequence[int]) -> dict[int, StoredMemory]:
-        out: dict[int, StoredMemory] = {}
-        for chunk in chunks([int(r) for r in rids]):
-            for row in self._rows(f"SELECT {COLUMNS} FROM memories WHERE rid = ANY(%s::bigint[])", (chunk,)):
-                out[int(row[0])] = memory_from_row(row)
-        return out
-
-    def select_rids(self, selection: Selection) -> np.ndarray:
-        where, params = sql.where(selection)
-        rows = self._rows(f"SELECT rid FROM memories WHERE {where}", params)
-        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-
-    def list_memories(self, selection: Selection, limit: int) -> list[StoredMemory]:
-        where, params = sql.where(selection)
-        rows = self._rows(f"SELECT {COLUMNS} FROM memories WHERE {where} ORDER BY updated_at DESC, rid DESC LIMIT %s",
-                          [*params, int(limit)])
-        return [memory_from_row(r) for r in rows]
-
+    # -- memories (the rest: SQLStoreReads) ---------------------------------------------------------
     def scope_rows(self, selection: Selection, keys: Sequence[str]) -> ScopeRows:
         where, params = sql.where(selection)
         cols = "".join(", meta -> %s::text" for _ in keys)
-        rows = self._rows(f"SELECT rid, created_at{cols} FROM memories WHERE {where} ORDER BY rid",
+        rows = self._run(f"SELECT rid, created_at{cols} FROM memories WHERE {where} ORDER BY rid",
                           [*(codec.encode(k) for k in keys), *params])
         rids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         times = np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows))
         return ScopeRows(rids, times, {k: [codec.decode_value(r[2 + i]) for r in rows] for i, k in enumerate(keys)})
-
-    def current_by_attribute(
-        self, scope: Scope, attributes: Sequence[str], *, at: float | None = None
-    ) -> list[StoredMemory]:
-        return self._read(lambda conn: PostgresTx(conn, self.schema, self.channel).current_by_attribute(
-            scope, attributes, at=at))
 
     def current_by_hash(
         self, scopes: Sequence[Scope], hashes: Sequence[str], *, at: float | None = None
     ) -> dict[Scope, dict[str, list[StoredMemory]]]:
         return self._read(lambda conn: current_by_hash(conn, scopes, hashes, at))
 
-    def rids_of(self, memory_ids: Sequence[str]) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for chunk in chunks(list(memory_ids)):
-            out.update({str(mid): int(rid) for rid, mid in self._rows(
-                "SELECT rid, id FROM memories WHERE id = ANY(%s::text[])", (chunk,))})
-        return out
-
     def scope_rows_upto(
         self, selection: Selection, keys: Sequence[str], cap: int, *, times: bool = True, speakers: bool = True,
         tokens: bool = False,
     ) -> ScopeRows | None:
-        return scoped.scope_rows_upto(self._rows, selection, keys, cap, times, speakers)  # (no token column)
+        return scoped.scope_rows_upto(self._run, selection, keys, cap, times, speakers)  # (no token column)
 
     def window(self, selection: Selection, rids: Sequence[int], span: int) -> ScopeRows:
-        return scoped.window(self._rows, selection, rids, span)
+        return scoped.window(self._run, selection, rids, span)
 
     def within(self, selection: Selection, rids: Sequence[int]) -> np.ndarray:
-        return scoped.within(self._rows, selection, rids)
+        return scoped.within(self._run, selection, rids)
 
     def token_counts(self, rids: Sequence[int], scope: Scope | None = None) -> dict[int, int]:
-        return scoped.token_counts(self._rows, rids)
+        return scoped.token_counts(self._run, rids)
 
     def lexical(
         self, selection: Selection, terms: Sequence[str], limit: int, size: int | None = None,
@@ -226,60 +192,28 @@ class PostgresStore:
         query = sql.lexical(selection, terms, limit)
         if query is None:
             return []
-        return [(int(r[0]), float(r[1])) for r in self._rows(*query)]
-
-    def embeddings(self, rids: Sequence[int]) -> dict[int, np.ndarray]:
-        out: dict[int, np.ndarray] = {}
-        for chunk in chunks([int(r) for r in rids]):
-            for rid, blob in self._rows("SELECT rid, embedding FROM memories WHERE rid = ANY(%s::bigint[])",
-                                        (chunk,), binary=True):
-                out[int(rid)] = np.frombuffer(blob, dtype=np.float32)
-        return out
+        return [(int(r[0]), float(r[1])) for r in self._run(*query)]
 
     @contextmanager
     def scan_embeddings(self, batch: int = 20_000) -> Iterator[tuple[int, Iterator[tuple[np.ndarray, np.ndarray]]]]:
         with self._snapshot() as conn:
             head = _head(conn, "vectors")
 
-            def batches() -> Iterator[tuple[np.ndarray, np.ndarray]]:
-                last = 0
-                cur = conn.cursor(binary=True)
-                while True:
-                    rows = cur.execute("SELECT rid, embedding FROM memories WHERE rid > %s ORDER BY rid LIMIT %s",
-                                       (last, batch)).fetchall()
-                    if not rows:
-                        return
-                    ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-                    flat = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
-                    yield ids, flat.reshape(len(rows), -1)
-                    last = int(ids[-1])
+            def fetch(last: int) -> list[tuple[Any, ...]]:
+                return conn.cursor(binary=True).execute(
+                    "SELECT rid, embedding FROM memories WHERE rid > %s ORDER BY rid LIMIT %s", (last, batch)).fetchall()
 
-            yield head, batches()
-
-    def count(self, selection: Selection | None = None) -> int:
-        if selection is None:
-            return int(self._rows("SELECT count(*) FROM memories")[0][0])
-        where, params = sql.where(selection)
-        return int(self._rows(f"SELECT count(*) FROM memories WHERE {where}", params)[0][0])
-
-    def scope_counts(self, at: float, over: int, within: Scope | None = None) -> dict[Scope, int]:
-        valid, params = sql.current(at)
-        if within is not None:
-            s_sql, s_params = sql.scope_clause(within)
-            valid, params = f"{s_sql} AND {valid}", [*s_params, *params]
-        rows = self._rows(f"SELECT user_id, agent_id, run_id, count(*) FROM memories WHERE {valid} "
-                          "GROUP BY user_id, agent_id, run_id HAVING count(*) > %s", [*params, int(over)])
-        return {Scope(u, a, r): int(n) for u, a, r, n in rows}
+            yield head, embedding_batches(fetch)
 
     def history(self, memory_id: str) -> list[HistoryEvent]:
-        rows = self._rows(
+        rows = self._run(
             "SELECT seq, memory_id, event, old_memory, new_memory, created_at, actor, user_id, agent_id, run_id, "
             "reason, message_ids FROM history WHERE memory_id = %s ORDER BY seq", (memory_id,))
         ids = sorted({int(i) for r in rows for i in r[11]})
         messages: dict[int, SourceMessage] = {}
         for chunk in chunks(ids):
-            for m in self._rows("SELECT id, role, content, name, created_at FROM messages WHERE id = ANY(%s::bigint[])",
-                                (chunk,)):
+            among, params = sql.any_of("id", chunk, "bigint")
+            for m in self._run(f"SELECT id, role, content, name, created_at FROM messages WHERE {among}", params):
                 messages[int(m[0])] = SourceMessage(m[1], m[2], m[3], iso(m[4]))
         return [
             HistoryEvent(id=r[0], memory_id=r[1], event=r[2], old_memory=r[3], new_memory=r[4], created_at=iso(r[5]),
@@ -293,7 +227,7 @@ class PostgresStore:
         now = -math.inf if at is None else float(at)  # no time given: nothing has expired
         for field in ("user_id", "agent_id", "run_id"):  # starts_with: literal and case-exact, unlike LIKE
             where, params = (f"starts_with({field}, %s)", [prefix]) if prefix else (f"{field} IS NOT NULL", [])
-            rows = self._rows(
+            rows = self._run(
                 f"SELECT {field}, count(*) FILTER (WHERE valid_to IS NULL AND (expires_at IS NULL OR expires_at > %s)), "
                 f"count(*) FILTER (WHERE valid_to IS NOT NULL), min(valid_from), max(updated_at), "
                 f"count(*) FILTER (WHERE valid_to IS NULL AND expires_at <= %s) FROM memories WHERE {where} "
@@ -308,7 +242,7 @@ class PostgresStore:
         for field in ("user_id", "agent_id", "run_id"):  # starts_with: literal and case-exact, unlike LIKE
             union = " UNION ".join(f"SELECT {field} FROM {table} WHERE starts_with({field}, %s)"
                                    for table in ("memories", "history", "messages", "graph_log"))
-            out[field] = sorted(str(r[0]) for r in self._rows(union, [prefix] * 4))  # code-point order
+            out[field] = sorted(str(r[0]) for r in self._run(union, [prefix] * 4))  # code-point order
         return out
 
     # -- change logs ----------------------------------------------------------------------------
@@ -324,10 +258,6 @@ class PostgresStore:
             return entries, int(conn.execute("SELECT count(*) FROM memories").fetchone()[0])
 
     # -- meta -----------------------------------------------------------------------------------
-    def get_meta(self, key: str) -> str | None:
-        rows = self._rows("SELECT value FROM meta WHERE key = %s", (key,))
-        return None if not rows else str(rows[0][0])
-
     def set_meta(self, key: str, value: str) -> None:
         with self.transaction() as tx:
             tx.set_meta(key, value)
@@ -337,7 +267,7 @@ class PostgresStore:
             tx.delete_meta(key)
 
     def meta_items(self, prefix: str) -> dict[str, str]:
-        return {str(k): str(v) for k, v in self._rows(
+        return {str(k): str(v) for k, v in self._run(
             "SELECT key, value FROM meta WHERE starts_with(key, %s) ORDER BY key", (prefix,))}
 
     # -- several processes --------------------------------------------------------------------

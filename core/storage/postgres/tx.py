@@ -28,6 +28,7 @@ import numpy as np
 from ...types import Scope
 from ..base import GRAPH_EPOCH_KEY, HistoryEntry, NewMemory, NewMessage, Selection, StoredMemory
 from ..memory_rows import COLUMNS, memory_from_row
+from ..sqlreads import SQLReads
 from . import codec, locks, sql
 from .rows import chunks
 
@@ -86,8 +87,10 @@ RETURNING seq
 """
 
 
-class PostgresTx:
+class PostgresTx(SQLReads):
     """One connection inside one READ COMMITTED transaction."""
+
+    dialect = sql.DIALECT
 
     def __init__(self, conn: Any, schema: str, channel: str) -> None:
         self.conn = conn
@@ -98,6 +101,10 @@ class PostgresTx:
 
     def execute(self, text: str, params: Sequence[Any] = ()) -> Any:
         return self.conn.execute(text, params)
+
+    def _run(self, text: str, params: Sequence[Any] = (), *, binary: bool = False) -> list[tuple[Any, ...]]:
+        cur = self.conn.cursor(binary=binary).execute(text, params)
+        return cur.fetchall() if cur.description is not None else []
 
     # -- locks ----------------------------------------------------------------------------------
     def lock_scope(self, scope: Scope) -> None:
@@ -116,10 +123,6 @@ class PostgresTx:
         self.conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", locks.named(self.schema, locks.FORGET))
 
     # -- meta -----------------------------------------------------------------------------------
-    def get_meta(self, key: str) -> str | None:
-        row = self.conn.execute("SELECT value FROM meta WHERE key = %s", (key,)).fetchone()
-        return None if row is None else str(row[0])
-
     def set_meta(self, key: str, value: str) -> None:
         self.conn.execute("INSERT INTO meta VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                           (key, value))
@@ -141,31 +144,6 @@ class PostgresTx:
         self, scopes: Sequence[Scope], hashes: Sequence[str], *, at: float | None = None
     ) -> dict[Scope, dict[str, list[StoredMemory]]]:
         return current_by_hash(self.conn, scopes, hashes, at)
-
-    def current_by_attribute(
-        self, scope: Scope, attributes: Sequence[str], *, at: float | None = None
-    ) -> list[StoredMemory]:
-        if not attributes:
-            return []
-        s_sql, s_params = sql.scope_clause(scope, exact=True)
-        valid, v_params = sql.current(at)
-        rows = self.conn.execute(
-            f"SELECT {COLUMNS} FROM memories WHERE {s_sql} AND {valid} AND attribute = ANY(%s::text[]) "
-            "ORDER BY rid", [*s_params, *v_params, sorted(set(attributes))],
-        ).fetchall()
-        return [memory_from_row(r) for r in rows]
-
-    def list_memories(self, selection: Selection, limit: int) -> list[StoredMemory]:
-        where, params = sql.where(selection)
-        rows = self.conn.execute(
-            f"SELECT {COLUMNS} FROM memories WHERE {where} ORDER BY updated_at DESC, rid DESC LIMIT %s",
-            [*params, int(limit)],
-        ).fetchall()
-        return [memory_from_row(r) for r in rows]
-
-    def count(self, selection: Selection) -> int:
-        where, params = sql.where(selection)
-        return int(self.conn.execute(f"SELECT count(*) FROM memories WHERE {where}", params).fetchone()[0])
 
     def expired(self, before: float, limit: int, within: Selection | None = None) -> list[StoredMemory]:
         """Locked (``FOR UPDATE``); rows another sweeper holds are skipped, so concurrent sweepers take

@@ -15,7 +15,7 @@ from . import sql
 
 T = TypeVar("T")
 
-CHUNK = 900  # bound parameters per IN (...) list, under SQLite's default limit of 999
+CHUNK = sql.DIALECT.chunk  # bound parameters per IN (...) list
 
 
 def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[list[T]]:

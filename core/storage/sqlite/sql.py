@@ -13,6 +13,7 @@ from typing import Any
 from ...filters import And, Cond, Filter, Not, Or
 from ...types import Scope
 from ..base import Selection
+from ..sqlreads import Clause, Dialect
 
 _COMPARE = {"eq": "=", "ne": "!=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 
@@ -76,6 +77,15 @@ def current(at: float | None, prefix: str = "") -> tuple[str, list[Any]]:
     if at is None:
         return f"{prefix}valid_to IS NULL", []
     return f"{prefix}valid_to IS NULL AND {unexpired(prefix)}", [at]
+
+
+def any_of(column: str, values: Sequence[Any], kind: str) -> Clause:
+    """``column`` is one of ``values`` (an IN list: at most ``DIALECT.chunk`` of them)."""
+    return f"{column} IN ({','.join('?' * len(values))})", list(values)
+
+
+DIALECT = Dialect(mark="?", chunk=900,  # values per IN list, under SQLite's default limit of 999 parameters
+                   any_of=any_of, where=where, current=current, scope_clause=scope_clause)
 
 
 def fts_match(terms: Sequence[str]) -> str | None:

@@ -8,7 +8,6 @@ must agree with each other run in one read transaction (a WAL snapshot).
 from __future__ import annotations
 
 import contextlib
-import itertools
 import json
 import math
 import os
@@ -26,7 +25,7 @@ from ...records import HistoryEvent, ScopeSummary, SourceMessage
 from ...types import Scope, iso
 from ..base import LogEntry, LogName, ScopeRows, Selection, StoredMemory
 from ..holds import acquired
-from ..memory_rows import COLUMNS, memory_from_row
+from ..sqlreads import SQLStoreReads, embedding_batches
 from . import lexical as lex
 from . import scoped, sql
 from .connections import Connections
@@ -42,12 +41,13 @@ except ImportError:  # pragma: no cover - not POSIX: holds are per process
 _LOG_TABLES = {"vectors": "vector_log", "graph": "graph_log"}
 
 
-class SQLiteStore:
+class SQLiteStore(SQLStoreReads):
     """Thread-safe access to one memlayer database file (or ``:memory:``)."""
 
     shared = True  # several processes on one host may share the file
     remote = False
     closed = False
+    dialect = sql.DIALECT
 
     def __init__(self, path: str, *, busy_timeout_s: float = 30.0) -> None:
         self.path = path
@@ -106,8 +106,8 @@ class SQLiteStore:
         with self._db.transaction() as conn:
             yield SQLiteTx(conn)
 
-    def _rows(self, text: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """Plain tuples (several times faster to build than sqlite3.Row)."""
+    def _run(self, text: str, params: Sequence[Any] = (), *, binary: bool = False) -> list[tuple[Any, ...]]:
+        """Plain tuples (several times faster to build than sqlite3.Row); blobs are bytes either way."""
         with self._db.reading() as conn:
             return conn.execute(text, params).fetchall()
 
@@ -118,31 +118,7 @@ class SQLiteStore:
             cur.row_factory = sqlite3.Row
             return cur.execute(text, params).fetchall()
 
-    # -- memories -------------------------------------------------------------------------------
-    def get(self, memory_id: str) -> StoredMemory | None:
-        rows = self._rows(f"SELECT {COLUMNS} FROM memories WHERE id = ?", (memory_id,))
-        return memory_from_row(rows[0]) if rows else None
-
-    def rows(self, rids: Sequence[int]) -> dict[int, StoredMemory]:
-        out: dict[int, StoredMemory] = {}
-        for chunk in chunks([int(r) for r in rids]):
-            for row in self._rows(f"SELECT {COLUMNS} FROM memories WHERE rid IN ({_marks(chunk)})", chunk):
-                out[int(row[0])] = memory_from_row(row)
-        return out
-
-    def select_rids(self, selection: Selection) -> np.ndarray:
-        where, params = sql.where(selection)
-        rows = self._rows(f"SELECT rid FROM memories WHERE {where}", params)
-        return np.fromiter(itertools.chain.from_iterable(rows), dtype=np.int64, count=len(rows))
-
-    def list_memories(self, selection: Selection, limit: int) -> list[StoredMemory]:
-        where, params = sql.where(selection)
-        rows = self._rows(
-            f"SELECT {COLUMNS} FROM memories WHERE {where} ORDER BY updated_at DESC, rid DESC LIMIT ?",
-            [*params, int(limit)],
-        )
-        return [memory_from_row(r) for r in rows]
-
+    # -- memories (the rest: SQLReads) --------------------------------------------------------------
     def scope_rows(self, selection: Selection, keys: Sequence[str]) -> ScopeRows:
         with self._db.reading() as conn:
             return scoped.scope_rows(conn, selection, keys)
@@ -163,24 +139,11 @@ class SQLiteStore:
             found = lex.within(conn, selection, rids)
         return np.unique(np.asarray(found, dtype=np.int64))
 
-    def current_by_attribute(
-        self, scope: Scope, attributes: Sequence[str], *, at: float | None = None
-    ) -> list[StoredMemory]:
-        with self._db.snapshot() as conn:
-            return SQLiteTx(conn).current_by_attribute(scope, attributes, at=at)
-
     def current_by_hash(
         self, scopes: Sequence[Scope], hashes: Sequence[str], *, at: float | None = None
     ) -> dict[Scope, dict[str, list[StoredMemory]]]:
         with self._db.reading() as conn:
             return current_by_hash(conn, scopes, hashes, at)
-
-    def rids_of(self, memory_ids: Sequence[str]) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for chunk in chunks(list(memory_ids)):
-            out.update({mid: int(rid) for rid, mid in self._rows(
-                f"SELECT rid, id FROM memories WHERE id IN ({_marks(chunk)})", chunk)})
-        return out
 
     def lexical(
         self, selection: Selection, terms: Sequence[str], limit: int, size: int | None = None,
@@ -193,55 +156,24 @@ class SQLiteStore:
         with self._db.reading() as conn:
             return lex.token_counts(conn, rids, None if scope is None else scope.user_id)
 
-    def embeddings(self, rids: Sequence[int]) -> dict[int, np.ndarray]:
-        out: dict[int, np.ndarray] = {}
-        for chunk in chunks([int(r) for r in rids]):
-            for rid, blob in self._rows(f"SELECT rid, embedding FROM memories WHERE rid IN ({_marks(chunk)})", chunk):
-                out[int(rid)] = np.frombuffer(blob, dtype=np.float32)
-        return out
-
     @contextmanager
     def scan_embeddings(self, batch: int = 20_000) -> Iterator[tuple[int, Iterator[tuple[np.ndarray, np.ndarray]]]]:
         with self._db.snapshot() as conn:
             head = int(conn.execute("SELECT COALESCE(MAX(seq), 0) FROM vector_log").fetchone()[0])
 
-            def batches() -> Iterator[tuple[np.ndarray, np.ndarray]]:
-                last = 0
-                while True:
-                    rows = conn.execute(
-                        "SELECT rid, embedding FROM memories WHERE rid > ? ORDER BY rid LIMIT ?", (last, batch)
-                    ).fetchall()
-                    if not rows:
-                        return
-                    ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-                    flat = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
-                    yield ids, flat.reshape(len(rows), -1)
-                    last = int(ids[-1])
+            def fetch(last: int) -> list[tuple[Any, ...]]:
+                return conn.execute("SELECT rid, embedding FROM memories WHERE rid > ? ORDER BY rid LIMIT ?",
+                                    (last, batch)).fetchall()
 
-            yield head, batches()
-
-    def count(self, selection: Selection | None = None) -> int:
-        if selection is None:
-            return int(self._rows("SELECT COUNT(*) FROM memories")[0][0])
-        where, params = sql.where(selection)
-        return int(self._rows(f"SELECT COUNT(*) FROM memories WHERE {where}", params)[0][0])
-
-    def scope_counts(self, at: float, over: int, within: Scope | None = None) -> dict[Scope, int]:
-        valid, params = sql.current(at)
-        if within is not None:
-            s_sql, s_params = sql.scope_clause(within)
-            valid, params = f"{s_sql} AND {valid}", [*s_params, *params]
-        rows = self._rows(f"SELECT user_id, agent_id, run_id, COUNT(*) FROM memories WHERE {valid} "
-                          "GROUP BY user_id, agent_id, run_id HAVING COUNT(*) > ?", [*params, int(over)])
-        return {Scope(u, a, r): int(n) for u, a, r, n in rows}
+            yield head, embedding_batches(fetch)
 
     def history(self, memory_id: str) -> list[HistoryEvent]:
         rows = self.query("SELECT * FROM history WHERE memory_id = ? ORDER BY seq", (memory_id,))
         ids = sorted({int(i) for r in rows for i in json.loads(r["message_ids"])})
         messages: dict[int, SourceMessage] = {}
         for chunk in chunks(ids):
-            for m in self._rows(f"SELECT id, role, content, name, created_at FROM messages WHERE id IN ({_marks(chunk)})",
-                                chunk):
+            among, params = sql.any_of("id", chunk, "bigint")
+            for m in self._run(f"SELECT id, role, content, name, created_at FROM messages WHERE {among}", params):
                 messages[int(m[0])] = SourceMessage(m[1], m[2], m[3], iso(m[4]))
         return [
             HistoryEvent(
@@ -256,7 +188,7 @@ class SQLiteStore:
 
     # -- change logs ----------------------------------------------------------------------------
     def log_head(self, log: LogName) -> int:
-        return int(self._rows(f"SELECT COALESCE(MAX(seq), 0) FROM {_LOG_TABLES[log]}")[0][0])
+        return int(self._run(f"SELECT COALESCE(MAX(seq), 0) FROM {_LOG_TABLES[log]}")[0][0])
 
     def read_log(self, log: LogName, after: int, limit: int | None = None) -> list[LogEntry]:
         with self._db.reading() as conn:
@@ -268,10 +200,6 @@ class SQLiteStore:
             return entries, int(conn.execute("SELECT COUNT(*) FROM memories").fetchone()[0])
 
     # -- meta -----------------------------------------------------------------------------------
-    def get_meta(self, key: str) -> str | None:
-        rows = self._rows("SELECT value FROM meta WHERE key = ?", (key,))
-        return None if not rows else str(rows[0][0])
-
     def set_meta(self, key: str, value: str) -> None:
         with self.transaction() as tx:
             tx.set_meta(key, value)
@@ -282,7 +210,7 @@ class SQLiteStore:
 
     def meta_items(self, prefix: str) -> dict[str, str]:
         escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        return {str(k): str(v) for k, v in self._rows(
+        return {str(k): str(v) for k, v in self._run(
             "SELECT key, value FROM meta WHERE key LIKE ? ESCAPE '\\' ORDER BY key", (escaped + "%",))}
 
     def list_scopes(self, prefix: str, limit: int, *, at: float | None = None) -> dict[str, list[ScopeSummary]]:
@@ -290,7 +218,7 @@ class SQLiteStore:
         now = -math.inf if at is None else float(at)  # no time given: nothing has expired
         for field in ("user_id", "agent_id", "run_id"):  # each an index range scan over memories_<field>_scope
             where, params = _starts_with(field, prefix)
-            rows = self._rows(
+            rows = self._run(
                 f"SELECT {field}, SUM(valid_to IS NULL AND (expires_at IS NULL OR expires_at > ?)), "
                 f"SUM(valid_to IS NOT NULL), MIN(valid_from), MAX(updated_at), SUM(valid_to IS NULL AND coalesce(expires_at <= ?, 0)) "
                 f"FROM memories WHERE {where} GROUP BY {field} ORDER BY {field} LIMIT ?", [now, now, *params, int(limit)])
@@ -307,7 +235,7 @@ class SQLiteStore:
             found: set[str] = set()
             where, params = _starts_with(field, prefix)
             for table in ("memories", "history", "messages", "graph_log"):
-                found.update(str(r[0]) for r in self._rows(f"SELECT DISTINCT {field} FROM {table} WHERE {where}", params))
+                found.update(str(r[0]) for r in self._run(f"SELECT DISTINCT {field} FROM {table} WHERE {where}", params))
             out[field] = sorted(found)
         return out
 
@@ -382,10 +310,6 @@ def _read_log(conn: sqlite3.Connection, log: LogName, after: int, limit: int | N
             f"SELECT seq, user_id, agent_id, run_id, op, payload FROM graph_log WHERE seq > ? ORDER BY seq{tail}",
             (after,)).fetchall()
     ]
-
-
-def _marks(chunk: Sequence[Any]) -> str:
-    return ",".join("?" * len(chunk))
 
 
 def _starts_with(column: str, prefix: str) -> tuple[str, list[Any]]:

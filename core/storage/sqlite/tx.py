@@ -21,27 +21,29 @@ from ..base import (
     is_transcript,
 )
 from ..memory_rows import COLUMNS, memory_from_row
+from ..sqlreads import SQLReads
 from . import sql
 from .lexical import count_tokens
 from .rows import chunks, current_by_hash
 from .schema import FTS_INSERT
 
 
-class SQLiteTx:
+class SQLiteTx(SQLReads):
     """The connection inside one IMMEDIATE transaction (which already serialises every writer of the file)."""
+
+    dialect = sql.DIALECT
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
+
+    def _run(self, text: str, params: Sequence[Any] = (), *, binary: bool = False) -> list[tuple[Any, ...]]:
+        return self.conn.execute(text, params).fetchall()
 
     def execute(self, text: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
         return self.conn.execute(text, params)
 
     def lock_scope(self, scope: Scope) -> None:
         """Nothing to do: BEGIN IMMEDIATE holds the database's write lock already."""
-
-    def get_meta(self, key: str) -> str | None:
-        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return None if row is None else str(row[0])
 
     def delete_meta(self, key: str) -> None:
         self.conn.execute("DELETE FROM meta WHERE key = ?", (key,))
@@ -63,32 +65,6 @@ class SQLiteTx:
         self, scopes: Sequence[Scope], hashes: Sequence[str], *, at: float | None = None
     ) -> dict[Scope, dict[str, list[StoredMemory]]]:
         return current_by_hash(self.conn, scopes, hashes, at)
-
-    def current_by_attribute(
-        self, scope: Scope, attributes: Sequence[str], *, at: float | None = None
-    ) -> list[StoredMemory]:
-        if not attributes:
-            return []
-        s_sql, s_params = sql.scope_clause(scope, exact=True)
-        valid, v_params = sql.current(at)
-        wanted = sorted(set(attributes))
-        rows = self.conn.execute(
-            f"SELECT {COLUMNS} FROM memories WHERE {s_sql} AND {valid} AND attribute IN "
-            f"({','.join('?' * len(wanted))}) ORDER BY rid", [*s_params, *v_params, *wanted],
-        ).fetchall()
-        return [memory_from_row(r) for r in rows]
-
-    def list_memories(self, selection: Selection, limit: int) -> list[StoredMemory]:
-        where, params = sql.where(selection)
-        rows = self.conn.execute(
-            f"SELECT {COLUMNS} FROM memories WHERE {where} ORDER BY updated_at DESC, rid DESC LIMIT ?",
-            [*params, int(limit)],
-        ).fetchall()
-        return [memory_from_row(r) for r in rows]
-
-    def count(self, selection: Selection) -> int:
-        where, params = sql.where(selection)
-        return int(self.conn.execute(f"SELECT COUNT(*) FROM memories WHERE {where}", params).fetchone()[0])
 
     def expired(self, before: float, limit: int, within: Selection | None = None) -> list[StoredMemory]:
         cond, params = "expires_at <= ?", [before]
