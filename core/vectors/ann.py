@@ -79,8 +79,9 @@ class Ann:
     def meta(self) -> dict[str, Any]:
         return {"kind": "ivf-sq8", "nprobe": self.nprobe, "trained_n": self.trained_n, "recall": self.recall}
 
-    def write(self, fh: Any) -> None:
-        faiss.write_index(self.index, faiss.PyCallbackIOWriter(fh.write))
+    def to_bytes(self) -> np.ndarray:
+        """The index in FAISS's file format (uint8), copied to memory: written out while the index moves on."""
+        return np.asarray(faiss.serialize_index(self.index))
 
     @classmethod
     def read(cls, fh: Any, meta: dict[str, Any]) -> Ann:

@@ -34,7 +34,7 @@ except ImportError as exc:  # pragma: no cover - faiss-cpu is a core dependency
     raise ImportError('faiss is not installed: pip install "memlayer" (it depends on faiss-cpu)') from exc
 
 from . import ann as ann_mod
-from .store import VectorStore
+from .store import CHUNK, Frozen, VectorStore
 
 faiss: Any = _faiss  # FAISS's type stubs miss the SWIG helpers used here
 log = logging.getLogger("memlayer.vectors")
@@ -83,7 +83,9 @@ class FaissIndex:
         self._store = VectorStore(self.dims)
         self._ann: ann_mod.Ann | None = None
         self._build: ann_mod.BuildState | None = None
+        self._saving: ann_mod.BuildState | None = None  # a save in progress: the ids touched since its picture
         self._lock = threading.RLock()
+        self._save_lock = threading.Lock()
         self.builds = 0  # approximate indexes installed (for tests and benchmarks)
         self.build_error: str | None = None
 
@@ -107,8 +109,9 @@ class FaissIndex:
                 self._ann.remove(replaced)
                 live_ids, live_vecs = self._store.get(ids)  # a repeated id: its last vector
                 self._ann.add(live_ids, live_vecs)
-            if self._build is not None:
-                self._build.touch(ids)
+            for state in (self._build, self._saving):
+                if state is not None:
+                    state.touch(ids)
             self._maybe_build()
 
     def remove(self, ids: np.ndarray) -> None:
@@ -116,8 +119,9 @@ class FaissIndex:
             gone = self._store.remove(np.asarray(ids, dtype=np.int64))
             if self._ann is not None:
                 self._ann.remove(gone)
-            if self._build is not None:
-                self._build.touch(gone)
+            for state in (self._build, self._saving):
+                if state is not None:
+                    state.touch(gone)
             if self.approximate_after and len(self) < self.approximate_after // 2 and self._ann is not None:
                 self._ann = None  # shrunk far below the threshold: exact is cheap again
                 self.close()
@@ -249,31 +253,62 @@ class FaissIndex:
                 _BUILDS.discard(build)
 
     # -- persistence ----------------------------------------------------------------------------
-    def save(self, path: str) -> None:
-        with self._lock:
-            ann = self._ann
-            n = len(self._store)
-            ids_offset = HEADER
-            vec_offset = _align(ids_offset + 8 * n)
-            ann_offset = vec_offset + 4 * self.dims * n
-            header = {"format": 1, "dims": self.dims, "count": n, "ids_offset": ids_offset,
-                      "vectors_offset": vec_offset, "ann_offset": ann_offset,
-                      "ann": None if ann is None else ann.meta()}
-            raw = json.dumps(header).encode()
-            if len(raw) > HEADER - len(MAGIC) - 1:
-                raise ValueError("vector snapshot header too large")
-            blocks = self._store.blocks()
-            with open(path, "wb") as fh:
-                fh.write(MAGIC + raw + b"\n" + b" " * (HEADER - len(MAGIC) - len(raw) - 1))
-                for ids, _ in blocks:
-                    fh.write(ids.astype("<i8").tobytes())
-                fh.write(b"\0" * (vec_offset - ids_offset - 8 * n))
-                for _, slots in blocks:
-                    fh.write(np.ascontiguousarray(self._store.gather(slots), dtype="<f4").data)
-                if ann is not None:
-                    ann.write(fh)
-            if self.mmap and n:  # continue on the file just written: compacted, and not resident
-                self._store.adopt(_read_ids(path, header), _map_rows(path, header))
+    saves_while_in_use = True  # (VectorIndex.save)
+
+    def save(self, path: str) -> int:
+        """Write the index as it is when the call starts, while searches and writes go on: under the lock only a
+        picture is taken (the live rows' ids and slots, and a copy of the approximate index). Rows are never
+        rewritten in place, so the picture's rows stay readable; one removed meanwhile may be written as zeros
+        (the vector projection publishes a snapshot with the change-log position read before the picture, so
+        replaying the log removes it). Then, with ``mmap``, the index continues on the file, redoing the ids
+        touched meanwhile."""
+        with self._save_lock:  # one save at a time
+            with self._lock:
+                ann = self._ann
+                ann_meta, ann_bytes = (None, None) if ann is None else (ann.meta(), ann.to_bytes())
+                rows = self._store.freeze()
+                saving = self._saving = ann_mod.BuildState()
+            try:
+                header = self._write(path, rows, ann_meta, ann_bytes)
+            except BaseException:
+                with self._lock:
+                    self._saving = None
+                raise
+            del rows, ann_bytes
+            with self._lock:
+                self._saving = None
+                if self.mmap and header["count"]:
+                    self._continue_on(path, header, saving.touched)
+            return int(header["count"])
+
+    def _write(self, path: str, rows: Frozen, ann_meta: dict[str, Any] | None, ann_bytes: Any) -> dict[str, Any]:
+        n = len(rows.ids)
+        ids_offset = HEADER
+        vec_offset = _align(ids_offset + 8 * n)
+        header = {"format": 1, "dims": self.dims, "count": n, "ids_offset": ids_offset, "vectors_offset": vec_offset,
+                  "ann_offset": vec_offset + 4 * self.dims * n, "ann": ann_meta}
+        raw = json.dumps(header).encode()
+        if len(raw) > HEADER - len(MAGIC) - 1:
+            raise ValueError("vector snapshot header too large")
+        with open(path, "wb") as fh:
+            fh.write(MAGIC + raw + b"\n" + b" " * (HEADER - len(MAGIC) - len(raw) - 1))
+            fh.write(rows.ids.astype("<i8").tobytes())
+            fh.write(b"\0" * (vec_offset - ids_offset - 8 * n))
+            for start in range(0, n, CHUNK):
+                fh.write(np.ascontiguousarray(rows.gather(rows.slots[start:start + CHUNK]), dtype="<f4").data)
+            if ann_bytes is not None:
+                fh.write(memoryview(ann_bytes))
+        return header
+
+    def _continue_on(self, path: str, header: dict[str, Any], touched: set[int]) -> None:
+        """Rows from the file just written (compacted, and not resident), then those touched since its picture
+        as they are now (under the lock)."""
+        ids = np.fromiter(touched, dtype=np.int64, count=len(touched))
+        now_ids, now_rows = self._store.get(ids)
+        self._store.adopt(_read_ids(path, header), _map_rows(path, header))
+        if len(ids):
+            self._store.remove(ids)
+            self._store.add(now_ids, now_rows)
 
     def load(self, path: str) -> None:
         with open(path, "rb") as fh:
@@ -294,7 +329,7 @@ class FaissIndex:
         rows = _map_rows(path, header) if self.mmap else np.fromfile(
             path, dtype="<f4", count=len(ids) * self.dims, offset=int(header["vectors_offset"])
         ).reshape(len(ids), self.dims)
-        with self._lock:
+        with self._save_lock, self._lock:  # (not while a save of this index is continuing on its file)
             self.close()
             self._build = None
             self._store.adopt(ids, rows)

@@ -141,6 +141,50 @@ def test_save_continues_on_the_written_file_and_compacts(tmp_path: Path):
         index.reconstruct_batch(ids[:1])
 
 
+@pytest.mark.parametrize("approximate", [True, False])
+def test_a_save_writes_the_state_it_started_from_while_writes_and_searches_go_on(tmp_path: Path, monkeypatch,
+                                                                                 approximate: bool):
+    index, vectors, ids = filled(3000, approximate_after=1500 if approximate else None)
+    assert index.approximate_ready == approximate
+    picture = {int(i): v for i, v in zip(ids, vectors, strict=True)}
+    fresh = clustered(20, seed=9)
+    write = FaissIndex._write
+
+    def meanwhile(self, *args):  # another thread's writes and searches while the file is written
+        def other() -> None:
+            self.remove(ids[:10])  # removed: their rows read as zeros from here on
+            self.add(ids[10:20], fresh[:10])  # re-embedded
+            self.add(np.arange(5001, 5011), fresh[10:])  # new
+            self.search(vectors[0], 5)
+
+        worker = threading.Thread(target=other)
+        worker.start()
+        worker.join(10)
+        assert not worker.is_alive(), "a write or search waited for the save"
+        return write(self, *args)
+
+    monkeypatch.setattr(FaissIndex, "_write", meanwhile)
+    path = str(tmp_path / "v.snap")
+    assert index.save(path) == 3000  # the picture's count, not the index's now
+
+    saved = FaissIndex(DIMS, approximate_after=None)
+    saved.load(path)
+    assert sorted(saved.ids().tolist()) == sorted(picture)
+    kept = ids[20:]  # (a row removed or re-embedded meanwhile may be written as zeros: the log replays it)
+    assert np.array_equal(saved.reconstruct_batch(kept), np.stack([picture[int(i)] for i in kept]))
+    if approximate:
+        assert len(saved._ann) == 3000  # type: ignore[arg-type]
+    # the index went on from the file, with what was written meanwhile redone
+    now = dict(picture)
+    for i in ids[:10]:
+        del now[int(i)]
+    now.update({int(i): v for i, v in zip([*ids[10:20], *range(5001, 5011)], fresh, strict=True)})
+    assert index._store.dead == 20  # continued on the file: the 20 rows it holds that were touched, tombstoned
+    assert sorted(index.ids().tolist()) == sorted(now)
+    assert np.array_equal(index.reconstruct_batch(np.array(sorted(now))), np.stack([now[i] for i in sorted(now)]))
+    assert index.search(fresh[3], 1)[1].tolist() == [int(ids[13])]
+
+
 def test_loads_snapshots_written_by_the_flat_faiss_index(tmp_path: Path):
     vectors = clustered(100)
     old = faiss.IndexIDMap2(faiss.IndexFlatIP(DIMS))
