@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import tempfile
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -45,6 +46,9 @@ class VectorProjection(Projection):
         self.directory = directory
         self._snapshot_mark = 0
         self._snapshot_min = snapshot_min
+        self._saving = threading.Lock()  # one snapshot at a time
+        self._saver: threading.Thread | None = None  # the thread writing a due snapshot, if any
+        self._closing = False
 
     # -- loading ------------------------------------------------------------------------------
     def _load(self) -> str | None:
@@ -155,16 +159,34 @@ class VectorProjection(Projection):
     def _persist(self, forced: bool) -> None:
         if not self.directory:
             return
-        pending = self.watermark - self._snapshot_mark
         if forced:
             self.snapshot(force=True)
-        elif pending >= max(self._snapshot_min, len(self.index) // 4):
-            try:
-                self.snapshot()
-            except StoreError as exc:  # an optimisation: the log replays from the last good snapshot
-                log.warning("%s; will retry later", exc)
+        elif self.watermark - self._snapshot_mark >= max(self._snapshot_min, len(self.index) // 4):
+            self._save_behind()
+
+    def _save_behind(self) -> None:
+        """A due snapshot, written on a thread of its own: the caller (a catch-up) holds the lock, and written
+        there it would stop every search of this process until the index is on disk (seconds at 1M vectors).
+        One at a time; not a daemon, so a process that exits without closing still finishes it."""
+        saver = self._saver
+        if self._closing or (saver is not None and saver.is_alive()):
+            return
+        self._saver = threading.Thread(target=self._save_quietly, name="memlayer-vector-snapshot")
+        self._saver.start()
+
+    def _save_quietly(self) -> None:
+        try:
+            self.snapshot()
+        except StoreError as exc:  # an optimisation: the log replays from the last good snapshot
+            log.warning("%s; will retry later", exc)
+        except Exception:  # the same: the next catch-up that finds a snapshot due tries again
+            log.exception("writing a vector index snapshot failed; will retry later")
 
     def close(self) -> None:
+        self._closing = True
+        saver = self._saver
+        if saver is not None:
+            saver.join()
         self.snapshot()
 
     def snapshot(self, force: bool = False, *, forgetting: bool = False) -> None:
@@ -172,38 +194,60 @@ class VectorProjection(Projection):
         another process deleted or forgot before it was taken (a process closing long after a forget would
         otherwise publish the vectors it still held). ``forgetting``: also remove the older snapshot files of
         other live processes (a forget must leave no file holding what it removed; a process that was about to
-        publish one of them rebuilds its index at the next open instead of loading it)."""
-        with self._lock:
+        publish one of them rebuilds its index at the next open instead of loading it).
+
+        Snapshots take turns. An index that ``saves_while_in_use`` (it pictures the state it starts from, at or
+        past the watermark read here: replaying the log from there is idempotent) writes itself outside the
+        projection's lock, so searches and catch-ups go on; another keeps the lock until it is written."""
+        lock: Any = self._lock
+        lock.acquire()
+        try:
             if self.directory is None:
                 return
-            self._catch_up({}, raise_errors=False, persist=False)
-            if not force and self.watermark == self._snapshot_mark:
-                if forgetting:  # nothing new to write; other files may still hold what was forgotten
-                    _remove_stale(self.directory, live_too=True)
-                return
-            name = f"vectors-{self.watermark}-{os.getpid()}.faiss"
-            tmp = os.path.join(self.directory, name + ".tmp")
-            tmp_pointer = None
-            try:
-                self.index.save(tmp)
-                _fsync(tmp)
-                checksum = file_checksum(tmp)
-                os.replace(tmp, os.path.join(self.directory, name))
-                meta = {"file": name, "watermark": self.watermark, "count": len(self.index), "dims": self.dims,
-                        "store": self.store.location, "checksum": checksum}
-                fd, tmp_pointer = tempfile.mkstemp(dir=self.directory, prefix=f".vectors-{os.getpid()}-", suffix=".json")
-                with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                    json.dump(meta, fh)
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                os.replace(tmp_pointer, os.path.join(self.directory, POINTER))
-            except (OSError, RuntimeError) as exc:  # faiss reports I/O failures as RuntimeError
-                for leftover in (tmp, tmp_pointer):
-                    with contextlib.suppress(OSError, TypeError):
-                        os.remove(leftover)  # type: ignore[arg-type]
-                raise StoreError(f"cannot write the vector index snapshot in {self.directory}: {exc}") from exc
-            self._snapshot_mark = self.watermark
-            _remove_stale(self.directory, keep=name, live_too=forgetting)
+            with self._saving:  # (always taken after the lock; a snapshot under way never waits for the lock)
+                self._catch_up({}, raise_errors=False, persist=False)
+                mark, index = self.watermark, self.index
+                if not force and mark == self._snapshot_mark:
+                    if forgetting:  # nothing new to write; other files may still hold what was forgotten
+                        _remove_stale(self.directory, live_too=True)
+                    return
+                if getattr(index, "saves_while_in_use", False):
+                    lock.release()  # (a caller that holds the lock keeps it: written under it, as it asked)
+                    lock = None
+                name = self._publish(index, mark)
+                _remove_stale(self.directory, keep=name, live_too=forgetting)
+        finally:
+            if lock is not None:
+                lock.release()
+
+    def _publish(self, index: VectorIndex, mark: int) -> str:
+        """Write ``index`` (at or past ``mark``) under a new name, point the pointer at it with ``mark``, and
+        return the name."""
+        directory = self.directory or ""
+        name = f"vectors-{mark}-{os.getpid()}.faiss"
+        tmp = os.path.join(directory, name + ".tmp")
+        tmp_pointer = None
+        try:
+            written = index.save(tmp)
+            count = len(index) if written is None else written  # (None: it did not change while it wrote)
+            _fsync(tmp)
+            checksum = file_checksum(tmp)
+            os.replace(tmp, os.path.join(directory, name))
+            meta = {"file": name, "watermark": mark, "count": count, "dims": self.dims,
+                    "store": self.store.location, "checksum": checksum}
+            fd, tmp_pointer = tempfile.mkstemp(dir=directory, prefix=f".vectors-{os.getpid()}-", suffix=".json")
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(meta, fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp_pointer, os.path.join(directory, POINTER))
+        except (OSError, RuntimeError) as exc:  # faiss reports I/O failures as RuntimeError
+            for leftover in (tmp, tmp_pointer):
+                with contextlib.suppress(OSError, TypeError):
+                    os.remove(leftover)  # type: ignore[arg-type]
+            raise StoreError(f"cannot write the vector index snapshot in {directory}: {exc}") from exc
+        self._snapshot_mark = mark
+        return name
 
 
 def file_checksum(path: str) -> str:

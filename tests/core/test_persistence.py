@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 
 import pytest
 
@@ -95,3 +96,76 @@ def test_writes_of_another_instance_are_seen(tmp_path):
     finally:
         a.close()
         b.close()
+
+
+@pytest.fixture
+def held_save(monkeypatch):
+    """FaissIndex writes its file only once ``release`` is set (``writing`` is set when it starts)."""
+    from memlayer.vectors.faiss import FaissIndex
+
+    writing, release = threading.Event(), threading.Event()
+    write = FaissIndex._write
+
+    def held(self, *args):
+        writing.set()
+        assert release.wait(30), "the test never let the save go on"
+        return write(self, *args)
+
+    monkeypatch.setattr(FaissIndex, "_write", held)
+    yield writing, release
+    release.set()
+
+
+def _in_thread(fn, timeout=10.0):
+    """Run ``fn`` on another thread; its result, or an AssertionError when it is still waiting after ``timeout``."""
+    out = {}
+    worker = threading.Thread(target=lambda: out.setdefault("v", fn()))
+    worker.start()
+    worker.join(timeout)
+    assert not worker.is_alive(), "it waited for the vector snapshot being written"
+    return out["v"]
+
+
+def test_searches_and_writes_go_on_while_a_snapshot_is_written(tmp_path, held_save):
+    writing, release = held_save
+    with _open(tmp_path) as m:
+        ids = [r["id"] for r in m.add([f"fact {i}" for i in range(30)], user_id="u", infer=False)["results"]]
+        vectors = m.async_memory.vectors
+        saver = threading.Thread(target=lambda: vectors.snapshot(force=True))
+        saver.start()
+        assert writing.wait(10)
+        mark = vectors.watermark
+        # meanwhile: another thread adds, deletes, updates and searches
+        added = _in_thread(lambda: m.add("fact written meanwhile", user_id="u", infer=False))["results"][0]["id"]
+        _in_thread(lambda: m.delete(ids[0]))
+        _in_thread(lambda: m.update(ids[1], "fact rewritten meanwhile"))
+        found = _in_thread(lambda: _ids(m))
+        assert added in found and ids[0] not in found and len(found) == 30
+        release.set()
+        saver.join(30)
+        pointer = json.loads((tmp_path / "vectors.json").read_text())
+        assert pointer["watermark"] == mark and pointer["count"] == 30  # the state the save started from
+        # another instance loads that snapshot (no rebuild) and replays what was written meanwhile
+        with _open(tmp_path) as other:
+            assert other.async_memory.vectors.rebuilt_reason is None
+            assert sorted(_ids(other)) == sorted(found)
+            assert _ids(other, "rewritten")[0] == ids[1]
+
+
+def test_a_due_snapshot_is_written_behind_the_write_that_made_it_due(tmp_path, held_save):
+    writing, release = held_save
+    with _open(tmp_path, snapshot_min=10) as m:
+        m.add("first", user_id="u", infer=False)
+        before = (tmp_path / "vectors.json").read_text() if (tmp_path / "vectors.json").exists() else None
+        # the add that makes a snapshot due returns while the snapshot waits to be written
+        _in_thread(lambda: m.add([f"fact {i}" for i in range(40)], user_id="u", infer=False))
+        assert writing.wait(10)
+        assert _in_thread(lambda: len(_ids(m))) == 41
+        release.set()
+        saver = m.async_memory.vectors._saver
+        assert saver is not None
+        saver.join(30)
+        pointer = json.loads((tmp_path / "vectors.json").read_text())
+        assert (tmp_path / "vectors.json").read_text() != before and pointer["count"] == 41
+    with _open(tmp_path) as m:
+        assert m.async_memory.vectors.rebuilt_reason is None and len(_ids(m)) == 41

@@ -7,6 +7,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import threading
 import uuid
 from pathlib import Path
 from typing import Any
@@ -230,3 +231,38 @@ def test_a_forget_leaves_no_snapshot_of_another_process_holding_it(tmp_path: Pat
         assert again.get_all(user_id=victim)["results"] == []
         assert [r["memory"] for r in again.get_all(user_id="bystander")["results"]] == ["bystander likes tea"]
         audit(again)
+
+
+def test_a_forget_while_a_snapshot_is_being_written_leaves_no_file_holding_it(tmp_path: Path, monkeypatch) -> None:
+    """A snapshot is written outside the projection's lock, from a picture taken before the forget: the forget
+    waits for it to be published, then publishes its own and removes it."""
+    directory = tmp_path / "store"
+    victim = f"victim-{uuid.uuid4().hex[:6]}"
+    writing, release = threading.Event(), threading.Event()
+    write = FaissIndex._write
+
+    def held(self: FaissIndex, *args: Any) -> Any:
+        writing.set()
+        assert release.wait(30)
+        return write(self, *args)
+
+    monkeypatch.setattr(FaissIndex, "_write", held)
+    with open_memory(directory) as mem:
+        mem.add([f"victim fact {i}" for i in range(10)], user_id=victim, infer=False)
+        mem.add("bystander likes tea", user_id="bystander", infer=False)
+        rids = {int(r[0]) for r in sql(mem, "SELECT rid FROM memories WHERE user_id = ?", (victim,))}
+        saver = threading.Thread(target=lambda: mem.async_memory.vectors.snapshot(force=True))
+        saver.start()
+        assert writing.wait(10)
+        forgetting = threading.Thread(target=lambda: mem.delete_all(user_id=victim))
+        forgetting.start()
+        forgetting.join(0.5)  # (it now waits for the snapshot under way)
+        release.set()
+        saver.join(30)
+        forgetting.join(30)
+        assert not saver.is_alive() and not forgetting.is_alive()
+        held_ids = {name: ids & rids for name, ids in _snapshot_files(directory).items()}
+        assert held_ids and not any(held_ids.values()), f"snapshot files still hold the victim's vectors: {held_ids}"
+    with open_memory(directory) as again:
+        assert again.async_memory.vectors.rebuilt_reason is None
+        assert again.get_all(user_id=victim)["results"] == []
