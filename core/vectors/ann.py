@@ -17,7 +17,7 @@ import logging
 import math
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import faiss as _faiss
@@ -75,13 +75,16 @@ class Ann:
         if len(ids):
             self.index.remove_ids(faiss.IDSelectorBatch(len(ids), faiss.swig_ptr(ids)))
 
-    # -- persistence: streamed through the caller's file object (no in-memory copy) -------------
+    # -- persistence: streamed through the caller's file object ------------------------------------
     def meta(self) -> dict[str, Any]:
         return {"kind": "ivf-sq8", "nprobe": self.nprobe, "trained_n": self.trained_n, "recall": self.recall}
 
-    def to_bytes(self) -> np.ndarray:
-        """The index in FAISS's file format (uint8), copied to memory: written out while the index moves on."""
-        return np.asarray(faiss.serialize_index(self.index))
+    def copy(self) -> Ann:
+        """An independent copy (FAISS clones the lists: ~0.1 s at 1M rows), to be written while this one moves on."""
+        return replace(self, index=faiss.clone_index(self.index))
+
+    def write(self, fh: Any) -> None:
+        faiss.write_index(self.index, faiss.PyCallbackIOWriter(fh.write))
 
     @classmethod
     def read(cls, fh: Any, meta: dict[str, Any]) -> Ann:

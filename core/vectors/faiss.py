@@ -264,29 +264,28 @@ class FaissIndex:
         touched meanwhile."""
         with self._save_lock:  # one save at a time
             with self._lock:
-                ann = self._ann
-                ann_meta, ann_bytes = (None, None) if ann is None else (ann.meta(), ann.to_bytes())
+                ann = None if self._ann is None else self._ann.copy()
                 rows = self._store.freeze()
                 saving = self._saving = ann_mod.BuildState()
             try:
-                header = self._write(path, rows, ann_meta, ann_bytes)
+                header = self._write(path, rows, ann)
             except BaseException:
                 with self._lock:
                     self._saving = None
                 raise
-            del rows, ann_bytes
+            del rows, ann
             with self._lock:
                 self._saving = None
                 if self.mmap and header["count"]:
                     self._continue_on(path, header, saving.touched)
             return int(header["count"])
 
-    def _write(self, path: str, rows: Frozen, ann_meta: dict[str, Any] | None, ann_bytes: Any) -> dict[str, Any]:
+    def _write(self, path: str, rows: Frozen, ann: ann_mod.Ann | None) -> dict[str, Any]:
         n = len(rows.ids)
         ids_offset = HEADER
         vec_offset = _align(ids_offset + 8 * n)
         header = {"format": 1, "dims": self.dims, "count": n, "ids_offset": ids_offset, "vectors_offset": vec_offset,
-                  "ann_offset": vec_offset + 4 * self.dims * n, "ann": ann_meta}
+                  "ann_offset": vec_offset + 4 * self.dims * n, "ann": None if ann is None else ann.meta()}
         raw = json.dumps(header).encode()
         if len(raw) > HEADER - len(MAGIC) - 1:
             raise ValueError("vector snapshot header too large")
@@ -296,8 +295,8 @@ class FaissIndex:
             fh.write(b"\0" * (vec_offset - ids_offset - 8 * n))
             for start in range(0, n, CHUNK):
                 fh.write(np.ascontiguousarray(rows.gather(rows.slots[start:start + CHUNK]), dtype="<f4").data)
-            if ann_bytes is not None:
-                fh.write(memoryview(ann_bytes))
+            if ann is not None:
+                ann.write(fh)
         return header
 
     def _continue_on(self, path: str, header: dict[str, Any], touched: set[int]) -> None:

@@ -1,10 +1,11 @@
-"""VectorStore internals: gathering rows across segments."""
+"""VectorStore internals: gathering rows across segments, adopting a snapshot's rows."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from memlayer.vectors.store import dot_slots, gather_rows
+from memlayer.vectors.store import MAX_ID, VectorStore, dot_slots, gather_rows
 
 
 def test_gather_rows_matches_the_concatenated_segments():
@@ -32,3 +33,13 @@ def test_dot_slots_scores_rows_where_they_lie():
         assert np.allclose(got, whole[slots] @ q, atol=1e-5)
     mapped = np.asfortranarray(segs[0])  # a segment the kernel cannot address: gathered instead
     assert np.allclose(dot_slots([mapped], [0], np.array([4, 1]), q), segs[0][[4, 1]] @ q, atol=1e-5)
+
+
+def test_adopt_takes_rows_in_id_order_and_refuses_repeated_or_out_of_range_ids():
+    rows = np.arange(12, dtype=np.float32).reshape(4, 3)
+    store = VectorStore(3)
+    store.adopt(np.array([7, 2, 9, 4]), rows)
+    assert len(store) == 4 and store.get(np.array([9, 2]))[1].tolist() == [rows[2].tolist(), rows[1].tolist()]
+    for bad in ([7, 2, 7, 4], [7, 2, -1, 4], [7, 2, MAX_ID + 1, 4]):
+        with pytest.raises(ValueError, match="unique and in range"):
+            VectorStore(3).adopt(np.array(bad), rows)
