@@ -158,7 +158,7 @@ class PostgresStore(SQLStoreReads):
         where, params = sql.where(selection)
         cols = "".join(", meta -> %s::text" for _ in keys)
         rows = self._run(f"SELECT rid, created_at{cols} FROM memories WHERE {where} ORDER BY rid",
-                          [*(codec.encode(k) for k in keys), *params])
+                         [*(codec.encode(k) for k in keys), *params])
         rids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         times = np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows))
         return ScopeRows(rids, times, {k: [codec.decode_value(r[2 + i]) for r in rows] for i, k in enumerate(keys)})
