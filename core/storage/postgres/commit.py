@@ -14,7 +14,7 @@ from typing import Any
 import psycopg
 
 from ...errors import StoreError
-from .rows import connection_lost
+from .rows import connection_lost, first_line
 
 STATUS_WAIT_S = 5.0  # how long the server is asked, while it cannot be reached
 
@@ -55,8 +55,3 @@ def xact_status(connect: Callable[[], Any], xid: str, wait_s: float = STATUS_WAI
         if time.monotonic() >= deadline:
             return None
         time.sleep(0.2)
-
-
-def first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__

@@ -36,10 +36,11 @@ def store_errors(location: str, what: str) -> Iterator[None]:
     except StoreError:
         raise
     except (psycopg.Error, UnicodeEncodeError) as exc:
-        raise StoreError(f"{what} ({location}): {_describe(exc)}{_hint(exc)}") from exc
+        raise StoreError(f"{what} ({location}): {first_line(exc)}{_hint(exc)}") from exc
 
 
-def _describe(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
+    """The first line of an error's message (psycopg's go on with detail and hint lines), else its type."""
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
 
