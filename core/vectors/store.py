@@ -319,8 +319,3 @@ class VectorStore:
                 best_s, best_i = topk(np.concatenate([best_s, scores]), np.concatenate([best_i, ids]),
                                       min(k, len(best_s) + len(scores)))
         return best_s, best_i
-
-    def blocks(self, block: int = CHUNK) -> list[tuple[np.ndarray, np.ndarray]]:
-        """(ids, slots) of the live rows in slot order, a block at a time (gather the rows as needed)."""
-        live = np.flatnonzero(self._slot_ids[: self._used] >= 0)
-        return [(self._slot_ids[live[s:s + block]], live[s:s + block]) for s in range(0, len(live), block)]

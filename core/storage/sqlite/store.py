@@ -118,7 +118,7 @@ class SQLiteStore(SQLStoreReads):
             cur.row_factory = sqlite3.Row
             return cur.execute(text, params).fetchall()
 
-    # -- memories (the rest: SQLReads) --------------------------------------------------------------
+    # -- memories (the rest: SQLStoreReads) ---------------------------------------------------------
     def scope_rows(self, selection: Selection, keys: Sequence[str]) -> ScopeRows:
         with self._db.reading() as conn:
             return scoped.scope_rows(conn, selection, keys)
