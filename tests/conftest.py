@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -75,3 +76,22 @@ def llm_config(fake_openai):
     return {"provider": "openai", "config": {"base_url": fake_openai.base_url, "api_key": "test-key",
                                              "model": "fake-model", "max_retries": 2, "backoff": 0.01,
                                              "timeout": 1.0}}
+
+
+@pytest.fixture
+def held_save(monkeypatch):
+    """FaissIndex writes a snapshot file only once ``release`` is set (``writing`` is set when it starts): a test
+    acts while a snapshot is under way. Yields ``(writing, release)``; ``release`` is set at teardown."""
+    from memlayer.vectors.faiss import FaissIndex
+
+    writing, release = threading.Event(), threading.Event()
+    write = FaissIndex._write
+
+    def held(self, *args):
+        writing.set()
+        assert release.wait(30), "the test never let the save go on"
+        return write(self, *args)
+
+    monkeypatch.setattr(FaissIndex, "_write", held)
+    yield writing, release
+    release.set()

@@ -98,24 +98,6 @@ def test_writes_of_another_instance_are_seen(tmp_path):
         b.close()
 
 
-@pytest.fixture
-def held_save(monkeypatch):
-    """FaissIndex writes its file only once ``release`` is set (``writing`` is set when it starts)."""
-    from memlayer.vectors.faiss import FaissIndex
-
-    writing, release = threading.Event(), threading.Event()
-    write = FaissIndex._write
-
-    def held(self, *args):
-        writing.set()
-        assert release.wait(30), "the test never let the save go on"
-        return write(self, *args)
-
-    monkeypatch.setattr(FaissIndex, "_write", held)
-    yield writing, release
-    release.set()
-
-
 def _in_thread(fn, timeout=10.0):
     """Run ``fn`` on another thread; its result, or an AssertionError when it is still waiting after ``timeout``."""
     out = {}

@@ -233,20 +233,12 @@ def test_a_forget_leaves_no_snapshot_of_another_process_holding_it(tmp_path: Pat
         audit(again)
 
 
-def test_a_forget_while_a_snapshot_is_being_written_leaves_no_file_holding_it(tmp_path: Path, monkeypatch) -> None:
+def test_a_forget_while_a_snapshot_is_being_written_leaves_no_file_holding_it(tmp_path: Path, held_save: Any) -> None:
     """A snapshot is written outside the projection's lock, from a picture taken before the forget: the forget
     waits for it to be published, then publishes its own and removes it."""
     directory = tmp_path / "store"
     victim = f"victim-{uuid.uuid4().hex[:6]}"
-    writing, release = threading.Event(), threading.Event()
-    write = FaissIndex._write
-
-    def held(self: FaissIndex, *args: Any) -> Any:
-        writing.set()
-        assert release.wait(30)
-        return write(self, *args)
-
-    monkeypatch.setattr(FaissIndex, "_write", held)
+    writing, release = held_save
     with open_memory(directory) as mem:
         mem.add([f"victim fact {i}" for i in range(10)], user_id=victim, infer=False)
         mem.add("bystander likes tea", user_id="bystander", infer=False)
