@@ -17,7 +17,7 @@ import logging
 import math
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import faiss as _faiss
@@ -78,10 +78,6 @@ class Ann:
     # -- persistence: streamed through the caller's file object ------------------------------------
     def meta(self) -> dict[str, Any]:
         return {"kind": "ivf-sq8", "nprobe": self.nprobe, "trained_n": self.trained_n, "recall": self.recall}
-
-    def copy(self) -> Ann:
-        """An independent copy (FAISS clones the lists: ~0.1 s at 1M rows), to be written while this one moves on."""
-        return replace(self, index=faiss.clone_index(self.index))
 
     def write(self, fh: Any) -> None:
         faiss.write_index(self.index, faiss.PyCallbackIOWriter(fh.write))
@@ -181,6 +177,14 @@ class BuildState:
         self.touched: set[int] = set()
         self.cancel = threading.Event()
         self.thread: threading.Thread | None = None
+        self._ids, self._of = np.empty(0, np.int64), self.touched  # ``touched`` as an array (``ids``)
 
     def touch(self, ids: np.ndarray) -> None:
         self.touched.update(np.asarray(ids, dtype=np.int64).tolist())
+
+    def ids(self) -> np.ndarray:
+        """``touched`` as a sorted array (kept until more ids are touched: the set only grows)."""
+        if self._of is not self.touched or len(self._ids) != len(self.touched):
+            self._ids = np.sort(np.fromiter(self.touched, dtype=np.int64, count=len(self.touched)))
+            self._of = self.touched
+        return self._ids

@@ -34,13 +34,14 @@ except ImportError as exc:  # pragma: no cover - faiss-cpu is a core dependency
     raise ImportError('faiss is not installed: pip install "memlayer" (it depends on faiss-cpu)') from exc
 
 from . import ann as ann_mod
-from .store import CHUNK, Frozen, VectorStore
+from .store import Frozen, VectorStore
 
 faiss: Any = _faiss  # FAISS's type stubs miss the SWIG helpers used here
 log = logging.getLogger("memlayer.vectors")
 MAGIC = b"memlayer-vectors"  # 16 bytes
 HEADER = 4096
 SMALL_SET = 2048  # sets this small are always scored exactly
+WRITE_ROWS = 4096  # rows gathered per write of a snapshot (a gather holds the GIL: searches wait for it)
 
 
 def _align(n: int) -> int:
@@ -84,6 +85,7 @@ class FaissIndex:
         self._ann: ann_mod.Ann | None = None
         self._build: ann_mod.BuildState | None = None
         self._saving: ann_mod.BuildState | None = None  # a save in progress: the ids touched since its picture
+        self._held: ann_mod.Ann | None = None  # the approximate index a save is writing: updated once it is written
         self._lock = threading.RLock()
         self._save_lock = threading.Lock()
         self.builds = 0  # approximate indexes installed (for tests and benchmarks)
@@ -105,7 +107,7 @@ class FaissIndex:
         with self._lock:
             replaced = self._store.remove(ids)
             self._store.add(ids, vectors)
-            if self._ann is not None:
+            if self._ann is not None and self._ann is not self._held:  # (held: redone when the save ends)
                 self._ann.remove(replaced)
                 live_ids, live_vecs = self._store.get(ids)  # a repeated id: its last vector
                 self._ann.add(live_ids, live_vecs)
@@ -117,7 +119,7 @@ class FaissIndex:
     def remove(self, ids: np.ndarray) -> None:
         with self._lock:
             gone = self._store.remove(np.asarray(ids, dtype=np.int64))
-            if self._ann is not None:
+            if self._ann is not None and self._ann is not self._held:
                 self._ann.remove(gone)
             for state in (self._build, self._saving):
                 if state is not None:
@@ -157,14 +159,23 @@ class FaissIndex:
     def _approximate(
         self, q: np.ndarray, k: int, frac: float, allowed: np.ndarray | None, present: int
     ) -> tuple[np.ndarray, np.ndarray] | None:
-        """Re-ranked approximate top-k; None when it found fewer than the set holds (search exactly)."""
+        """Re-ranked approximate top-k; None when it found fewer than the set holds (search exactly).
+        While a save writes the approximate index, the ids written since (absent from it, or held there with an
+        older vector) are scored exactly beside its candidates."""
         assert self._ann is not None
-        sel, bitmap = None, None
+        sel, bitmap, mask = None, None, None
         if allowed is not None:
-            bitmap = np.packbits(_mask(allowed), bitorder="little")
+            mask = _mask(allowed)
+            bitmap = np.packbits(mask, bitorder="little")
             sel = faiss.IDSelectorBitmap(len(bitmap), faiss.swig_ptr(bitmap))
         cand = self._ann.candidates(q, self.oversample * k, frac, sel)
         del sel, bitmap  # the selector points into the bitmap: both live until here
+        if self._ann is self._held and self._saving is not None and self._saving.touched:
+            pending = self._saving.ids()
+            if mask is not None:
+                pending = pending[pending < len(mask)]
+                pending = pending[mask[pending]]
+            cand = np.union1d(cand, pending)
         scores, ids = self._store.score_ids(q, cand, k)
         return (scores, ids) if len(ids) >= min(k, present) else None
 
@@ -257,28 +268,39 @@ class FaissIndex:
 
     def save(self, path: str) -> int:
         """Write the index as it is when the call starts, while searches and writes go on: under the lock only a
-        picture is taken (the live rows' ids and slots, and a copy of the approximate index). Rows are never
-        rewritten in place, so the picture's rows stay readable; one removed meanwhile may be written as zeros
-        (the vector projection publishes a snapshot with the change-log position read before the picture, so
-        replaying the log removes it). Then, with ``mmap``, the index continues on the file, redoing the ids
-        touched meanwhile."""
+        picture is taken (the live rows' ids and slots). Rows are never rewritten in place, so the picture's rows
+        stay readable; one removed meanwhile may be written as zeros (the vector projection publishes a snapshot
+        with the change-log position read before the picture, so replaying the log removes it). The approximate
+        index is written as it stands: writes made meanwhile leave it alone (searches score their ids exactly
+        beside its candidates) and are applied to it when the file is written. Then, with ``mmap``, the index
+        continues on the file, redoing the ids touched meanwhile."""
         with self._save_lock:  # one save at a time
             with self._lock:
-                ann = None if self._ann is None else self._ann.copy()
+                ann = self._held = self._ann
                 rows = self._store.freeze()
                 saving = self._saving = ann_mod.BuildState()
             try:
                 header = self._write(path, rows, ann)
             except BaseException:
                 with self._lock:
-                    self._saving = None
+                    self._end_save(saving)
                 raise
             del rows, ann
             with self._lock:
-                self._saving = None
+                self._end_save(saving)
                 if self.mmap and header["count"]:
                     self._continue_on(path, header, saving.touched)
             return int(header["count"])
+
+    def _end_save(self, saving: ann_mod.BuildState) -> None:
+        """The file is written (or failed): the approximate index it held takes the writes made meanwhile (unless a
+        rebuild replaced or a shrink dropped it)."""
+        held, self._held, self._saving = self._held, None, None
+        if held is not None and held is self._ann and saving.touched:
+            ids = saving.ids()
+            found, vectors = self._store.get(ids)
+            held.remove(ids)
+            held.add(found, vectors)
 
     def _write(self, path: str, rows: Frozen, ann: ann_mod.Ann | None) -> dict[str, Any]:
         n = len(rows.ids)
@@ -293,10 +315,13 @@ class FaissIndex:
             fh.write(MAGIC + raw + b"\n" + b" " * (HEADER - len(MAGIC) - len(raw) - 1))
             fh.write(rows.ids.astype("<i8").tobytes())
             fh.write(b"\0" * (vec_offset - ids_offset - 8 * n))
-            for start in range(0, n, CHUNK):
-                fh.write(np.ascontiguousarray(rows.gather(rows.slots[start:start + CHUNK]), dtype="<f4").data)
+            for start in range(0, n, WRITE_ROWS):
+                fh.write(np.ascontiguousarray(rows.gather(rows.slots[start:start + WRITE_ROWS]), dtype="<f4").data)
             if ann is not None:
                 ann.write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())  # on disk before the index continues on it (faulting in pages being written back
+            # stalls a search for up to half a second at 1M rows, holding the GIL)
         return header
 
     def _continue_on(self, path: str, header: dict[str, Any], touched: set[int]) -> None:

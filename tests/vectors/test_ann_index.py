@@ -185,6 +185,87 @@ def test_a_save_writes_the_state_it_started_from_while_writes_and_searches_go_on
     assert index.search(fresh[3], 1, np.arange(1, 101))[1].tolist() == [int(ids[13])]  # (exact: a small set)
 
 
+def test_a_snapshot_is_on_disk_before_the_index_continues_on_it_and_rows_are_written_in_blocks(
+        tmp_path: Path, monkeypatch):
+    import memlayer.vectors.faiss as faiss_mod
+
+    monkeypatch.setattr(faiss_mod, "WRITE_ROWS", 1000)
+    index, vectors, ids = filled(4500, approximate_after=None)
+    index.remove(ids[::7])
+    order: list[str] = []
+    fsync, continue_on = faiss_mod.os.fsync, FaissIndex._continue_on
+    monkeypatch.setattr(faiss_mod.os, "fsync", lambda fd: (order.append("fsync"), fsync(fd))[1])
+    monkeypatch.setattr(FaissIndex, "_continue_on",
+                        lambda self, *a: (order.append("continue"), continue_on(self, *a))[1])
+    path = str(tmp_path / "v.snap")
+    assert index.save(path) == len(index)
+    assert order == ["fsync", "continue"]  # faulting in pages still being written back stalls searches
+    loaded = FaissIndex(DIMS, approximate_after=None)
+    loaded.load(path)
+    kept = np.setdiff1d(ids, ids[::7])
+    assert sorted(loaded.ids().tolist()) == kept.tolist()
+    assert np.array_equal(loaded.reconstruct_batch(kept), vectors[kept - 1])  # (ids are 1..n, in row order)
+
+
+def ann_ids(index: FaissIndex) -> list[int]:
+    """The ids the approximate index holds."""
+    assert index._ann is not None
+    lists = faiss.extract_index_ivf(index._ann.index).invlists
+    return sorted(int(i) for n in range(lists.nlist) if lists.list_size(n)
+                  for i in faiss.rev_swig_ptr(lists.get_ids(n), lists.list_size(n)))
+
+
+@pytest.mark.parametrize("fails", [False, True])
+def test_a_save_writes_the_approximate_index_as_it_stands_and_applies_the_writes_made_meanwhile_after(
+        tmp_path: Path, monkeypatch, fails: bool):
+    index, vectors, ids = filled(3000, approximate_after=1500)
+    held, fresh = index._ann, clustered(20, seed=9)
+    new = np.arange(5001, 5011)
+    holder = {**{int(i): j for j, i in enumerate(ids[10:20])}, **{int(i): 10 + j for j, i in enumerate(new)}}
+    write = FaissIndex._write
+    seen: dict[str, list] = {}
+
+    def meanwhile(self, path, rows, ann):
+        assert ann is held  # written as it stands: no copy is taken under the lock
+
+        def other() -> None:
+            self.remove(ids[:10])
+            self.add(ids[10:20], fresh[:10])  # re-embedded
+            self.add(new, fresh[10:])
+            # searches through the approximate index (the whole index; large sets) see every write already
+            seen["whole"] = [self.search(v, 1)[1].tolist() for v in fresh]
+            seen["removed"] = [self.search(v, 3)[1].tolist() for v in vectors[:10]]
+            big = np.concatenate([ids[:2000], new[:5]])
+            seen["inside"] = [self.search(v, 1, big)[1].tolist() for v in fresh]
+            seen["ntotal"] = [int(held.index.ntotal)]
+
+        worker = threading.Thread(target=other)
+        worker.start()
+        worker.join(10)
+        assert not worker.is_alive(), "a write or search waited for the save"
+        if fails:
+            raise OSError("disk full")
+        return write(self, path, rows, ann)
+
+    monkeypatch.setattr(FaissIndex, "_write", meanwhile)
+    if fails:
+        with pytest.raises(OSError):
+            index.save(str(tmp_path / "v.snap"))
+    else:
+        assert index.save(str(tmp_path / "v.snap")) == 3000
+    assert seen["ntotal"] == [3000]  # left alone while it was written
+    assert seen["whole"] == [[i] for i in [*ids[10:20].tolist(), *new.tolist()]]
+    assert not {i for found in seen["removed"] for i in found} & set(ids[:10].tolist())
+    assert seen["inside"][:15] == [[i] for i in [*ids[10:20].tolist(), *new[:5].tolist()]]
+    assert not {i for found in seen["inside"][15:] for i in found} & set(new[5:].tolist())
+    # once written (or failed), the approximate index holds what the index holds, with the new vectors
+    assert index._ann is held and index._held is None and index._saving is None
+    assert ann_ids(index) == sorted(index.ids().tolist())
+    for i, j in holder.items():
+        assert i in index._ann.candidates(fresh[j], 10).tolist()
+    assert [index.search(v, 1)[1].tolist() for v in fresh] == seen["whole"]
+
+
 def test_loads_snapshots_written_by_the_flat_faiss_index(tmp_path: Path):
     vectors = clustered(100)
     old = faiss.IndexIDMap2(faiss.IndexFlatIP(DIMS))
