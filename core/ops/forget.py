@@ -13,7 +13,7 @@ from ..records import ChangeRecord
 from ..retention import Lifetime
 from ..storage.base import GRAPH_EPOCH_KEY, HistoryEntry, StoredMemory
 from ..types import Scope, iso
-from .plan import text_hash
+from .plan import said_by, text_hash
 
 
 def owned(memory: StoredMemory | None, memory_id: str, scope: Scope | None) -> StoredMemory:
@@ -35,7 +35,7 @@ def update_one(
         row = owned(tx.current(memory_id), memory_id, scope)
         if text is not None:
             assert vector is not None
-            tx.rewrite(row.rid, text, text_hash(text), vector, now, metadata=metadata)
+            tx.rewrite(row.rid, text, text_hash(text), vector, now, metadata=metadata, speaker=said_by(metadata))
         reason = None
         if lifetime is not None:
             end = lifetime.end(now)

@@ -24,6 +24,28 @@ from ..types import Decision, ExistingMemory, Message, Relation, Scope
 log = logging.getLogger("memlayer.add")
 
 
+def said_by(metadata: dict[str, Any] | None) -> str | None:
+    """The speaker a memory's metadata names (its "speaker" key: an override of the message's name and role)."""
+    said = (metadata or {}).get("speaker")
+    return said if isinstance(said, str) and said.strip() else None
+
+
+def metadata_key(metadata: dict[str, Any]) -> str:
+    """Metadata as filters compare it: JSON values, so ``True`` and ``1`` differ (Python's ``==`` says they are
+    equal) while ``1`` and ``1.0`` are one number."""
+    return json.dumps(_json_value(metadata), sort_keys=True)
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _json_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_value(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
 def text_hash(text: str) -> str:
     return hashlib.sha256(text.strip().encode("utf-8")).hexdigest()
 
@@ -152,8 +174,8 @@ def dedupe(plans: list[Planned], existing: dict[str, list[StoredMemory]],
         if p.event != "ADD":
             continue
         h = p.hash
-        key = (h, json.dumps(p.metadata, sort_keys=True))
-        row = next((m for m in existing.get(h, []) if m.metadata == p.metadata), None)
+        key = (h, metadata_key(p.metadata))
+        row = next((m for m in existing.get(h, []) if metadata_key(m.metadata) == key[1]), None)
         if row is not None:
             p.event, p.target = "NONE", ExistingMemory(-1, row.id, row.memory, row.attribute)
             p.result = ChangeRecord(row.id, "NONE", row.memory)

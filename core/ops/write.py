@@ -29,7 +29,7 @@ from ..records import ChangeRecord
 from ..retention import Lifetime
 from ..storage.base import HistoryEntry, NewMemory, NewMessage, Store, StoredMemory, Tx
 from ..types import Scope
-from .plan import Planned, WriteItem, dedupe_items
+from .plan import Planned, WriteItem, dedupe_items, said_by
 
 log = logging.getLogger("memlayer.add")
 CONCURRENT = "superseded by a fact added at the same time"
@@ -201,8 +201,8 @@ def _outbox(tx: Tx, item: WriteItem, source: tuple[int, ...]) -> list[int]:
 def _speaker(item: WriteItem, p: Planned) -> str | None:
     """Who said a verbatim memory: its metadata's "speaker" (an override), else its message's name, else the
     message's role. An extracted fact has no single speaker."""
-    said = p.metadata.get("speaker")
-    if isinstance(said, str) and said.strip():
+    said = said_by(p.metadata)
+    if said is not None:
         return said
     if p.message_index is None:
         return None

@@ -216,9 +216,9 @@ class Tx(Protocol):
 
     def rewrite(
         self, rid: int, text: str, text_hash: str, embedding: np.ndarray, at: float, *,
-        metadata: dict[str, Any] | None = None, attribute: str | None = None,
+        metadata: dict[str, Any] | None = None, attribute: str | None = None, speaker: str | None = None,
     ) -> None:
-        """Replace a memory's text and vector in place (metadata/attribute too when given); logged."""
+        """Replace a memory's text and vector in place (metadata, attribute and speaker too when given); logged."""
 
     def close(self, memory_id: str, at: float, superseded_by: str | None) -> None:
         """End a memory's validity (it stays, closed, for history and ``as_of``)."""

@@ -96,6 +96,20 @@ def test_readding_same_content_is_a_noop(memory):
     assert len(memory.get_all(user_id="u")["results"]) == 1
 
 
+def test_the_same_text_with_metadata_of_another_json_type_is_another_memory(memory):
+    flags = [1, True, "1"]  # equal to Python's == (True == 1), not to filters
+    ids = [memory.add("same text", user_id="u", metadata={"flag": f}, infer=False)["results"][0] for f in flags]
+    assert [r["event"] for r in ids] == ["ADD"] * 3 and len({r["id"] for r in ids}) == 3
+    for f, first in [(1, ids[0]), (True, ids[1]), ("1", ids[2]), (1.0, ids[0])]:  # 1.0: the number 1, as filters see it
+        again = memory.add("same text", user_id="u", metadata={"flag": f}, infer=False)["results"][0]
+        assert again["event"] == "NONE" and again["id"] == first["id"]
+        found = memory.get_all(user_id="u", filters={"flag": f})["results"]
+        assert [m["id"] for m in found] == [again["id"]]
+    within_one_add = memory.add([{"role": "user", "content": "other text", "metadata": {"flag": f}}
+                                 for f in [1, True, 1.0]], user_id="u", infer=False)["results"]
+    assert [r["event"] for r in within_one_add] == ["ADD", "ADD"]  # the third repeats the first
+
+
 def test_threshold_limit_and_max_tokens(memory):
     memory.add([f"fact number {i} about apples" for i in range(10)], user_id="u", infer=False)
     assert len(memory.search("apples", user_id="u", limit=3)["results"]) == 3

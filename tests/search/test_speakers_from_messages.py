@@ -57,6 +57,21 @@ async def test_the_speaker_comes_from_the_message_name_and_metadata_overrides(me
     assert speakers == {"Ann", "Bob", "Zed"}
 
 
+async def test_an_update_naming_another_speaker_moves_the_memory_to_that_speaker(mem):
+    first = (await mem.add("went hiking on the weekend", user_id="u", infer=False,
+                           metadata={"speaker": "bob"}))["results"][0]["id"]
+    await mem.add("went hiking on the weekend too", user_id="u", infer=False, metadata={"speaker": "carol"})
+    await mem.update(first, "went hiking on the weekend", metadata={"speaker": "dave"})
+    cfg = {"preset": "default", "speaker_boost": 5.0}
+    top = (await mem.search("What did dave do on the weekend?", user_id="u", limit=1, config=cfg))["results"][0]
+    assert top["id"] == first and top["metadata"] == {"speaker": "dave"}
+    scope = SearchScope.read(mem.store, _sel("u"), SearchConfig.preset("default"))
+    assert scope.order.all_speakers() == {"dave", "carol"}
+    await mem.update(first, "went hiking last weekend", metadata={"mood": "good"})  # no speaker named: it stays
+    assert SearchScope.read(mem.store, _sel("u"), SearchConfig.preset("default")).order.all_speakers() == {
+        "dave", "carol"}
+
+
 async def test_roles_are_speakers_when_messages_have_no_name(mem):
     await mem.add([{"role": "user", "content": "I need a laptop for video editing."},
                    {"role": "assistant", "content": "A laptop with a strong GPU and 32 GB of memory."},

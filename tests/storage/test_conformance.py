@@ -280,6 +280,17 @@ def test_rewrite_close_delete_and_the_vectors_log(store: Store) -> None:
     assert [e.event for e in store.history(mid)] == ["ADD"]  # history outlives the row
 
 
+def test_a_rewrite_sets_the_speaker_when_given_and_keeps_it_otherwise(store: Store) -> None:
+    with store.transaction() as tx:
+        (rid,) = tx.insert_memories([NewMemory("m1", ALICE, "hiking", "h", vec(1), T0, speaker="bob")])
+        tx.rewrite(rid, "hiking again", "h2", vec(2), T0 + 1, metadata={"speaker": "dave"}, speaker="dave")
+    assert store.rows([rid])[rid].speaker == "dave"
+    assert store.scope_rows_upto(Selection(ALICE), [], 10).speakers == ["dave"]  # type: ignore[union-attr] # (search)
+    with store.transaction() as tx:
+        tx.rewrite(rid, "hiking once more", "h3", vec(3), T0 + 2, metadata={"k": 1})
+    assert store.rows([rid])[rid].speaker == "dave"
+
+
 def test_history_with_source_messages_and_reason(store: Store) -> None:
     with store.transaction() as tx:
         ids = tx.insert_messages([NewMessage(ALICE, "user", "I moved", T0, "Alice"),

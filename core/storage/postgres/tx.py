@@ -181,15 +181,15 @@ class PostgresTx(SQLReads):
 
     def rewrite(
         self, rid: int, text: str, text_hash: str, embedding: np.ndarray, at: float, *,
-        metadata: dict[str, Any] | None = None, attribute: str | None = None,
+        metadata: dict[str, Any] | None = None, attribute: str | None = None, speaker: str | None = None,
     ) -> None:
         self.conn.execute(
             "UPDATE memories SET text = %s, hash = %s, embedding = %s, updated_at = %s, "
-            "metadata = COALESCE(%s, metadata), meta = COALESCE(%s::jsonb, meta), attribute = COALESCE(%s, attribute) "
-            "WHERE rid = %s",
+            "metadata = COALESCE(%s, metadata), meta = COALESCE(%s::jsonb, meta), attribute = COALESCE(%s, attribute), "
+            "speaker = COALESCE(%s, speaker) WHERE rid = %s",
             (text, text_hash, np.ascontiguousarray(embedding, dtype=np.float32).tobytes(), at,
              None if metadata is None else json.dumps(metadata),
-             None if metadata is None else codec.filter_json(metadata), attribute, rid),
+             None if metadata is None else codec.filter_json(metadata), attribute, speaker, rid),
         )
         self._vector_log += [(rid, "del"), (rid, "add")]
 

@@ -120,16 +120,16 @@ class SQLiteTx(SQLReads):
 
     def rewrite(
         self, rid: int, text: str, text_hash: str, embedding: np.ndarray, at: float, *,
-        metadata: dict[str, Any] | None = None, attribute: str | None = None,
+        metadata: dict[str, Any] | None = None, attribute: str | None = None, speaker: str | None = None,
     ) -> None:
         self.conn.execute(
             "UPDATE memories SET text = ?, hash = ?, embedding = ?, updated_at = ?, tokens = ?, "
-            "metadata = COALESCE(?, metadata), transcript = COALESCE(?, transcript), attribute = COALESCE(?, attribute) "
-            "WHERE rid = ?",
+            "metadata = COALESCE(?, metadata), transcript = COALESCE(?, transcript), attribute = COALESCE(?, attribute), "
+            "speaker = COALESCE(?, speaker) WHERE rid = ?",
             (text, text_hash, np.ascontiguousarray(embedding, dtype=np.float32).tobytes(), at,
              count_tokens(self.conn, [text])[0],
              None if metadata is None else json.dumps(metadata), None if metadata is None else int(is_transcript(metadata)),
-             attribute, rid),
+             attribute, speaker, rid),
         )
         self.conn.execute("INSERT INTO vector_log (rid, op) VALUES (?, 'del'), (?, 'add')", (rid, rid))
 
