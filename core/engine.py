@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from . import registry
-from .clock import Clock, resolve_clock
+from .clock import Clock, SystemClock, resolve_clock
 from .config import IN_MEMORY, MemoryConfig
 from .embeddings.base import as_matrix
 from .errors import ConfigError, StoreError
@@ -253,10 +253,20 @@ def _describe(value: Any) -> Any:
         return {k: _describe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_describe(v) for v in value]
-    kind = type(value)  # a provider object: the same kind and size of thing counts as the same setting
+    kind = type(value)  # a provider object: what it says its settings are, else its kind, size and model
+    settings = getattr(value, "settings", None)
+    if isinstance(settings, dict):
+        return (kind.__module__, kind.__qualname__, _describe(settings))
     return (kind.__module__, kind.__qualname__, getattr(value, "dims", None), getattr(value, "model", None))
 
 
 def _differences(old: MemoryConfig, new: MemoryConfig) -> list[str]:
     a, b = old.model_dump(), new.model_dump()
-    return sorted(k for k in a if _describe(a[k]) != _describe(b[k]))
+    differ = {k for k in a if k != "clock" and _describe(a[k]) != _describe(b[k])}
+    if _clock(old.clock) is not _clock(new.clock):  # a clock object is state its caller moves: only itself is the same
+        differ.add("clock")
+    return sorted(differ)
+
+
+def _clock(clock: Any) -> Any:
+    return None if clock is None or isinstance(clock, SystemClock) else clock

@@ -17,7 +17,13 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 class HashingEmbedder:
     def __init__(self, dims: int = 384, *, seed: int = 0) -> None:
         self.dims = int(dims)
+        self.seed = int(seed)
         self._seed = seed.to_bytes(4, "little")
+
+    @property
+    def settings(self) -> dict[str, int]:
+        """What makes its vectors (a second ``Memory`` on an open store must give the same)."""
+        return {"dims": self.dims, "seed": self.seed}
 
     def _bucket(self, token: str) -> tuple[int, float]:
         h = hashlib.blake2b(token.encode("utf-8"), digest_size=8, key=self._seed).digest()

@@ -64,6 +64,7 @@ class SentenceTransformerEmbedder:
     ) -> None:
         self.model_name = model
         self.batch_size = batch_size
+        self.settings = {"model": model}  # what makes its vectors (a second Memory on an open store must agree)
         self._model = _load(model, device)
         get_dims = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
         self.dims = int(get_dims())

@@ -267,3 +267,4 @@ def test_a_local_embedder_of_another_size_is_refused(tmp_path: Path) -> None:
     config["embedder"]["config"]["embedding_dims"] = 384
     with Memory.from_config(config) as m:
         assert m.async_memory.engine.embedder.dims == 384
+        assert m.async_memory.engine.embedder.settings == {"model": "all-MiniLM-L6-v2"}  # (sharing an open store)

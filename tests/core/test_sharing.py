@@ -40,6 +40,22 @@ def test_different_settings_on_an_open_store_are_refused_by_name(tmp_path):
         Memory(str(tmp_path), embedder=HashingEmbedder(32), graph=True)
 
 
+def test_an_embedder_configured_otherwise_or_another_clock_object_is_refused(tmp_path):
+    from memlayer.clock import ManualClock, SystemClock
+
+    clock = ManualClock("2025-01-01T00:00:00Z")
+    with Memory(str(tmp_path), embedder=HashingEmbedder(64), graph=False, clock=clock) as first:
+        with pytest.raises(ConfigError, match=r"other settings \(embedder\)"):
+            Memory(str(tmp_path), embedder=HashingEmbedder(64, seed=7), graph=False, clock=clock)
+        with pytest.raises(ConfigError, match=r"other settings \(clock\)"):  # its time would be ignored
+            Memory(str(tmp_path), embedder=HashingEmbedder(64), graph=False, clock=ManualClock("2030-01-01T00:00:00Z"))
+        with Memory(str(tmp_path), embedder=HashingEmbedder(64), graph=False, clock=clock) as second:
+            assert second.async_memory.engine is first.async_memory.engine
+    with Memory(str(tmp_path), embedder=HashingEmbedder(64), graph=False) as first, \
+            Memory(str(tmp_path), embedder=HashingEmbedder(64), graph=False, clock=SystemClock()) as second:
+        assert second.async_memory.engine is first.async_memory.engine  # the system clock, named or not
+
+
 def test_in_memory_stores_are_never_shared(tmp_path):
     with Memory(":memory:", embedder=HashingEmbedder(64), graph=False) as a, \
             Memory(":memory:", embedder=HashingEmbedder(64), graph=False) as b:
