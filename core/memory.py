@@ -241,7 +241,7 @@ class AsyncMemory:
     async def delete_all(
         self, *, user_id: str | None = None, agent_id: str | None = None, run_id: str | None = None
     ) -> dict[str, Any]:
-        """Forget a scope: memories, vectors, graph, history and raw messages. Leaves no trace."""
+        """Forget a scope: memories, vectors, graph, history, raw messages and retention policies. Leaves no trace."""
         self._check_open()
         scope = make_scope(user_id, agent_id, run_id)
         count = await asyncio.to_thread(forget_op.forget, self._engine, scope)

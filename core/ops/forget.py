@@ -10,10 +10,11 @@ import numpy as np
 from ..engine import Engine
 from ..errors import NotFoundError
 from ..records import ChangeRecord
-from ..retention import Lifetime
+from ..retention import POLICY_PREFIX, Lifetime
 from ..storage.base import GRAPH_EPOCH_KEY, HistoryEntry, StoredMemory
 from ..types import Scope, iso
 from .plan import said_by, text_hash
+from .retention import forget_policies
 
 
 def owned(memory: StoredMemory | None, memory_id: str, scope: Scope | None) -> StoredMemory:
@@ -61,11 +62,13 @@ def delete_one(engine: Engine, memory_id: str, scope: Scope | None) -> None:
 
 
 def forget(engine: Engine, scope: Scope | None) -> int:
-    """Remove every trace of a scope (None: of everything) from the store, the vector index and the graph;
-    returns the number of memories removed."""
+    """Remove every trace of a scope (None: of everything) from the store, the vector index and the graph, its
+    retention policies included; returns the number of memories removed."""
+    policies = engine.store.meta_items(POLICY_PREFIX)
     with engine.graph.forgetting(scope) if engine.graph is not None else nullcontext(), \
             engine.store.transaction() as tx:  # a shared graph drops the scope first, and holds its applier lock
         count = tx.reset() if scope is None else tx.forget_scope(scope)
+        forget_policies(tx, policies, scope)
         epoch = tx.get_meta(GRAPH_EPOCH_KEY)
     if engine.graph is not None:
         engine.graph.forgotten(scope, epoch)

@@ -31,7 +31,7 @@ from ..retention import (
     scope_of_key,
     value,
 )
-from ..storage.base import HistoryEntry, Selection, Store, StoredMemory
+from ..storage.base import HistoryEntry, Selection, Store, StoredMemory, Tx
 from ..types import Scope, iso
 from .plan import WriteItem
 
@@ -74,6 +74,18 @@ def set_retention(engine: Engine, scope: Scope, ttl: Any, max_memories: Any, kee
         else:
             tx.set_meta(key, policy.to_json())
     return get_retention(engine, scope)
+
+
+def forget_policies(tx: Tx, stored: dict[str, str], scope: Scope | None) -> None:
+    """Delete the policies (``stored``: every one, by key) of the scopes a forget of ``scope`` covers (all of
+    them for None), and the record of the last budget check, which names them: a forgotten scope leaves nothing
+    behind (the next sweep checks every scope's budget again)."""
+    given = {} if scope is None else {k: v for k, v in scope.as_dict().items() if v is not None}
+    gone = [k for k in stored if all(getattr(scope_of_key(k), f) == v for f, v in given.items())]
+    for key in gone:
+        tx.delete_meta(key)
+    if gone:
+        tx.delete_meta(BUDGETS_CHECKED_KEY)
 
 
 def get_retention(engine: Engine, scope: Scope) -> dict[str, Any]:

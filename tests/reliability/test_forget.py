@@ -42,6 +42,11 @@ def _fill(mem: Memory, victim: str, marker: str) -> dict[str, Any]:
     mem.add(f"agent-side {marker}", user_id=victim, agent_id="other-agent", infer=False)
     keep = mem.add("bystander likes tea", user_id="bystander", infer=True)["results"][0]["id"]
     mem.add("bystander agent note", user_id="bystander", agent_id="helper", run_id="r1", infer=False)
+    mem.set_retention(user_id=victim, ttl="30d")  # policies name their scope, and so does the budget check's record
+    mem.set_retention(user_id=victim, agent_id="helper", max_memories=50)
+    mem.set_retention(user_id="bystander", max_memories=40)
+    mem.sweep()
+    assert victim in (mem.async_memory.store.get_meta("sweep:budgets") or "")
     rids = [int(r[0]) for r in sql(mem, "SELECT rid FROM memories WHERE user_id = ?", (victim,))]
     return {"ids": ids, "rids": rids, "keep": keep}
 
@@ -88,6 +93,9 @@ def _assert_forgotten(mem: Memory, victim: str, marker: str, facts: dict[str, An
         assert marker not in export and victim not in export, "the graph still holds the user"
         assert "bystander" in export
     assert mem.get(facts["keep"]) is not None
+    assert mem.get_retention(user_id=victim)["own"] == {"ttl": None, "max_memories": None}
+    assert mem.get_retention(user_id=victim, agent_id="helper")["own"]["max_memories"] is None
+    assert mem.get_retention(user_id="bystander")["own"]["max_memories"] == 40
     audit(mem)
 
 
@@ -146,7 +154,9 @@ def test_reset_forgets_everything(tmp_path: Path) -> None:
     with open_memory(directory, graph="memory", extractor=RelationExtractor()) as mem:
         mem.add(f"I like {marker}", user_id="a", infer=True)
         mem.add(f"raw {marker}", user_id="b", infer=False)
+        mem.set_retention(user_id="a", ttl="30d")
         mem.reset()
+        assert mem.get_retention(user_id="a")["own"]["ttl"] is None
         assert mem.get_all(user_id="a")["results"] == [] and mem.get_all(user_id="b")["results"] == []
         assert marker not in mem.graph.export("nquads")
         assert len(mem.async_memory.vectors.index) == 0
