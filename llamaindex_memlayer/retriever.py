@@ -48,8 +48,8 @@ def to_memlayer_filters(filters: MetadataFilters | dict[str, Any] | None) -> dic
         parts.append({f.key: {op: f.value}})
     if not parts:
         return None
-    if filters.condition == FilterCondition.NOT:
-        return {"NOT": parts[0] if len(parts) == 1 else {"AND": parts}}
+    if filters.condition == FilterCondition.NOT:  # LlamaIndex: none of the parts match
+        return {"NOT": parts[0] if len(parts) == 1 else {"OR": parts}}
     if len(parts) == 1:
         return parts[0]
     return {"OR" if filters.condition == FilterCondition.OR else "AND": parts}

@@ -5,8 +5,16 @@ from __future__ import annotations
 from llama_index.core.chat_engine import CondensePlusContextChatEngine
 from llama_index.core.query_engine import RetrieverQueryEngine
 from llama_index.core.schema import MetadataMode, TextNode
+from llama_index.core.vector_stores.types import (
+    FilterCondition,
+    FilterOperator,
+    MetadataFilter,
+    MetadataFilters,
+)
+from llama_index.core.vector_stores.utils import build_metadata_filter_fn
 
 from llamaindex_memlayer import MemlayerMemory, MemlayerRetriever
+from llamaindex_memlayer.retriever import to_memlayer_filters
 
 FACT = "I live in Paris"
 
@@ -53,6 +61,42 @@ def test_filters_and_relations_node():
     assert len(nodes) == 1 and nodes[0].score is None
     assert "alice -[lives_in]-> paris" in nodes[0].node.get_content()
     assert MemlayerRetriever(stub, user_id="alice").retrieve("x") == []
+
+
+def test_metadata_filters_mean_what_llamaindex_core_means(store):
+    """Every condition (AND, OR, NOT: "none match") agrees with LlamaIndex's own build_metadata_filter_fn."""
+    meta = {"tea": {"topic": "tea", "year": 2020}, "coffee": {"topic": "coffee", "year": 2024},
+            "rome": {"topic": "travel"}, "untagged": {}}
+    for name, md in meta.items():
+        store.add(f"I like {name}", user_id="alice", infer=False, metadata=md)
+    f = MetadataFilter
+    filter_lists = [
+        [f(key="topic", value="tea"), f(key="topic", value="coffee")],
+        [f(key="topic", value="tea")],
+        [f(key="topic", value="tea", operator=FilterOperator.NE)],
+        [f(key="year", value=2021, operator=FilterOperator.GT)],
+        [f(key="year", value=2021, operator=FilterOperator.LT), f(key="topic", value="travel")],
+        [f(key="topic", value=["tea", "travel"], operator=FilterOperator.IN)],
+        [f(key="topic", value=["tea"], operator=FilterOperator.NIN), f(key="year", value=2024)],
+    ]
+    for filter_list in filter_lists:
+        for condition in FilterCondition:
+            filters = MetadataFilters(filters=filter_list, condition=condition)
+            keep = build_metadata_filter_fn(lambda name: meta[name], filters)
+            nodes = MemlayerRetriever(store, user_id="alice", threshold=None, limit=10, filters=filters).retrieve("I like")
+            got = sorted(n.node.get_content().removeprefix("I like ") for n in nodes)
+            assert got == sorted(name for name in meta if keep(name)), (condition, filter_list)
+
+
+def test_not_filters_translate_to_none_of():
+    tea, coffee = MetadataFilter(key="topic", value="tea"), MetadataFilter(key="topic", value="coffee")
+    both = MetadataFilters(filters=[tea, coffee], condition=FilterCondition.NOT)
+    assert to_memlayer_filters(both) == {"NOT": {"OR": [{"topic": {"eq": "tea"}}, {"topic": {"eq": "coffee"}}]}}
+    one = MetadataFilters(filters=[tea], condition=FilterCondition.NOT)
+    assert to_memlayer_filters(one) == {"NOT": {"topic": {"eq": "tea"}}}
+    nested = MetadataFilters(filters=[MetadataFilters(filters=[tea, coffee]), tea], condition=FilterCondition.NOT)
+    assert to_memlayer_filters(nested) == {
+        "NOT": {"OR": [{"AND": [{"topic": {"eq": "tea"}}, {"topic": {"eq": "coffee"}}]}, {"topic": {"eq": "tea"}}]}}
 
 
 def test_query_engine_sees_fact(store, llm):
