@@ -1,8 +1,14 @@
 """How LangGraph store items are written into memlayer metadata, and LangGraph filters read back.
 
 Namespaces are percent-encoded labels joined by ``/``; a value's scalar leaves become ``lg_f.<path>``
-entries, its lists ``lg_l.<path>`` (canonical JSON) and every path present is listed in ``lg_paths``,
-so LangGraph's value filters become memlayer metadata filters.
+entries, its lists ``lg_l.<path>`` (canonical JSON), every path present is listed in ``lg_paths`` and
+every path holding an object in ``lg_objects`` (the value itself too, as ``""``), so LangGraph's value
+filters become memlayer metadata filters. ``InMemoryStore`` is the reference: a nested filter
+(``{"meta": {...}}``, even ``{}``) matches only where ``meta`` is an object.
+
+Items written before ``lg_objects`` existed (no ``""`` in it) are read alike: for them a path holds an
+object when it is in ``lg_paths`` with neither a scalar (``lg_f``) nor a list (``lg_l``) there, which is
+what ``flatten_value`` always wrote for an object. The next put of such an item writes ``lg_objects``.
 """
 
 from __future__ import annotations
@@ -46,20 +52,39 @@ def _canonical(value: Any) -> str:
 
 
 def flatten_value(value: Mapping[str, Any], path: tuple[str, ...] = ()) -> dict[str, Any]:
-    """The filterable metadata entries of a value: ``lg_f``/``lg_l`` leaves and ``lg_paths``."""
-    out: dict[str, Any] = {"lg_paths": []}
+    """The filterable metadata entries of a value: ``lg_f``/``lg_l`` leaves, ``lg_paths`` and ``lg_objects``."""
+    out: dict[str, Any] = {"lg_paths": [], "lg_objects": [_path(path)]}
     for field, item in value.items():
         here = (*path, str(field))
         out["lg_paths"].append(_path(here))
         if isinstance(item, Mapping):
             inner = flatten_value(item, here)
             out["lg_paths"] += inner.pop("lg_paths")
+            out["lg_objects"] += inner.pop("lg_objects")
             out.update(inner)
         elif isinstance(item, (list, tuple)):
             out[_path_key("l", here)] = _canonical(list(item))
         else:
             out[_path_key("f", here)] = item
     return out
+
+
+def _present(key: str) -> dict[str, Any]:
+    """``key`` holds any JSON scalar (null, a boolean, a string or a number): typed comparisons cover them all."""
+    return {"OR": [{key: None}, {key: {"in": [True, False]}}, {key: {"gte": ""}}, {key: {"gte": 0}},
+                   {key: {"lt": 0}}]}
+
+
+def _is_object(path: tuple[str, ...]) -> dict[str, Any]:
+    """The value at ``path`` is an object (what a nested filter requires, as in ``InMemoryStore``)."""
+    written = {"lg_objects": {"contains": _path(path)}}
+    legacy = {"AND": [  # an item written before lg_objects: a path present that holds no scalar and no list
+        {"NOT": {"lg_objects": {"contains": _path(())}}},
+        {"lg_paths": {"contains": _path(path)}},
+        {"NOT": _present(_path_key("f", path))},
+        {"NOT": _present(_path_key("l", path))},
+    ]}
+    return {"OR": [written, legacy]}
 
 
 def _equals(path: tuple[str, ...], want: Any) -> dict[str, Any]:
@@ -122,9 +147,8 @@ def translate_filter(flt: Mapping[str, Any], path: tuple[str, ...] = ()) -> list
                     out.append({"NOT": _any([_equals(here, arg) for here in candidates])})
                 else:
                     out.append(_any([_compare(_path_key("f", here), _OPERATORS[op], arg) for here in candidates]))
-        elif isinstance(want, Mapping):
-            nested = [translate_filter(want, here) for here in candidates]
-            out.append(_any([c[0] if len(c) == 1 else {"AND": c} for c in nested if c]) if any(nested) else {})
+        elif isinstance(want, Mapping):  # the field is an object (even for ``{}``) whose fields match
+            out.append(_any([{"AND": [_is_object(here), *translate_filter(want, here)]} for here in candidates]))
         else:
             out.append(_any([_equals(here, want) for here in candidates]))
     return [c for c in out if c]

@@ -16,8 +16,10 @@ Items
     store, so several stores and plain memories share a scope), ``lg_ns`` (the namespace: labels
     percent-encoded, joined by ``/``), ``lg_prefixes`` (the encodings of every non-empty prefix of it),
     ``lg_key``, ``lg_value`` (the value, verbatim), ``lg_indexed`` and, for filters, ``lg_f.<path>`` = every
-    scalar leaf of the value, ``lg_l.<path>`` = every list (canonical JSON) and ``lg_paths`` = every path
-    present (so ``{"field": None}`` matches a missing field, as in ``InMemoryStore``).
+    scalar leaf of the value, ``lg_l.<path>`` = every list (canonical JSON), ``lg_paths`` = every path
+    present (so ``{"field": None}`` matches a missing field, as in ``InMemoryStore``) and ``lg_objects`` =
+    every path holding an object (so a nested filter matches only objects; see ``_store_values`` for items
+    written before it).
 
 Search
     With ``index=`` (LangGraph's ``IndexConfig``: ``dims``, ``embed``, ``fields``) the store embeds every

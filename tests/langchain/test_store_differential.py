@@ -162,3 +162,54 @@ def test_differential_with_scope_mapping(memory: Any) -> None:
         batches.append([op])
     assert run_sync(store, batches) == 80
     assert {r["user_id"] for r in memory.get_all(user_id="users/a")["results"]} <= {"users/a"}
+
+
+NESTED_VALUES: dict[str, dict[str, Any]] = {  # every shape of the parent field "meta" (and of meta.deep)
+    "missing": {"text": "no meta"}, "null": {"meta": None}, "string": {"meta": "plain"}, "number": {"meta": 0},
+    "negative": {"meta": -2.5}, "empty-string": {"meta": ""}, "false": {"meta": False}, "list": {"meta": [{"lang": "fr"}]}, "empty-list": {"meta": []}, "empty": {"meta": {}},
+    "fr": {"meta": {"lang": "fr"}}, "en": {"meta": {"lang": "en", "n": 2}}, "lang-null": {"meta": {"lang": None}},
+    "other": {"meta": {"n": 1}}, "deep": {"meta": {"lang": "fr", "deep": {"x": 1}}}, "deep-x2": {"meta": {"deep": {"x": 2}}},
+    "deep-empty": {"meta": {"deep": {}}}, "deep-scalar": {"meta": {"deep": "x"}}, "deep-list": {"meta": {"deep": [1]}},
+    "deep-null": {"meta": {"deep": None}},
+}
+NESTED_FILTERS: list[dict[str, Any]] = [
+    {"meta": {}}, {"meta": {"lang": {"$ne": "fr"}}}, {"meta": {"lang": None}}, {"meta": {"lang": {"$eq": None}}},
+    {"meta": {"lang": {"$ne": None}}}, {"meta": {"lang": "fr"}}, {"meta": {"deep": {}}}, {"meta": {"deep": {"x": 1}}},
+    {"meta": {"deep": {"x": {"$ne": 1}}}}, {"meta": {"deep": {"x": None}}}, {"meta": {"deep": None}},
+    {"meta": {"lang": {"$ne": "en"}, "deep": {}}}, {"meta": None}, {"meta": {"$ne": None}}, {"meta": {"$ne": "plain"}},
+    {"meta": {"lang": "fr"}, "text": None},
+]
+
+
+@pytest.mark.parametrize("written_before_lg_objects", [False, True])
+def test_nested_filters_match_only_object_parents(memory: Any, monkeypatch: pytest.MonkeyPatch,
+                                                  written_before_lg_objects: bool) -> None:
+    """A nested filter needs its field to be an object, as in InMemoryStore; items written before the store
+    recorded ``lg_objects`` (the same metadata without it) answer alike."""
+    if written_before_lg_objects:
+        import langchain_memlayer.store as store_module
+
+        flatten = store_module.flatten_value
+
+        def flatten_as_before(value: Any) -> dict[str, Any]:
+            out = flatten(value)
+            del out["lg_objects"]
+            return out
+
+        monkeypatch.setattr(store_module, "flatten_value", flatten_as_before)
+    store, ref = MemlayerStore(memory), InMemoryStore()
+    for st in (store, ref):
+        for key, value in NESTED_VALUES.items():
+            st.put(("docs",), key, value)
+    rows = memory.get_all(agent_id="langgraph")["results"]
+    assert len(rows) == len(NESTED_VALUES)
+    assert all(("lg_objects" in r["metadata"]) != written_before_lg_objects for r in rows)
+    for flt in NESTED_FILTERS:
+        want = sorted(i.key for i in ref.search(("docs",), filter=flt, limit=100))
+        assert sorted(i.key for i in store.search(("docs",), filter=flt, limit=100)) == want, flt
+        ranked = store.search(("docs",), filter=flt, limit=100, query="meta")  # a query search filters alike
+        assert sorted(i.key for i in ranked) == want, flt
+    monkeypatch.undo()
+    store.put(("docs",), "string", {"meta": {"lang": "de"}})  # a put writes lg_objects from then on
+    assert sorted(i.key for i in store.search(("docs",), filter={"meta": {"lang": {"$ne": "fr"}}}, limit=100)) == [
+        "deep-empty", "deep-list", "deep-null", "deep-scalar", "deep-x2", "empty", "en", "lang-null", "other", "string"]
