@@ -36,9 +36,12 @@ Search
 
 Operations
     Put = read the item, then ``update`` it or ``add(..., infer=False)``; ``value=None`` deletes it.
-    Concurrent puts and deletes of one item never fail (a vanished item is added again; a duplicate is
-    removed by the next put and never shown twice). In a batch, reads see the state before the batch and
-    puts apply after them, the last put per (namespace, key) winning, as in ``InMemoryStore``.
+    One store's puts of one item run one at a time, in the order they come (``_store_locks``). Concurrent
+    puts and deletes of one item never fail (a vanished item is added again). Puts no lock orders (other
+    store objects, other processes) may each add the item: the put that added it then keeps the newest row
+    only, and until then reads show one item per key, paging counting items, not rows. In a batch, reads
+    see the state before the batch and puts apply after them, the last put per (namespace, key) winning,
+    as in ``InMemoryStore``.
 
 TTL
     On memlayer's memory lifetimes (see ``_store_ttl``): ``put(..., ttl=minutes)`` and ``ttl=`` (LangGraph's
@@ -67,6 +70,7 @@ from memlayer.kit import MemoryHandle, Op, Scope, ops, scope
 from memlayer.records import MemoryRecord
 
 from ._memory import and_filters
+from ._store_locks import ItemLocks
 
 try:
     from langgraph.store.base import (
@@ -97,6 +101,7 @@ __all__ = ["MemlayerStore"]
 
 Handler = Generator[Op[Any], Any, Result]
 DEFAULT_TEXT_FIELDS = ("text", "content", "memory")
+SEARCH_LIMIT = 10_000  # the most hits one memlayer search answers
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +151,7 @@ class MemlayerStore(StoreTTL, BaseStore):
         self.text_fields = None if text_fields is None else list(text_fields)
         self.name = name
         self.search_kwargs = {"config": "vector", **(search_kwargs or {})}
+        self._locks = ItemLocks()
 
     # -- mapping ------------------------------------------------------------------------------
     def _scope(self, namespace: tuple[str, ...]) -> Scope:
@@ -236,8 +242,7 @@ class MemlayerStore(StoreTTL, BaseStore):
         read, want, visible = self._read_scope(op.namespace_prefix), op.offset + op.limit, self._reads()
         where = and_filters(self._where(op.namespace_prefix), *translate_filter(op.filter or {}))
         if not op.query:
-            rows = yield ops.get_all(read, filters=where, limit=want, **visible)
-            page = _distinct(rows)[op.offset:]
+            page = (yield from self._distinct_rows(read, where, want))[op.offset:]
             touch(touched, page, op.refresh_ttl)
             return [self._item(r, search=True) for r in page]
         ranked = and_filters(where, {"lg_indexed": True})
@@ -246,16 +251,42 @@ class MemlayerStore(StoreTTL, BaseStore):
             scored: list[tuple[MemoryRecord, float]] = [
                 (r, best_score(query, v, self.index.distance))
                 for r in rows if (v := unpack(r.metadata.get(VECTORS_KEY))) is not None]
+            best = _distinct_hits(sorted(scored, key=lambda h: -h[1]))
         else:
-            found = yield ops.search(op.query, read, **self.search_kwargs, filters=ranked, limit=want, **visible)
-            scored = [(h, h.similarity) for h in found.results]
-        hits: list[tuple[MemoryRecord, float | None]] = [*_distinct_hits(sorted(scored, key=lambda h: -h[1]))[:want]]
+            best = yield from self._distinct_search(op.query, read, ranked, want)
+        hits: list[tuple[MemoryRecord, float | None]] = [*best[:want]]
         if len(hits) < want:
             unranked = and_filters(where, {"lg_indexed": False})
-            rows = yield ops.get_all(read, filters=unranked, limit=want - len(hits), **visible)
-            hits += [(r, None) for r in _distinct(rows)]
+            shown = {_item_key(r) for r, _ in hits}  # a racing duplicate may be ranked and unranked
+            rows = yield from self._distinct_rows(read, unranked, want - len(hits), skip=shown)
+            hits += [(r, None) for r in rows]
         touch(touched, [r for r, _ in hits[op.offset:want]], op.refresh_ttl)
         return [self._item(r, score, search=True) for r, score in hits[op.offset:want]]
+
+    # Duplicate rows of one item (concurrent first puts, see _put) are read as one: paging counts items, so
+    # these ask memlayer (which has no distinct query) for more rows while duplicates fill a page.
+    def _distinct_rows(self, read: Scope, where: Mapping[str, Any] | None, want: int,
+                       skip: frozenset[tuple[str, str]] | set[tuple[str, str]] = frozenset(),
+                       ) -> Generator[Op[Any], Any, list[MemoryRecord]]:
+        """The newest row of each of the first ``want`` items (most recently updated first) not in ``skip``."""
+        limit = want
+        while True:
+            rows = yield ops.get_all(read, filters=where, limit=limit, **self._reads())
+            page = [r for r in _distinct(rows) if _item_key(r) not in skip]
+            if len(page) >= want or len(rows) < limit or limit >= ops.ALL:
+                return page[:want]
+            limit = min(2 * limit, ops.ALL)
+
+    def _distinct_search(self, query: str, read: Scope, where: Mapping[str, Any] | None, want: int,
+                         ) -> Generator[Op[Any], Any, list[tuple[MemoryRecord, float]]]:
+        """memlayer's best hits for ``query``, one per item, best first: ``want`` of them when there are."""
+        limit = min(want, SEARCH_LIMIT)
+        while True:
+            found = yield ops.search(query, read, **self.search_kwargs, filters=where, limit=limit, **self._reads())
+            hits = _distinct_hits(sorted(((h, h.similarity) for h in found.results), key=lambda h: -h[1]))
+            if len(hits) >= want or len(found.results) < limit or limit >= SEARCH_LIMIT:
+                return hits
+            limit = min(2 * limit, SEARCH_LIMIT)
 
     def _list_namespaces(self, op: ListNamespacesOp) -> Handler:
         conditions = tuple(op.match_conditions or ())
@@ -292,6 +323,13 @@ class MemlayerStore(StoreTTL, BaseStore):
             except NotFoundError:  # deleted by a concurrent delete: the put still wins
                 pass
         yield ops.add(text, self._scope(op.namespace), metadata=meta, infer=False, **life)
+        # A put this store's locks do not order (another store object or process) may have added the item
+        # too: keep the newest row, the one gets and searches show. memlayer orders rows alike for every
+        # reader (update time, then insertion), so racing puts all keep the same row.
+        rows = yield self._find(op.namespace, op.key, expired=True)
+        for row in rows[1:]:
+            with contextlib.suppress(NotFoundError):
+                yield ops.delete(row.id)
         return None
 
     # -- batches ------------------------------------------------------------------------------
@@ -339,7 +377,8 @@ class MemlayerStore(StoreTTL, BaseStore):
         if touched:
             self._drive(self._refresh(list(dict.fromkeys(touched))))
         for i, put in enumerate(puts):
-            self._drive(self._put(_Put(put, vectors[i] if vectors else None)))
+            with self._locks.hold((put.namespace, put.key)):
+                self._drive(self._put(_Put(put, vectors[i] if vectors else None)))
         return results
 
     async def abatch(self, ops: Iterable[StoreOp]) -> list[Result]:
@@ -351,7 +390,8 @@ class MemlayerStore(StoreTTL, BaseStore):
         if touched:
             await self._adrive(self._refresh(list(dict.fromkeys(touched))))
         for i, put in enumerate(puts):
-            await self._adrive(self._put(_Put(put, vectors[i] if vectors else None)))
+            async with self._locks.ahold((put.namespace, put.key)):
+                await self._adrive(self._put(_Put(put, vectors[i] if vectors else None)))
         return results
 
     def _drive(self, handler: Handler) -> Result:
@@ -385,18 +425,32 @@ class MemlayerStore(StoreTTL, BaseStore):
         return f"MemlayerStore(name={self.name!r}, scope={where}, user_label={self.user_label}, index={describe(self.index_config)})"
 
 
+def _item_key(row: MemoryRecord) -> tuple[str, str]:
+    return row.metadata["lg_ns"], row.metadata["lg_key"]
+
+
 def _distinct(rows: Iterable[MemoryRecord]) -> list[MemoryRecord]:
     """One row per (namespace, key): the first, i.e. the newest (a racing duplicate is never shown)."""
     seen: set[tuple[str, str]] = set()
     out = []
     for r in rows:
-        key = (r.metadata["lg_ns"], r.metadata["lg_key"])
+        key = _item_key(r)
         if key not in seen:
             seen.add(key)
             out.append(r)
     return out
 
 
+def _updated(row: MemoryRecord) -> datetime:
+    return _time(row.updated_at or row.created_at)
+
+
 def _distinct_hits(hits: list[tuple[MemoryRecord, float]]) -> list[tuple[MemoryRecord, float]]:
-    keep = {id(r) for r in _distinct(r for r, _ in hits)}
-    return [h for h in hits if id(h[0]) in keep]
+    """One hit per (namespace, key), best first: of a racing duplicate's rows the newest found (the row ``get``
+    shows, when it is among the hits), with its own score; ``hits`` come best first."""
+    newest: dict[tuple[str, str], tuple[MemoryRecord, float]] = {}
+    for hit in hits:
+        key = _item_key(hit[0])
+        if key not in newest or _updated(hit[0]) > _updated(newest[key][0]):
+            newest[key] = hit
+    return sorted(newest.values(), key=lambda h: -h[1])
