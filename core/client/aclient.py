@@ -44,9 +44,12 @@ def _scope(user_id: str | None, agent_id: str | None, run_id: str | None) -> dic
 
 
 def _id(memory_id: Any) -> str:
+    """The id as one path segment. "." and ".." are written %2E: as they are, the HTTP client removes them as
+    dot segments and the request names another endpoint (``delete(".")`` would become ``delete_all``)."""
     if not isinstance(memory_id, str) or not memory_id:
         raise MemlayerError(f"a memory id is a non-empty string, got {memory_id!r}")
-    return urllib.parse.quote(memory_id, safe="")
+    quoted = urllib.parse.quote(memory_id, safe="")
+    return quoted.replace(".", "%2E") if quoted in (".", "..") else quoted
 
 
 class AsyncClient:

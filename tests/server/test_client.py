@@ -124,6 +124,24 @@ def test_errors_are_memlayer_errors(server: KeyedServer) -> None:
         anonymous.get_all(user_id="u")
 
 
+def test_dot_ids_name_no_other_endpoint(server: KeyedServer, tmp_path) -> None:
+    """"." and ".." are ids like any other: never dropped as dot segments (delete(".") was delete_all)."""
+    user = f"u-{uuid.uuid4().hex[:8]}"
+    with Memory(str(tmp_path / "local"), embedder=HashingEmbedder(dims=64)) as local:
+        local.add("I like tea", user_id=user, infer=False)
+        expected = [local.get(".", user_id=user), local.get("..", user_id=user), local.history(".", user_id=user)]
+    with Client(server.url, server.keys["acme"]) as client:
+        client.add(["I like tea", "I live in Oslo"], user_id=user, infer=False)
+        assert [client.get(".", user_id=user), client.get("..", user_id=user),
+                client.history(".", user_id=user)] == expected
+        for dots in (".", ".."):
+            with pytest.raises(NotFoundError, match="no memory"):
+                client.delete(dots, user_id=user)
+            with pytest.raises(NotFoundError, match="no memory"):
+                client.update(dots, "text", user_id=user)
+        assert len(client.get_all(user_id=user)["results"]) == 2
+
+
 def test_bulk_add_sends_batches_and_reports_progress(server: KeyedServer) -> None:
     user = f"u-{uuid.uuid4().hex[:8]}"
     seen: list[tuple[int, int | None]] = []
