@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -28,13 +29,14 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .errors import ConfigError
-from .types import Scope, to_utc
+from .types import Scope, iso, to_utc
 
 DAY = 86_400.0
 NEVER = math.inf  # a TTL (or policy value) meaning "no expiry" / "no cap"
 POLICY_PREFIX = "retention:"
 LAST_SWEEP_KEY = "sweep:last"
 BUDGETS_CHECKED_KEY = "sweep:budgets"  # the caps every scope was last checked against, and when
+MAX_TIME = datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc).timestamp()  # the last second a time can be
 BUDGET_RECHECK = DAY  # automatic sweeps check every scope's budget again after this long even if no cap changed
 
 
@@ -70,7 +72,19 @@ def parse_duration(value: Any, name: str, *, allow_never: bool = True, allow_zer
         raise ConfigError(f"{name} must be a positive duration, got {value!r}")
     if math.isinf(seconds) and not allow_never:
         raise ConfigError(f"{name} must be a finite duration, got {value!r}")
+    if math.isfinite(seconds) and time.time() + seconds > MAX_TIME:
+        raise ConfigError(f"{name} is too long: {value!r} ({seconds:g} seconds) from now ends after the year 9999; "
+                          "give a shorter duration" + (", or 'never' for none" if allow_never else ""))
     return seconds
+
+
+def expiry(when: float, ttl: float, name: str = "ttl") -> float:
+    """``when`` plus ``ttl``, refused past the end of the year 9999 (the last time a datetime can hold)."""
+    end = when + ttl
+    if end > MAX_TIME:
+        raise ConfigError(f"{name} of {ttl:g} seconds counted from {iso(when)} ends after the year 9999; give a "
+                          "shorter one, or 'never' for no expiry")
+    return end
 
 
 @dataclass(frozen=True)
@@ -88,7 +102,7 @@ class Lifetime:
             return self.expires_at
         if self.ttl is None or math.isinf(self.ttl):
             return None
-        return when + self.ttl
+        return expiry(when, self.ttl, "ttl" if self.explicit else "the scope's default ttl (set_retention)")
 
     @property
     def kept_ttl(self) -> float | None:
@@ -114,7 +128,10 @@ def lifetime_arg(expires_at: Any, ttl: Any) -> Lifetime | None:
 
 
 def check_lifetime(lifetime: Lifetime | None, when: float) -> Lifetime | None:
-    """A fixed expiry must come after the time the memory is stated (it would be born expired)."""
+    """A fixed expiry must come after the time the memory is stated (it would be born expired); a TTL counted from
+    that time must end by the year 9999."""
+    if lifetime is not None:
+        lifetime.end(when)
     if lifetime is not None and lifetime.expires_at is not None and lifetime.expires_at <= when:
         raise ConfigError(
             f"expires_at ({datetime.fromtimestamp(lifetime.expires_at, timezone.utc).isoformat()}) is not after the "

@@ -138,4 +138,7 @@ def iso(ts: float | None) -> str | None:
 
 @lru_cache(maxsize=8192)  # a memory's created/updated/valid_from times are usually one and the same
 def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat()
+    try:
+        return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat()
+    except (OverflowError, ValueError, OSError):  # a time stored beyond what a datetime holds reads as its bound
+        return (datetime.max if ts > 0 else datetime.min).replace(tzinfo=timezone.utc).isoformat()

@@ -25,6 +25,7 @@ from ..retention import (
     covering,
     describe,
     effective,
+    expiry,
     parse_duration,
     policy_arg,
     policy_key,
@@ -206,7 +207,7 @@ def refresh(engine: Engine, memory_ids: Sequence[str], ttl: Any, scope: Scope | 
             if span is None or due is None or row.valid_to is not None or row.expired(now):
                 out.append({"id": mid, "refreshed": False, "expires_at": row.expires_at})
                 continue
-            end = max(due, now + span)
+            end = max(due, expiry(now, span))
             tx.set_expiry(mid, end, span)
             out.append({"id": mid, "refreshed": True, "expires_at": iso(end)})
     return out

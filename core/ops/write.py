@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..records import ChangeRecord
-from ..retention import Lifetime
+from ..retention import MAX_TIME, Lifetime
 from ..storage.base import HistoryEntry, NewMemory, NewMessage, Store, StoredMemory, Tx
 from ..types import Scope
 from .plan import Planned, WriteItem, dedupe_items, said_by
@@ -145,7 +145,7 @@ def _refresh(tx: Tx, row: StoredMemory, lifetime: Lifetime, when: float) -> None
         return
     if row.expires_ts is None:
         return
-    ends = [e for e in (lifetime.end(when), when + row.ttl if row.ttl is not None else None) if e is not None]
+    ends = [e for e in (lifetime.end(when), min(when + row.ttl, MAX_TIME) if row.ttl is not None else None) if e is not None]
     if ends and max(ends) > row.expires_ts:
         tx.set_expiry(row.id, max(ends), row.ttl if row.ttl is not None else lifetime.kept_ttl)
 

@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from ..types import iso
+from ..types import Scope, iso
 from .base import StoredMemory
 
 #: the columns of a memory, in the order :func:`memory_from_row` reads them
@@ -14,6 +14,18 @@ COLUMNS = (
     "rid, id, user_id, agent_id, run_id, text, hash, attribute, metadata, created_at, updated_at, "
     "valid_from, valid_to, superseded_by, expires_at, speaker, ttl, recalls, restated, seen_at"
 )
+
+
+def group_by_scope_and_hash(
+    rows: Sequence[Sequence[Any]], wanted: set[Scope], out: dict[Scope, dict[str, list[StoredMemory]]]
+) -> None:
+    """The rows (of ``SELECT {COLUMNS}``) of the scopes in ``wanted``, decoded into ``out`` by scope and text hash.
+    The rows of other scopes (other tenants' among them) are skipped undecoded: nothing they hold can fail here."""
+    for row in rows:
+        scope = Scope(row[2], row[3], row[4])
+        if scope in wanted:
+            memory = memory_from_row(row)
+            out.setdefault(scope, {}).setdefault(memory.hash, []).append(memory)
 
 
 def memory_from_row(row: Sequence[Any]) -> StoredMemory:

@@ -3,12 +3,13 @@ Expired memories leave search and get_all, stay for include_expired and as_of.""
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import timedelta
 
 import pytest
 
 from memlayer import Memory
-from memlayer.errors import MemlayerError, NotFoundError
+from memlayer.errors import ConfigError, MemlayerError, NotFoundError
 from memlayer.storage.sqlite import SQLiteStore
 
 from .conftest import START
@@ -85,6 +86,36 @@ def test_store_and_scope_defaults(make_memory, clock) -> None:
                                                'retention:["w", null, null]': '{"ttl": 7200.0, "max_memories": 10.0}'}
     finally:
         db.close()
+
+
+def test_lifetimes_past_the_year_9999_are_refused(memory) -> None:
+    """A time holds at most the year 9999: a duration or expiry beyond it is a ConfigError saying so, never a
+    stored expiry that no read can show."""
+    mid = one(memory, "I like tea", ttl="1d")
+    too_long = [lambda: one(memory, "x", ttl=1e300), lambda: one(memory, "x", ttl="500000w"),
+                lambda: one(memory, "x", timestamp="9990-01-01", ttl=f"{20 * 366}d"),
+                lambda: memory.update(mid, ttl=1e300), lambda: memory.refresh(mid, ttl=1e300),
+                lambda: memory.set_retention(user_id="u", ttl=1e300),
+                lambda: memory.bulk_add([{"text": "x", "user_id": "u", "ttl": 1e300}], progress=False)]
+    for call in too_long:
+        with pytest.raises(ConfigError, match="year 9999"):
+            call()
+    assert memory.get_retention(user_id="u")["own"]["ttl"] is None
+    assert ids(memory.get_all(user_id="u")) == [mid]
+
+
+def test_a_stored_expiry_out_of_range_breaks_no_read(memory) -> None:
+    """Rows written before the bound (expires_at 1e300) read as the last time there is, and never break the
+    writes of other scopes that share their text."""
+    mid = one(memory, "I like tea")
+    with sqlite3.connect(memory.async_memory.directory + "/memlayer.db") as db:
+        db.execute("UPDATE memories SET expires_at = 1e300, ttl = 1e300 WHERE id = ?", (mid,))
+    assert memory.get(mid)["expires_at"] == "9999-12-31T23:59:59.999999+00:00"
+    assert ids(memory.get_all(user_id="u")) == [mid] and ids(memory.search("tea", user_id="u")) == [mid]
+    assert memory.add("I like tea", user_id="u", infer=False)["results"][0]["event"] == "NONE"  # re-stated
+    other = memory.add("I like tea", user_id="v", infer=False)["results"][0]
+    assert other["event"] == "ADD" and ids(memory.get_all(user_id="v")) == [other["id"]]
+    memory.delete(mid)
 
 
 def test_saying_it_again_refreshes_instead_of_duplicating(memory, clock) -> None:

@@ -71,6 +71,29 @@ def test_expiry_on_add_update_bulk_and_reads(server: KeyedServer) -> None:
         assert bad.status_code == 400 and "not after the memory's time" in error(bad)["message"]
 
 
+def test_lifetimes_past_the_year_9999_are_invalid_arguments(server: KeyedServer) -> None:
+    """A ttl ending after the year 9999 is a 400 wherever it is given, and nothing of it is stored to break the
+    scope's reads or another tenant's writes of the same text."""
+    user = uid()
+    with server.http("acme") as http, server.http("globex") as globex:
+        mid = http.post("/v1/memories", json={"messages": "I like tea", "user_id": user, "infer": False,
+                                              "ttl": "1d"}).json()["results"][0]["id"]
+        for method, path, body in (
+                ("POST", "/v1/memories", {"messages": "I live in Lisbon", "user_id": user, "ttl": 1e300}),
+                ("POST", "/v1/memories", {"messages": "x", "user_id": user, "timestamp": "9999-06-01T00:00:00Z",
+                                          "ttl": "365d"}),
+                ("POST", "/v1/memories/bulk", {"records": [{"text": "x", "user_id": user, "ttl": 1e300}]}),
+                ("PUT", f"/v1/memories/{mid}", {"ttl": 1e300}), ("POST", "/v1/memories/refresh", {"ids": [mid],
+                                                                                                  "ttl": 1e300}),
+                ("PUT", "/v1/retention", {"user_id": user, "ttl": 1e300})):
+            bad = http.request(method, path, json=body)
+            assert (bad.status_code, error(bad)["code"]) == (400, "invalid_argument"), bad.text
+            assert "year 9999" in error(bad)["message"]
+        assert [m["id"] for m in http.get("/v1/memories", params={"user_id": user}).json()["results"]] == [mid]
+        other = globex.post("/v1/memories", json={"messages": "I live in Lisbon", "user_id": user})
+        assert other.status_code == 200, other.text
+
+
 def test_refresh_extends_by_the_memory_ttl_inside_the_tenant(server: KeyedServer) -> None:
     user = uid()
     with server.http("acme") as http, server.http("globex") as globex:

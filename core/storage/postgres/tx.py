@@ -27,7 +27,7 @@ import numpy as np
 
 from ...types import Scope
 from ..base import GRAPH_EPOCH_KEY, HistoryEntry, NewMemory, NewMessage, Selection, StoredMemory
-from ..memory_rows import COLUMNS, memory_from_row
+from ..memory_rows import COLUMNS, group_by_scope_and_hash, memory_from_row
 from ..sqlreads import SQLReads
 from . import codec, locks, sql
 from .rows import chunks
@@ -294,11 +294,7 @@ def current_by_hash(
     for chunk in chunks(sorted(set(hashes))):
         rows = conn.execute(f"SELECT {COLUMNS} FROM memories WHERE hash = ANY(%s::text[]) AND {valid}",
                             (chunk, *v_params)).fetchall()
-        for row in rows:
-            memory = memory_from_row(row)
-            scope = Scope(memory.user_id, memory.agent_id, memory.run_id)
-            if scope in wanted:
-                out.setdefault(scope, {}).setdefault(memory.hash, []).append(memory)
+        group_by_scope_and_hash(rows, wanted, out)
     return out
 
 

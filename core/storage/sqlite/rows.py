@@ -10,7 +10,7 @@ from typing import TypeVar
 from ...errors import StoreError
 from ...types import Scope
 from ..base import StoredMemory
-from ..memory_rows import COLUMNS, memory_from_row
+from ..memory_rows import COLUMNS, group_by_scope_and_hash
 from . import sql
 
 T = TypeVar("T")
@@ -54,9 +54,5 @@ def current_by_hash(
             f"SELECT {COLUMNS} FROM memories INDEXED BY memories_hash WHERE hash IN ({','.join('?' * len(chunk))}) "
             f"AND {valid}", [*chunk, *v_params],
         ).fetchall()
-        for row in rows:
-            memory = memory_from_row(row)
-            scope = Scope(memory.user_id, memory.agent_id, memory.run_id)
-            if scope in wanted:
-                out.setdefault(scope, {}).setdefault(memory.hash, []).append(memory)
+        group_by_scope_and_hash(rows, wanted, out)
     return out
