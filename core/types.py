@@ -129,7 +129,11 @@ def to_utc(value: datetime | str | float | int | None) -> datetime | None:
         raise ConfigError(f"a time must be a datetime, an ISO 8601 string or epoch seconds, got {value!r}")
     if value.tzinfo is None:
         return value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
+    try:
+        return value.astimezone(timezone.utc)
+    except OverflowError:  # 9999-12-31T23:00-14:00 is a time in the year 10000, 0001-01-01T00:00+14:00 in year 0
+        raise ConfigError(f"{value.isoformat()!r} is not a time memlayer can hold: in UTC it falls outside the years "
+                          "1 to 9999; give a time inside them") from None
 
 
 def iso(ts: float | None) -> str | None:

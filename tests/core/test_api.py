@@ -134,6 +134,19 @@ def test_bad_inputs_raise_memlayer_errors(memory):
         memory.search(None, user_id="u")
 
 
+def test_times_that_leave_the_years_1_to_9999_in_utc_are_config_errors(memory):
+    """An offset can push a time given in range out of it; that is the caller's mistake, said as one."""
+    late, early = "9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00"
+    with pytest.raises(ConfigError, match="years 1 to 9999"):
+        memory.add("x", user_id="u", infer=False, timestamp=late)
+    with pytest.raises(ConfigError, match="years 1 to 9999"):
+        memory.search("x", user_id="u", as_of=early)
+    with pytest.raises(ConfigError, match="years 1 to 9999"):
+        memory.get_all(user_id="u", as_of=early)
+    with pytest.raises(ConfigError, match="years 1 to 9999"):
+        memory.add("x", user_id="u", infer=False, expires_at=late)
+
+
 def test_context_manager_and_closed_errors(tmp_path, hash_embedder):
     with Memory(str(tmp_path / "s"), embedder=hash_embedder, graph=False) as m:
         m.add("x", user_id="u", infer=False)

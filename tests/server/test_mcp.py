@@ -79,6 +79,8 @@ async def test_every_tool_over_streamable_http_with_tenants(server: KeyedServer)
         shown = await call(acme, "get_memory", memory_id=brief["results"][0]["id"])
         assert shown["expires_at"] is not None
         assert "ttl must be" in await refused(acme, "add_memory", text="x", user_id=alice, ttl="a while")
+        assert "years 1 to 9999" in await refused(acme, "search_memories", query="x", user_id=alice,
+                                                  as_of="0001-01-01T00:00:00+14:00")
 
 
 def test_mcp_http_needs_a_key(server: KeyedServer) -> None:
