@@ -26,7 +26,7 @@ from ..storage import is_remote
 from . import errors, pages
 from .auth import Authenticator
 from .keys import KeyRing
-from .limits import BodyLimit, Gate, HostCheck, RateLimiter
+from .limits import BodyLimit, Gate, HostCheck, OriginCheck, RateLimiter
 from .routes import graph, lifetimes, memories, system
 from .service import MemoryService
 from .settings import ENV_SETTINGS, ServerSettings
@@ -154,6 +154,7 @@ def create_app(settings: ServerSettings | None = None, *, memory: Any = None) ->
                 "mcp": "/mcp" if endpoint is not None else None, "health": "/health", "ready": "/ready",
                 "browser": pages.MOUNT + "/" if pages.STATIC.is_dir() else None}
 
+    app.add_middleware(OriginCheck)
     app.add_middleware(HostCheck, enabled=state.is_open)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app

@@ -8,6 +8,9 @@
 * :class:`RateLimiter`: a token bucket per key (429 with Retry-After).
 * :class:`HostCheck` (ASGI middleware): an open server on loopback answers only requests addressed to a
   loopback name, so a web page cannot reach it through DNS rebinding.
+* :class:`OriginCheck` (ASGI middleware): a request that may change something (any method but GET, HEAD and
+  OPTIONS) sent by a web page of another origin is refused, so a page cannot write to or wipe a server it can
+  reach (a browser sends a "simple" cross-site POST without asking first). Programs send no Origin.
 """
 
 from __future__ import annotations
@@ -87,6 +90,52 @@ class HostCheck:
                 response = error_response(
                     403, "forbidden", "this server runs without API keys and answers only requests addressed to "
                     "localhost/127.0.0.1; create a key (memlayer keys create) to serve other names",
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+DEFAULT_PORTS = {"http": "80", "https": "443"}
+
+
+def _netloc(host: str, scheme: str) -> str:
+    """``host[:port]`` lower-cased, without the scheme's default port."""
+    host = host.strip().lower()
+    default = DEFAULT_PORTS.get(scheme)
+    return host[: -len(default) - 1] if default and host.endswith(f":{default}") and not host.endswith("]") else host
+
+
+def foreign_origin(headers: dict[bytes, bytes], scheme: str) -> str | None:
+    """The other site a browser says this request comes from, or None (same origin, or not from a web page).
+    ``Sec-Fetch-Site`` is the browser's own verdict (it holds behind a proxy that rewrites Host); without it, an
+    ``Origin`` whose host and port are not the request's Host is foreign ("null" too: a sandboxed page)."""
+    site = headers.get(b"sec-fetch-site", b"").decode("latin-1").strip().lower()
+    origin = headers.get(b"origin", b"").decode("latin-1").strip()
+    if site:
+        return None if site in ("same-origin", "none") else (origin or f"a {site} page")
+    if not origin:
+        return None
+    their_scheme, _, rest = origin.partition("://")
+    if not rest or _netloc(rest.split("/", 1)[0], their_scheme.lower()) != _netloc(
+            headers.get(b"host", b"").decode("latin-1"), scheme):
+        return origin
+    return None
+
+
+class OriginCheck:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] not in SAFE_METHODS:
+            origin = foreign_origin(dict(scope["headers"]), scope.get("scheme", "http"))
+            if origin is not None:
+                response = error_response(
+                    403, "forbidden", f"this server does not take {scope['method']} requests from web pages of other "
+                    f"sites (this one came from {origin}); call it from a program, from its own pages, or through "
+                    "your site's backend",
                 )
                 await response(scope, receive, send)
                 return

@@ -140,7 +140,7 @@ class HttpEndpoint:
         self.auth = auth
         self.sessions = StreamableHTTPSessionManager(
             app=mcp._lowlevel_server, json_response=True, stateless=True, max_request_body_size=max_body_bytes,
-            # Host/Origin checks for an open server are done for every path by the app's HostCheck.
+            # Host and Origin are checked for every path by the app's HostCheck and OriginCheck.
             security_settings=TransportSecuritySettings(enable_dns_rebinding_protection=False),
         )
 
