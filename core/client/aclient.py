@@ -12,12 +12,13 @@ from typing import Any
 import httpx
 
 from ..errors import ConfigError, MemlayerError, NotFoundError
-from ..retention import KEEP
+from ..retention import KEEP, parse_duration
 from ..search.config import SearchConfig
 from .transport import Transport
 
 DEFAULT_URL = "http://127.0.0.1:8765"
 MAX_REQUEST_BYTES = 3 * 1024 * 1024  # bulk_add splits its records into requests below this (server default: 4 MiB)
+MAX_BULK_RECORDS = 10_000  # the records (and batch_size) one POST /v1/memories/bulk may carry
 
 
 def jsonable(value: Any) -> Any:
@@ -83,7 +84,8 @@ class AsyncClient:
     async def bulk_add(
         self, records: Any, *, batch_size: int = 1000, progress: Any = True
     ) -> dict[str, Any]:
-        """Import records verbatim, ``batch_size`` per request (and per transaction on the server)."""
+        """Import records verbatim, ``batch_size`` per request (and per transaction on the server); a larger
+        ``batch_size`` than the server takes in one request (10,000) is sent in requests of that many."""
         if not isinstance(batch_size, int) or batch_size < 1:
             raise MemlayerError("batch_size must be at least 1")
         if not isinstance(records, Iterable) or isinstance(records, (str, bytes, Mapping)):
@@ -92,9 +94,9 @@ class AsyncClient:
         report = _progress(progress, len(items))
         totals = {"added": 0, "duplicates": 0, "records": 0, "messages": 0, "seconds": 0.0}
         try:
-            for chunk in _chunks(items, batch_size):
-                out = await self._http.request("POST", "/v1/memories/bulk",
-                                               body={"records": chunk, "batch_size": batch_size})
+            size = min(batch_size, MAX_BULK_RECORDS)
+            for chunk in _chunks(items, size):
+                out = await self._http.request("POST", "/v1/memories/bulk", body={"records": chunk, "batch_size": size})
                 for key in totals:
                     totals[key] += out.get(key, 0)
                 if report is not None:
@@ -186,6 +188,9 @@ class AsyncClient:
         agent_id: str | None = None, run_id: str | None = None,
     ) -> dict[str, Any]:
         ids = [memory_ids] if isinstance(memory_ids, str) else list(memory_ids)
+        if not ids:  # nothing to refresh: Memory's answer, without a request (the server wants at least one id)
+            parse_duration(jsonable(ttl), "ttl", allow_never=False)
+            return {"results": []}
         body = {"ids": ids, "ttl": jsonable(ttl), **_scope(user_id, agent_id, run_id)}
         out: dict[str, Any] = await self._http.request("POST", "/v1/memories/refresh", body=body)
         return out

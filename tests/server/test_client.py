@@ -153,6 +153,43 @@ def test_bulk_add_sends_batches_and_reports_progress(server: KeyedServer) -> Non
         assert len(client.get_all(user_id=user, limit=100)["results"]) == 25
 
 
+def test_bulk_add_and_refresh_take_what_memory_takes(server: KeyedServer, tmp_path) -> None:
+    """A batch_size above the server's per-request maximum, and refresh([]), answer as Memory does."""
+    from memlayer.client.aclient import MAX_BULK_RECORDS
+    from memlayer.server.models import BulkBody
+
+    assert BulkBody.model_fields["batch_size"].metadata[-1].le == MAX_BULK_RECORDS
+    user = f"u-{uuid.uuid4().hex[:8]}"
+    records = [{"text": f"row {i}", "user_id": user} for i in range(3)]
+    with Memory(str(tmp_path / "local"), embedder=HashingEmbedder(dims=64)) as local:
+        expected = [local.bulk_add(records, batch_size=20_000, progress=False), local.refresh([])]
+        with pytest.raises(ConfigError, match="ttl must be"):
+            local.refresh([], ttl="soonish")
+    with Client(server.url, server.keys["acme"]) as client:
+        got = [client.bulk_add(records, batch_size=20_000, progress=False), client.refresh([])]
+        with pytest.raises(ConfigError, match="ttl must be"):
+            client.refresh([], ttl="soonish")
+    assert _clean(got) == _clean(expected)
+
+
+async def test_bulk_add_splits_a_large_batch_into_requests_the_server_takes() -> None:
+    sent: list[dict[str, Any]] = []
+
+    class Counting(httpx.AsyncBaseTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            import json
+
+            body = json.loads(request.content)
+            sent.append(body)
+            n = len(body["records"])
+            return httpx.Response(200, json={"added": n, "duplicates": 0, "records": n, "messages": n, "seconds": 0})
+
+    client = AsyncClient("http://memlayer.test", "k", transport=Counting())
+    out = await client.bulk_add([{"text": "x", "user_id": "u"}] * 10_001, batch_size=20_000, progress=False)
+    assert out["added"] == 10_001
+    assert [(len(b["records"]), b["batch_size"]) for b in sent] == [(10_000, 10_000), (1, 10_000)]
+
+
 # -- retries, against a scripted transport ------------------------------------------------------
 class Script(httpx.AsyncBaseTransport):
     def __init__(self, *answers: Any) -> None:
