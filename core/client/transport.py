@@ -22,6 +22,7 @@ import httpx
 from ..errors import (
     AuthError,
     ConfigError,
+    ConflictError,
     FilterError,
     LLMError,
     MemlayerError,
@@ -40,7 +41,7 @@ ERRORS_BY_CODE: dict[str, type[MemlayerError]] = {
     "invalid_filter": FilterError, "invalid_query": QueryError, "invalid_argument": ConfigError,
     "invalid_request": ConfigError, "payload_too_large": ConfigError, "graph_disabled": ConfigError,
     "bad_request": MemlayerError, "llm_unavailable": LLMError, "provider_unavailable": ProviderError,
-    "store_unavailable": StoreError,
+    "store_unavailable": StoreError, "conflict": ConflictError,
 }
 
 

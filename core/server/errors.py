@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ..errors import (
     AuthError,
     ConfigError,
+    ConflictError,
     FilterError,
     LLMError,
     MemlayerError,
@@ -35,6 +36,7 @@ log = logging.getLogger("memlayer.server")
 CORE_ERRORS: tuple[tuple[type[BaseException], int, str], ...] = (
     (GraphDisabled, 409, "graph_disabled"),
     (NotFoundError, 404, "not_found"),
+    (ConflictError, 409, "conflict"),
     (AuthError, 401, "unauthorized"),
     (ScopeError, 400, "invalid_scope"),
     (FilterError, 400, "invalid_filter"),

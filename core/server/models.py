@@ -9,6 +9,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from ..errors import ConfigError
+
 ScopeId = Annotated[str, StringConstraints(min_length=1, max_length=512)]
 Time = Annotated[str | float, Field(description="ISO 8601 time (UTC unless it has an offset) or epoch seconds")]
 Expiry = Annotated[str | float, Field(description="when it lapses: ISO 8601 time, epoch seconds, or 'never'")]
@@ -18,6 +20,17 @@ MAX_QUERY_CHARS = 32_768
 MAX_LIMIT = 1_000_000_000  # get_all's "everything" (the adapters ask for 1e9)
 MAX_SEARCH_LIMIT = 10_000
 MAX_SCOPES = 100_000  # scopes of each kind one call lists
+MAX_ID_CHARS = 256  # a memory id, in a path and in a body alike (the core's limit)
+
+
+def check_memory_id(value: Any, where: str) -> str:
+    """A memory id a caller chooses (bulk import): one the id routes can name, i.e. 1-256 characters, no '/'
+    (it would split the path) and not '.' or '..' (HTTP clients drop them as dot segments)."""
+    if (not isinstance(value, str) or not value or len(value) > MAX_ID_CHARS or "/" in value or "\x00" in value
+            or value in (".", "..")):
+        raise ConfigError(f"{where}: a memory id is 1-{MAX_ID_CHARS} characters without '/' and is not '.' or "
+                          f"'..', got {value!r}; choose another id, or leave 'id' out to get a new one")
+    return value
 
 
 class _Body(BaseModel):
@@ -84,7 +97,7 @@ class UpdateBody(_Body):
 
 
 class RefreshBody(Scoped):
-    ids: list[Annotated[str, StringConstraints(min_length=1, max_length=256)]] = Field(min_length=1, max_length=10_000)
+    ids: list[Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_CHARS)]] = Field(min_length=1, max_length=10_000)
     ttl: TTL | None = Field(None, description="extend to now + ttl (default: each memory's own TTL)")
 
 

@@ -13,9 +13,10 @@ import json
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
-from ..errors import ConfigError, MemlayerError, NotFoundError, ScopeError
+from ..errors import ConfigError, ConflictError, MemlayerError, NotFoundError, ScopeError
 from ..search.config import SearchConfig
 from . import graphs
+from .models import check_memory_id
 from .tenancy import SCOPE_KEYS, Tenant
 
 SEARCH_CONFIG_CAPS = {"candidates": 10_000, "context_pool": 10_000, "relation_limit": 1_000, "rrf_k": 1_000_000}
@@ -80,9 +81,25 @@ class MemoryService:
                 item.update(tenant.scope(*(item.get(k) for k in SCOPE_KEYS)))
             except ScopeError as exc:
                 raise ScopeError(f"record {i}: {exc}") from None
+            if item.get("id") is not None:
+                check_memory_id(item["id"], f"record {i}")
             mapped.append({k: v for k, v in item.items() if v is not None})
+        given = [str(r["id"]) for r in mapped if "id" in r]
+        if given:
+            await asyncio.to_thread(self._refuse_own_ids, tenant, given)
         out: dict[str, Any] = await self.memory.bulk_add(mapped, batch_size=batch_size, progress=False)
         return out
+
+    def _refuse_own_ids(self, tenant: Tenant, ids: list[str]) -> None:
+        """A 409 naming the ids of this tenant's memories that an import gives again (a restore over what is
+        still there); the core refuses ids held anywhere else as it writes each batch."""
+        store = self.memory.store
+        taken = [i for i in sorted(store.rids_of(ids)) if (row := store.get(i)) is not None
+                 and tenant.owns({k: getattr(row, k) for k in SCOPE_KEYS})]
+        if taken:
+            raise ConflictError(
+                f"you already have memories with the id(s) {taken[:5]}{' …' if len(taken) > 5 else ''}; nothing "
+                "was imported. Leave 'id' out to give the memories new ids, or delete the existing ones first")
 
     async def update(self, tenant: Tenant, memory_id: str, text: str | None, metadata: Any = None, *,
                      expires_at: Any = None, ttl: Any = None, **scope: Any) -> dict[str, Any]:

@@ -6,6 +6,8 @@ import json
 import time
 import uuid
 
+import httpx
+
 from memlayer.server.auth import KEY_CACHE_S
 
 from .conftest import KeyedServer
@@ -260,3 +262,26 @@ def test_key_revocation_takes_effect_within_a_second(server: KeyedServer) -> Non
         while http.get("/v1/whoami").status_code != 401:  # a checked key is trusted for KEY_CACHE_S
             assert time.monotonic() - revoked_at < KEY_CACHE_S + 2, "the revoked key still works"
             time.sleep(0.05)
+
+
+def test_bulk_ids_follow_the_id_routes_grammar_and_conflicts_are_409(server: KeyedServer) -> None:
+    user = uid()
+    long_id = "m" * 200 + uid()
+    with server.http("acme") as http:
+        def bulk(*ids: str) -> httpx.Response:
+            return http.post("/v1/memories/bulk", json={"records": [{"text": f"fact {i}", "user_id": user, "id": mid}
+                                                                    for i, mid in enumerate(ids)]})
+
+        assert bulk(long_id).json()["added"] == 1
+        assert http.get(f"/v1/memories/{long_id}").json()["memory"] == "fact 0"  # what bulk takes, a route names
+        assert http.delete(f"/v1/memories/{long_id}").status_code == 200
+        for bad in (f"notes/{user}", ".", "..", "x" * 257):
+            refused = bulk(bad)
+            assert (refused.status_code, error(refused)["code"]) == (400, "invalid_argument"), refused.text
+        mine = http.post("/v1/memories", json={"messages": "x", "user_id": user, "infer": False}).json()[
+            "results"][0]["id"]
+        for ids in ((mine,), (uid(), mid := uid(), mid)):
+            conflict = bulk(*ids)
+            assert (conflict.status_code, error(conflict)["code"]) == (409, "conflict"), conflict.text
+        assert "you already have" in error(bulk(mine))["message"]
+        assert len(http.get("/v1/memories", params={"user_id": user}).json()["results"]) == 1

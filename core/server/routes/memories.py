@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from ...search.config import PRESETS
 from ..jsonbody import StrictJSONRoute
 from ..models import (
+    MAX_ID_CHARS,
     MAX_LIMIT,
     MAX_SCOPES,
     AddBody,
@@ -34,7 +35,7 @@ from ..service import parse_filters
 from . import ERRORS, STRICT, Admin, AgentQ, Anyone, Reader, RunQ, UserQ, Writer, answer, scope_args, service
 
 router = APIRouter(prefix="/v1", route_class=StrictJSONRoute, responses=ERRORS, dependencies=STRICT, tags=["memories"])
-MemoryId = Annotated[str, Path(min_length=1, max_length=128, description="a memory id")]
+MemoryId = Annotated[str, Path(min_length=1, max_length=MAX_ID_CHARS, description="a memory id")]
 FiltersQ = Annotated[str | None, Query(max_length=100_000, description='a JSON filter, e.g. {"topic": "food"}')]
 
 
