@@ -39,7 +39,7 @@ from .records import SCOPE_KINDS
 from .retention import KEEP, check_lifetime, lifetime_arg, parse_duration
 from .search.config import SearchConfig
 from .storage import Selection
-from .types import Scope, Usage, to_utc
+from .types import Scope, Usage, said_at, to_utc
 
 MAX_LIST = 2**31 - 1  # get_all: "every row" in practice
 
@@ -130,12 +130,14 @@ class AsyncMemory:
 
         ``expires_at`` (a time, or "never") or ``ttl`` (seconds, a timedelta or "7d", counted from
         ``timestamp`` or now) says when what this call writes lapses; without them a fact's own expiry ("this
-        week", proposed by the extractor) or the scope's default TTL applies. A fact said again is refreshed."""
+        week", proposed by the extractor) or the scope's default TTL applies. A fact said again is refreshed.
+        ``timestamp`` is when the messages were said (default now): not later than the clock (``types.said_at``)."""
         self._check_open()
         scope = make_scope(user_id, agent_id, run_id)
         meta = check_metadata(metadata)
         msgs = [m if not m.metadata else replace(m, metadata=check_metadata(m.metadata)) for m in normalize_messages(messages)]
-        now, when = self._engine.clock.now(), to_utc(timestamp)
+        now = self._engine.clock.now()
+        when = said_at(timestamp, now)
         lifetime = check_lifetime(lifetime_arg(expires_at, ttl), (when or now).timestamp())
         if not msgs:
             return {"results": [], "relations": {"added": [], "closed": []}, "usage": Usage().as_dict()}

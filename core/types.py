@@ -136,6 +136,27 @@ def to_utc(value: datetime | str | float | int | None) -> datetime | None:
                           "1 to 9999; give a time inside them") from None
 
 
+#: how far a write's ``timestamp`` may lie ahead of the clock (skew between a client's clock and the server's):
+#: up to this it is taken as the present; beyond it the write is refused
+CLOCK_SKEW_S = 300.0
+
+
+def said_at(value: datetime | str | float | int | None, now: datetime) -> datetime | None:
+    """A write's ``timestamp`` (when what it writes was said: its memories' ``valid_from``) as aware UTC, or None.
+
+    A time up to ``CLOCK_SKEW_S`` ahead of ``now`` counts as ``now``; a later one is a ``ConfigError``: a memory
+    valid only from a future time would be current for ``search()``/``get_all()`` while ``as_of=now`` says it is
+    not valid yet. A fact about the future ("we fly to Lisbon in June") is said now (and may lapse: ``expires_at``)."""
+    when = to_utc(value)
+    if when is None or when <= now:
+        return when
+    if (when - now).total_seconds() <= CLOCK_SKEW_S:
+        return now
+    raise ConfigError(f"timestamp {when.isoformat()} is in the future (the clock says {now.isoformat()}): a "
+                      "timestamp is when the messages were said, at the latest now; to say when a memory lapses, "
+                      "pass expires_at or ttl")
+
+
 def iso(ts: float | None) -> str | None:
     return None if ts is None else _iso(ts)
 

@@ -16,7 +16,7 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from datetime import datetime
+from datetime import datetime, timezone
 from itertools import islice
 from typing import Any
 
@@ -25,7 +25,7 @@ from ..errors import ConflictError, MemlayerError, StoreError
 from ..messages import check_metadata, make_scope, normalize_messages
 from ..progress import Progress
 from ..retention import Lifetime, check_lifetime, lifetime_arg
-from ..types import Message, to_utc
+from ..types import Message, said_at, to_utc
 from .add import after_write, write
 from .plan import Planned, WriteItem, verbatim
 from .sweep import MERGE_SLICE
@@ -49,7 +49,8 @@ async def bulk_add(
     ``ConflictError`` naming it, before its batch writes anything. A record whose text is already a current
     memory of its scope is a duplicate, as without an id: it is skipped and its id not used.
     ``updated_at`` (optional) is when the memory's text last changed, kept as its ``updated_at``
-    (``timestamp`` is its ``created_at`` and ``valid_from``): a restored memory keeps both of its times.
+    (``timestamp`` is its ``created_at`` and ``valid_from``, not later than the clock: ``types.said_at``): a
+    restored memory keeps both of its times.
     ``expires_at`` (a datetime or ISO string) or ``ttl`` (seconds, a timedelta or "7d") sets when the record's
     memories lapse, as ``add`` does; without either the store's or the scope's default TTL applies.
 
@@ -137,7 +138,7 @@ def _parse(record: Mapping[str, Any], index: int, now: float) -> WriteItem:
             raise MemlayerError(f"'text' must be a string, got {type(raw).__name__}")
         msgs = [m if not m.metadata else Message(m.role, m.content, m.name, check_metadata(m.metadata))
                 for m in normalize_messages(raw)]
-        when = to_utc(record.get("timestamp"))
+        when = said_at(record.get("timestamp"), datetime.fromtimestamp(now, timezone.utc))
         updated = _updated(when, to_utc(record.get("updated_at")))
         plans = verbatim(msgs, meta)
         if record.get("id") is not None:

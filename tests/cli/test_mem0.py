@@ -149,13 +149,13 @@ def test_the_config_file_may_be_a_mem0_config(cli: Cli, tmp_path: Path) -> None:
 
 def test_a_mem0_expiration_date_becomes_the_memory_expiry(cli: Cli, tmp_path: Path) -> None:
     items = [
-        {"id": "e1", "memory": "Is in Lisbon", "user_id": "carol", "created_at": "2999-03-01T10:00:00Z",
+        {"id": "e1", "memory": "Is in Lisbon", "user_id": "carol", "created_at": "2025-03-01T10:00:00Z",
          "expiration_date": "2999-03-08"},
-        {"id": "e2", "memory": "Has a cold", "user_id": "carol", "created_at": "2999-03-01T10:00:00Z",
+        {"id": "e2", "memory": "Has a cold", "user_id": "carol", "created_at": "2025-03-01T10:00:00Z",
          "expiration_date": "2999-03-05T12:00:00+02:00"},
-        {"id": "e3", "memory": "Odd date", "user_id": "carol", "created_at": "2999-03-01T10:00:00Z",
-         "expiration_date": "2999-02-01"},  # before the memory itself: kept as metadata only
-        {"id": "e4", "memory": "Likes tea", "user_id": "carol", "created_at": "2999-03-01T10:00:00Z",
+        {"id": "e3", "memory": "Odd date", "user_id": "carol", "created_at": "2025-03-01T10:00:00Z",
+         "expiration_date": "2025-02-01"},  # before the memory itself: kept as metadata only
+        {"id": "e4", "memory": "Likes tea", "user_id": "carol", "created_at": "2025-03-01T10:00:00Z",
          "expiration_date": None},
     ]
     export = tmp_path / "expiring.json"
@@ -164,5 +164,5 @@ def test_a_mem0_expiration_date_becomes_the_memory_expiry(cli: Cli, tmp_path: Pa
     rows = {r["id"]: r for r in cli("list", "--user", "carol", "--json").data()["results"]}
     assert rows["e1"]["expires_at"] == "2999-03-09T00:00:00+00:00"  # a date: the end of that day
     assert rows["e2"]["expires_at"] == "2999-03-05T10:00:00+00:00"
-    assert rows["e3"]["expires_at"] is None and rows["e3"]["metadata"] == {"expiration_date": "2999-02-01"}
+    assert rows["e3"]["expires_at"] is None and rows["e3"]["metadata"] == {"expiration_date": "2025-02-01"}
     assert rows["e4"]["expires_at"] is None and rows["e1"]["metadata"] == {"expiration_date": "2999-03-08"}

@@ -89,12 +89,17 @@ def test_through_memory_an_extracted_stay_lapses_and_the_next_one_replaces_it(tm
                 retention={"sweep_interval": None}) as m:
         lisbon = m.add("I'm in Lisbon this week", user_id="u")["results"][0]
         assert m.get(lisbon["id"])["expires_at"] == "2025-06-09T00:00:00+00:00"
-        # said about another week: resolved against the conversation's time
-        porto = m.add("I'm in Porto this weekend", user_id="u", timestamp="2025-06-13T09:00:00Z")["results"]
+        clock.set("2025-06-06T10:00:00Z")
+        porto = m.add("I'm in Porto this weekend", user_id="u", timestamp="2025-06-05T09:00:00Z")["results"]
         assert [r["event"] for r in porto] == ["DELETE", "ADD"]  # one current location at a time
-        assert m.get(porto[1]["id"])["expires_at"] == "2025-06-16T00:00:00+00:00"
+        assert m.get(porto[1]["id"])["expires_at"] == "2025-06-09T00:00:00+00:00"
         clock.set("2025-06-20T00:00:00Z")
         assert m.get_all(user_id="u")["results"] == []
+        # said in another week (a timestamp is never later than the clock): resolved against the conversation's time
+        faro = m.add("I'm in Faro this weekend", user_id="u", timestamp="2025-06-13T09:00:00Z")["results"]
+        assert [r["event"] for r in faro] == ["ADD"]
+        assert m.get(faro[0]["id"])["expires_at"] == "2025-06-16T00:00:00+00:00"  # not the clock's weekend (06-23)
+        assert m.get_all(user_id="u")["results"] == []  # lapsed before the clock's now
         assert m.add("I live in Paris", user_id="u", ttl="2d")["results"][0]["event"] == "ADD"
         paris = m.get_all(user_id="u")["results"][0]
         assert paris["expires_at"] == "2025-06-22T00:00:00+00:00"  # the caller's lifetime beats "no end"
