@@ -123,7 +123,9 @@ class Writer(StoreCore):
         others = [row for row in current if row.o != o] if functional else []
         later = [row for row in others if (as_datetime(row.vf) or at) > at]
         edge = Edge(st, s, p, o, at, None, {mid})
-        if later:  # an older fact arriving late: store it as already superseded by the newer one
+        if later:  # an older fact arriving late: stored as already superseded by the next value after it
+            later += [row for row in self._select(Q_SPO, g=graph, s=s, p=p)  # closed ones too
+                      if row.o != o and (as_datetime(row.vf) or at) > at]
             first = min(later, key=lambda row: as_datetime(row.vf) or at)
             adds += [(st, ML.validTo, first.vf), (st, ML.supersededBy, first.st)]
             edge.valid_to = as_datetime(first.vf)

@@ -95,6 +95,18 @@ def test_late_arriving_older_fact_is_stored_as_history(store: RDFGraphStore) -> 
     assert triples(store.search(ALICE, "Alice", as_of="2024-02-01T00:00:00Z")) == {("Alice", "WORKS_AT", "Initech")}
 
 
+def test_late_facts_in_reverse_order_end_at_the_next_value_even_a_closed_one(store: RDFGraphStore) -> None:
+    put(store, ALICE, "Alice", "WORKS_AT", "Acme", memory_id="m3", at="2024-06-01T00:00:00Z")
+    put(store, ALICE, "Alice", "WORKS_AT", "Initech", memory_id="m2", at="2024-03-01T00:00:00Z")
+    oldest = put(store, ALICE, "Alice", "WORKS_AT", "Hooli", memory_id="m1", at="2024-01-01T00:00:00Z")
+    assert oldest["current"] is False and oldest["closed"] == []
+    assert triples(store.search(ALICE, "Alice")) == {("Alice", "WORKS_AT", "Acme")}
+    for day, employer in (("2024-07-01", "Acme"), ("2024-04-01", "Initech"), ("2024-02-01", "Hooli")):
+        assert triples(store.search(ALICE, "Alice", as_of=f"{day}T00:00:00Z")) == {("Alice", "WORKS_AT", employer)}
+    hooli = next(r for r in store.search(ALICE, "Alice", include_expired=True) if r["destination"] == "Hooli")
+    assert hooli["valid_to"] == "2024-03-01T00:00:00+00:00"
+
+
 def test_two_hops_and_scoring(store: RDFGraphStore) -> None:
     put(store, ALICE, "Sarah", "WORKS_AT", "Google", memory_id="m1")
     put(store, ALICE, "Sarah", "LIVES_IN", "Berlin", memory_id="m2")
