@@ -75,6 +75,7 @@ class StoredMemory(MemoryRecord):
     rid: int = -1
     hash: str = ""
     updated_ts: float = 0.0  # updated_at as epoch seconds (optimistic re-checks compare it)
+    valid_from_ts: float = 0.0  # valid_from as epoch seconds
     speaker: str | None = None  # who said it (a verbatim memory's message name or role; metadata "speaker" wins)
     expires_ts: float | None = None  # expires_at as epoch seconds (None: never)
     ttl: float | None = None  # seconds a refresh extends the expiry by (None: a fixed expiry, or none)
@@ -197,6 +198,10 @@ class Tx(Protocol):
         self, scope: Scope, attributes: Sequence[str], *, at: float | None = None
     ) -> list[StoredMemory]:
         """Current memories (not expired by ``at`` when given) of exactly ``scope`` holding one of ``attributes``."""
+
+    def first_after(self, scope: Scope, attribute: str, after: float) -> StoredMemory | None:
+        """The memory (current or closed) of exactly ``scope`` holding ``attribute`` that became valid first
+        after ``after`` (the next value of a slot after a time), or None."""
 
     def list_memories(self, selection: Selection, limit: int) -> list[StoredMemory]:
         """As ``Store.list_memories``, inside the transaction."""

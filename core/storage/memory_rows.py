@@ -36,6 +36,6 @@ def memory_from_row(row: Sequence[Any]) -> StoredMemory:
         id=mid, memory=text, metadata=json.loads(metadata), user_id=user, agent_id=agent, run_id=run,
         attribute=attribute, created_at=iso(created), updated_at=iso(updated), valid_from=iso(vfrom),
         valid_to=iso(vto), superseded_by=sup, expires_at=iso(exp), rid=int(rid), hash=text_hash,
-        updated_ts=float(updated), speaker=who, expires_ts=exp, ttl=ttl, recalls=int(recalls),
+        updated_ts=float(updated), valid_from_ts=float(vfrom), speaker=who, expires_ts=exp, ttl=ttl, recalls=int(recalls),
         restated=int(restated), seen_ts=seen,
     )

@@ -68,6 +68,13 @@ class SQLReads:
                          [*s_params, *v_params, *a_params])
         return [memory_from_row(r) for r in rows]
 
+    def first_after(self, scope: Scope, attribute: str, after: float) -> StoredMemory | None:
+        s_sql, s_params = self.dialect.scope_clause(scope, exact=True)
+        m = self.dialect.mark
+        rows = self._run(f"SELECT {COLUMNS} FROM memories WHERE {s_sql} AND attribute = {m} AND valid_from > {m} "
+                         "ORDER BY valid_from, rid LIMIT 1", [*s_params, attribute, after])
+        return memory_from_row(rows[0]) if rows else None
+
     def count(self, selection: Selection | None = None) -> int:
         if selection is None:
             return int(self._run("SELECT count(*) FROM memories")[0][0])

@@ -21,7 +21,7 @@ from memlayer.storage.base import (
     Selection,
     Store,
 )
-from memlayer.types import Scope
+from memlayer.types import Scope, iso
 
 DIMS = 8
 ALICE, BOB = Scope("alice"), Scope("bob")
@@ -262,6 +262,22 @@ def test_current_by_hash_and_attribute_are_exact_scope(store: Store) -> None:
     with store.transaction() as tx:
         (inside,) = tx.current_by_hash([ALICE_BOT], ["h-same"])[ALICE_BOT]["h-same"]
         assert inside.agent_id == "bot" and [m.user_id for m in tx.current_by_attribute(BOT, ["residence"])] == []
+
+
+def test_first_after_is_the_next_value_of_a_slot_current_or_closed(store: Store) -> None:
+    (ny, _), = put(store, ALICE, "ny", at=T0 + 10, attribute="residence")
+    (sf, _), = put(store, ALICE, "sf", at=T0 + 20, attribute="residence")
+    put(store, ALICE_BOT, "bot home", at=T0 + 5, attribute="residence")  # another (exact) scope
+    put(store, ALICE, "job", at=T0 + 1, attribute="employer")
+    with store.transaction() as tx:
+        tx.close(ny, T0 + 20, sf)
+        first = tx.first_after(ALICE, "residence", T0)
+        assert first is not None and (first.id, first.valid_from_ts, first.valid_to) == (ny, T0 + 10, iso(T0 + 20))
+        nxt = tx.first_after(ALICE, "residence", T0 + 10)  # strictly after
+        assert nxt is not None and nxt.id == sf
+        assert tx.first_after(ALICE, "residence", T0 + 20) is None
+        bot = tx.first_after(ALICE_BOT, "residence", T0)
+        assert bot is not None and bot.memory == "bot home"
 
 
 def test_rewrite_close_delete_and_the_vectors_log(store: Store) -> None:
