@@ -136,6 +136,7 @@ class ChangeRecord:
     memory: str | None = None
     previous_memory: str | None = None
     superseded_by: str | None = None
+    valid_to: str | None = None  # an ADD stated before a memory already stored: added closed, as history
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"id": self.id, "memory": self.memory, "event": self.event}
@@ -143,12 +144,15 @@ class ChangeRecord:
             out["previous_memory"] = self.previous_memory
         if self.event == "DELETE":
             out["superseded_by"] = self.superseded_by
+        if self.event == "ADD" and self.valid_to is not None:
+            out["superseded_by"], out["valid_to"] = self.superseded_by, self.valid_to
         return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChangeRecord:
         return cls(id=str(data["id"]), event=str(data["event"]), memory=data.get("memory"),
-                   previous_memory=data.get("previous_memory"), superseded_by=data.get("superseded_by"))
+                   previous_memory=data.get("previous_memory"), superseded_by=data.get("superseded_by"),
+                   valid_to=data.get("valid_to"))
 
 
 @dataclass(slots=True)

@@ -11,6 +11,13 @@ seconds), so the transaction checks them again first, and only its own view deci
 * an extracted fact filling a single-valued slot (its ``attribute``: residence, employer…) closes the
   slot's other current holders that the extractor never saw — a concurrent add put them there.
 
+Time order: an add's time (its ``timestamp``) may be older than the memories it meets (an importer backfilling
+old conversations after newer ones). An add never changes a memory stated after its time (``_later``): it
+neither closes nor rewrites it, nor changes its lifetime. Instead what it says is stored as history: its new
+memory (an UPDATE's text becomes one) is valid from its time until the next value of the slot (the memory it
+would have closed or rewritten, or an earlier value of the same attribute stated later: ``first_after``),
+closed and superseded by that memory, with a history ``DELETE`` that says why.
+
 Lifetimes: "current" excludes memories expired by ``now``. A new memory lapses at its lifetime's end
 (``WriteItem.lifetime_of``). A fact said again (NONE, from the extractor or the duplicate check) or rewritten
 (UPDATE) is *refreshed*: its re-statement is counted, and an explicit lifetime (the caller's, or the fact's
@@ -21,18 +28,19 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from ..records import ChangeRecord
 from ..retention import MAX_TIME, Lifetime
 from ..storage.base import HistoryEntry, NewMemory, NewMessage, Store, StoredMemory, Tx
-from ..types import Scope
+from ..types import Scope, iso
 from .plan import Planned, WriteItem, dedupe_items, said_by
 
 log = logging.getLogger("memlayer.add")
 CONCURRENT = "superseded by a fact added at the same time"
+LATER = "superseded by a fact stated later (that one was added first)"
 
 
 @dataclass
@@ -100,12 +108,14 @@ def _changes(
     """The UPDATE/DELETE/NONE steps of one item, each re-checked against the transaction's view."""
     entries: list[HistoryEntry] = []
     restated: dict[int, int] = {}  # by row id
+    superseded: dict[str, tuple[float, str]] = {}  # a new memory stated before a stored one -> (its end, that one)
     for p in item.plans:
         if p.event == "NONE" and p.target is not None and p.result is not None:  # a duplicate: said again
             row = tx.current(p.target.id)
             if row is not None and _stale(row, item, now) in (None, "changed"):
                 restated[row.rid] = restated.get(row.rid, 0) + 1
-                _refresh(tx, row, item.lifetime_of(p), item.when)
+                if _later(row, item.when) is None:
+                    _refresh(tx, row, item.lifetime_of(p), item.when)
         if p.event not in ("UPDATE", "DELETE", "NONE") or p.target is None or p.result is not None:
             continue
         row = tx.current(p.target.id)
@@ -114,7 +124,10 @@ def _changes(
             log.warning("memory %s %s since this add was planned; skipping its %s", p.target.id, stale, p.event)
             continue
         assert row is not None
-        if p.event == "UPDATE":
+        later = _later(row, item.when)
+        if later is not None and p.event != "NONE":
+            entries += _older(tx, item, p, row, later, source, fresh, superseded)
+        elif p.event == "UPDATE":
             assert p.embedding is not None
             tx.rewrite(row.rid, p.text, p.hash, p.embedding, item.when, attribute=p.attribute)
             _refresh(tx, row, item.lifetime_of(p), item.when)
@@ -128,10 +141,70 @@ def _changes(
         else:
             p.result = ChangeRecord(row.id, "NONE", row.memory)
             restated[row.rid] = restated.get(row.rid, 0) + 1
-            _refresh(tx, row, item.lifetime_of(p), item.when)
+            if later is None:
+                _refresh(tx, row, item.lifetime_of(p), item.when)
     if restated:
         tx.reinforce(restated, item.when, kind="restate")
-    entries += _close_unseen_holders(tx, item, source, now)
+    entries += _close_unseen_holders(tx, item, source, now, superseded)
+    return entries + _supersede(tx, item, source, superseded)
+
+
+def _later(row: StoredMemory, when: float) -> float | None:
+    """When a current memory stated after ``when`` took over: its start, or the last change of its text when it
+    started before ``when``. None when it was not stated after ``when`` (an add at ``when`` may change it)."""
+    if when < row.valid_from_ts:
+        return row.valid_from_ts
+    if when < row.updated_ts:
+        return row.updated_ts
+    return None
+
+
+def _older(
+    tx: Tx, item: WriteItem, p: Planned, row: StoredMemory, later: float, source: tuple[int, ...],
+    fresh: dict[int, np.ndarray], superseded: dict[str, tuple[float, str]],
+) -> list[HistoryEntry]:
+    """An UPDATE or DELETE of ``row``, a memory stated after this add's time: ``row`` stays as it is. A DELETE's
+    replacement (its ``superseded_by``) ends where ``row`` began; an UPDATE's text becomes such a memory."""
+    if p.event == "DELETE":
+        if p.superseded_by is not None:
+            _mark(superseded, p.superseded_by, later, row.id)
+        else:
+            log.warning("memory %s was stated after this add's time; keeping it (skipping its DELETE)", row.id)
+        return []
+    assert p.embedding is not None
+    new_id, lifetime = str(uuid.uuid4()), item.lifetime_of(p)
+    [rid] = tx.insert_memories([NewMemory(new_id, item.scope, p.text, p.hash, p.embedding, item.when,
+                                          dict(row.metadata), p.attribute, expires_at=lifetime.end(item.when),
+                                          ttl=lifetime.kept_ttl)])
+    fresh[rid] = p.embedding
+    p.result = ChangeRecord(new_id, "ADD", p.text)
+    _mark(superseded, new_id, later, row.id)
+    return [HistoryEntry(new_id, "ADD", None, p.text, item.when, item.scope, item.actor, source)]
+
+
+def _mark(superseded: dict[str, tuple[float, str]], memory_id: str, end: float, by: str) -> None:
+    if memory_id not in superseded or end < superseded[memory_id][0]:
+        superseded[memory_id] = (end, by)
+
+
+def _supersede(
+    tx: Tx, item: WriteItem, source: tuple[int, ...], superseded: dict[str, tuple[float, str]]
+) -> list[HistoryEntry]:
+    """Close the new memories stated before a stored one, each at the next value of its slot."""
+    entries = []
+    written = {q.result.id: q for q in item.plans if q.event in ("ADD", "UPDATE") and q.result is not None}
+    for memory_id, (end, by) in superseded.items():
+        p = written.get(memory_id)
+        if p is None:  # its ADD was a repeat of a current memory: nothing new to close
+            continue
+        first = tx.first_after(item.scope, p.attribute, item.when) if p.attribute else None
+        if first is not None and first.valid_from_ts < end:
+            end, by = first.valid_from_ts, first.id
+        tx.close(memory_id, end, by)
+        entries.append(HistoryEntry(memory_id, "DELETE", p.text, None, end, item.scope, item.actor, source,
+                                    reason=LATER))
+        assert p.result is not None
+        p.result = replace(p.result, superseded_by=by, valid_to=iso(end))
     return entries
 
 
@@ -165,7 +238,9 @@ def _stale(row: StoredMemory | None, item: WriteItem, now: float) -> str | None:
     return None
 
 
-def _close_unseen_holders(tx: Tx, item: WriteItem, source: tuple[int, ...], now: float) -> list[HistoryEntry]:
+def _close_unseen_holders(
+    tx: Tx, item: WriteItem, source: tuple[int, ...], now: float, superseded: dict[str, tuple[float, str]]
+) -> list[HistoryEntry]:
     fills = {p.attribute: p for p in item.plans if p.event == "ADD" and p.attribute} if item.inferred else {}
     if not fills:
         return []
@@ -175,6 +250,10 @@ def _close_unseen_holders(tx: Tx, item: WriteItem, source: tuple[int, ...], now:
         if holder.id in item.seen or holder.id in created:
             continue
         new = fills[holder.attribute or ""]
+        later = _later(holder, item.when)
+        if later is not None:  # stated after this add: it stays, and ends the new one
+            _mark(superseded, new.new_id, later, holder.id)  # type: ignore[arg-type]
+            continue
         tx.close(holder.id, item.when, new.new_id)
         entries.append(HistoryEntry(holder.id, "DELETE", holder.memory, None, item.when, item.scope, item.actor,
                                     source, reason=CONCURRENT))

@@ -527,6 +527,18 @@ def test_memory_round_trip_on_the_backend(memory_on: Any) -> None:
     assert m.get_all(user_id="alice")["results"] == []
 
 
+def test_an_older_fact_added_late_is_history_on_the_backend(memory_on: Any) -> None:
+    m = memory_on
+    sf = m.add("I moved to San Francisco.", user_id="alice", timestamp="2024-06-01")["results"][0]
+    ny = m.add("I live in New York.", user_id="alice", timestamp="2024-01-01")["results"]
+    assert [(r["event"], r["superseded_by"], r["valid_to"]) for r in ny] == [
+        ("ADD", sf["id"], "2024-06-01T00:00:00+00:00")]
+    assert [r["memory"] for r in m.get_all(user_id="alice")["results"]] == ["User lives in San Francisco"]
+    then = m.get_all(user_id="alice", as_of="2024-03-01")["results"]
+    assert [(r["memory"], r["valid_from"]) for r in then] == [("User lives in New York", "2024-01-01T00:00:00+00:00")]
+    assert m.get(sf["id"])["valid_to"] is None and [h["event"] for h in m.history(sf["id"])] == ["ADD"]
+
+
 def test_nul_strings_in_lists_and_substrings(store: Store) -> None:
     put(store, ALICE, "list", metadata={"k": ["x", "a\x00b"]})
     put(store, ALICE, "text", metadata={"k": "zz a\x00b zz"})
