@@ -149,13 +149,12 @@ def quality(args: argparse.Namespace, embedder: Any) -> str:
     from memlayer import Memory
     from memlayer.clock import ManualClock
 
-    clock = ManualClock(START)
+    clock = ManualClock(START + YEAR + timedelta(days=1))  # the questions' day (a timestamp is never later than now)
     with Memory(":memory:", embedder=embedder, graph=False, clock=clock,
                 retention={"track_recalls": False, "sweep_interval": None}) as m:
         t0 = time.perf_counter()
         questions = build(m, args.users, args.seed)
         built = time.perf_counter() - t0
-        clock.set(START + YEAR + timedelta(days=1))
         scores = {name: Score() for name in CONFIGS}
         for q in questions:
             for name, cfg in CONFIGS.items():

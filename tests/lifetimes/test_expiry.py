@@ -93,7 +93,7 @@ def test_lifetimes_past_the_year_9999_are_refused(memory) -> None:
     stored expiry that no read can show."""
     mid = one(memory, "I like tea", ttl="1d")
     too_long = [lambda: one(memory, "x", ttl=1e300), lambda: one(memory, "x", ttl="500000w"),
-                lambda: one(memory, "x", timestamp="9990-01-01", ttl=f"{20 * 366}d"),
+                lambda: one(memory, "x", timestamp="2020-01-01", ttl=f"{7985 * 366}d"),  # (a timestamp is never later than now)
                 lambda: memory.update(mid, ttl=1e300), lambda: memory.refresh(mid, ttl=1e300),
                 lambda: memory.set_retention(user_id="u", ttl=1e300),
                 lambda: memory.bulk_add([{"text": "x", "user_id": "u", "ttl": 1e300}], progress=False)]

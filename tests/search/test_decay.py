@@ -23,6 +23,7 @@ def m(tmp_path, hash_embedder):
 
 def twins(m) -> tuple[str, str]:
     """Two memories as relevant as each other (same text; metadata keeps them apart), a month apart."""
+    m.clock.set("2025-02-01")  # (a timestamp is never later than the clock)
     old = m.add("My favourite cafe is on Main Street", user_id="u", infer=False, metadata={"n": 1},
                 timestamp="2025-01-01")["results"][0]["id"]
     new = m.add("My favourite cafe is on Main Street", user_id="u", infer=False, metadata={"n": 2},
