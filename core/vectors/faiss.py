@@ -34,14 +34,13 @@ except ImportError as exc:  # pragma: no cover - faiss-cpu is a core dependency
     raise ImportError('faiss is not installed: pip install "memlayer" (it depends on faiss-cpu)') from exc
 
 from . import ann as ann_mod
-from .store import Frozen, VectorStore
+from .store import CHUNK, Frozen, VectorStore
 
 faiss: Any = _faiss  # FAISS's type stubs miss the SWIG helpers used here
 log = logging.getLogger("memlayer.vectors")
 MAGIC = b"memlayer-vectors"  # 16 bytes
 HEADER = 4096
 SMALL_SET = 2048  # sets this small are always scored exactly
-WRITE_ROWS = 4096  # rows gathered per write of a snapshot (a gather holds the GIL: searches wait for it)
 
 
 def _align(n: int) -> int:
@@ -315,13 +314,10 @@ class FaissIndex:
             fh.write(MAGIC + raw + b"\n" + b" " * (HEADER - len(MAGIC) - len(raw) - 1))
             fh.write(rows.ids.astype("<i8").tobytes())
             fh.write(b"\0" * (vec_offset - ids_offset - 8 * n))
-            for start in range(0, n, WRITE_ROWS):
-                fh.write(np.ascontiguousarray(rows.gather(rows.slots[start:start + WRITE_ROWS]), dtype="<f4").data)
+            for start in range(0, n, CHUNK):
+                fh.write(np.ascontiguousarray(rows.gather(rows.slots[start:start + CHUNK]), dtype="<f4").data)
             if ann is not None:
                 ann.write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())  # on disk before the index continues on it (faulting in pages being written back
-            # stalls a search for up to half a second at 1M rows, holding the GIL)
         return header
 
     def _continue_on(self, path: str, header: dict[str, Any], touched: set[int]) -> None:

@@ -185,28 +185,6 @@ def test_a_save_writes_the_state_it_started_from_while_writes_and_searches_go_on
     assert index.search(fresh[3], 1, np.arange(1, 101))[1].tolist() == [int(ids[13])]  # (exact: a small set)
 
 
-def test_a_snapshot_is_on_disk_before_the_index_continues_on_it_and_rows_are_written_in_blocks(
-        tmp_path: Path, monkeypatch):
-    import memlayer.vectors.faiss as faiss_mod
-
-    monkeypatch.setattr(faiss_mod, "WRITE_ROWS", 1000)
-    index, vectors, ids = filled(4500, approximate_after=None)
-    index.remove(ids[::7])
-    order: list[str] = []
-    fsync, continue_on = faiss_mod.os.fsync, FaissIndex._continue_on
-    monkeypatch.setattr(faiss_mod.os, "fsync", lambda fd: (order.append("fsync"), fsync(fd))[1])
-    monkeypatch.setattr(FaissIndex, "_continue_on",
-                        lambda self, *a: (order.append("continue"), continue_on(self, *a))[1])
-    path = str(tmp_path / "v.snap")
-    assert index.save(path) == len(index)
-    assert order == ["fsync", "continue"]  # faulting in pages still being written back stalls searches
-    loaded = FaissIndex(DIMS, approximate_after=None)
-    loaded.load(path)
-    kept = np.setdiff1d(ids, ids[::7])
-    assert sorted(loaded.ids().tolist()) == kept.tolist()
-    assert np.array_equal(loaded.reconstruct_batch(kept), vectors[kept - 1])  # (ids are 1..n, in row order)
-
-
 def ann_ids(index: FaissIndex) -> list[int]:
     """The ids the approximate index holds."""
     assert index._ann is not None
