@@ -11,8 +11,8 @@ The approximate index is built on a background thread from a frozen picture of t
 stay exact until it is built and has caught up with the writes made meanwhile. It is rebuilt (in the
 background, the old one serving meanwhile) when the index has grown ``retrain_growth`` times.
 
-Snapshot file: a 4 KiB JSON header, the ids, the float32 rows (memory-mapped copy-on-write on load,
-so a cold open reads almost nothing), then the approximate index when there is one.
+Snapshots: ``save`` writes the index while it serves (``snapfile`` holds the file's layout); ``load`` reads
+one back, its rows memory-mapped.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from __future__ import annotations
 import atexit
 import contextlib
 import ctypes
-import json
 import logging
 import os
 import threading
@@ -34,17 +33,12 @@ except ImportError as exc:  # pragma: no cover - faiss-cpu is a core dependency
     raise ImportError('faiss is not installed: pip install "memlayer" (it depends on faiss-cpu)') from exc
 
 from . import ann as ann_mod
-from .store import CHUNK, Frozen, VectorStore
+from . import snapfile
+from .store import Frozen, VectorStore
 
 faiss: Any = _faiss  # FAISS's type stubs miss the SWIG helpers used here
 log = logging.getLogger("memlayer.vectors")
-MAGIC = b"memlayer-vectors"  # 16 bytes
-HEADER = 4096
 SMALL_SET = 2048  # sets this small are always scored exactly
-
-
-def _align(n: int) -> int:
-    return (n + HEADER - 1) // HEADER * HEADER
 
 
 def _empty() -> tuple[np.ndarray, np.ndarray]:
@@ -302,73 +296,33 @@ class FaissIndex:
             held.add(found, vectors)
 
     def _write(self, path: str, rows: Frozen, ann: ann_mod.Ann | None) -> dict[str, Any]:
-        n = len(rows.ids)
-        ids_offset = HEADER
-        vec_offset = _align(ids_offset + 8 * n)
-        header = {"format": 1, "dims": self.dims, "count": n, "ids_offset": ids_offset, "vectors_offset": vec_offset,
-                  "ann_offset": vec_offset + 4 * self.dims * n, "ann": None if ann is None else ann.meta()}
-        raw = json.dumps(header).encode()
-        if len(raw) > HEADER - len(MAGIC) - 1:
-            raise ValueError("vector snapshot header too large")
-        with open(path, "wb") as fh:
-            fh.write(MAGIC + raw + b"\n" + b" " * (HEADER - len(MAGIC) - len(raw) - 1))
-            fh.write(rows.ids.astype("<i8").tobytes())
-            fh.write(b"\0" * (vec_offset - ids_offset - 8 * n))
-            for start in range(0, n, CHUNK):
-                fh.write(np.ascontiguousarray(rows.gather(rows.slots[start:start + CHUNK]), dtype="<f4").data)
-            if ann is not None:
-                ann.write(fh)
-        return header
+        return snapfile.write(path, self.dims, rows, ann)
 
     def _continue_on(self, path: str, header: dict[str, Any], touched: set[int]) -> None:
         """Rows from the file just written (compacted, and not resident), then those touched since its picture
         as they are now (under the lock)."""
         ids = np.fromiter(touched, dtype=np.int64, count=len(touched))
         now_ids, now_rows = self._store.get(ids)
-        self._store.adopt(_read_ids(path, header), _map_rows(path, header))
+        self._store.adopt(snapfile.read_ids(path, header), snapfile.rows_of(path, header, mmap=True))
         if len(ids):
             self._store.remove(ids)
             self._store.add(now_ids, now_rows)
 
     def load(self, path: str) -> None:
-        with open(path, "rb") as fh:
-            head = fh.read(HEADER)
-            if not head.startswith(MAGIC):
-                self._load_faiss(path)
-                return
-            header = json.loads(head[len(MAGIC):].decode().strip())
-            if header.get("format") != 1:
-                raise ValueError(f"unknown vector snapshot format {header.get('format')!r} in {path}")
-            if int(header["dims"]) != self.dims:
-                raise ValueError(f"index at {path} has {header['dims']} dims, expected {self.dims}")
-            ann = None
-            if header["ann"] is not None:
-                fh.seek(int(header["ann_offset"]))
-                ann = ann_mod.Ann.read(fh, header["ann"])
-        ids = _read_ids(path, header)
-        rows = _map_rows(path, header) if self.mmap else np.fromfile(
-            path, dtype="<f4", count=len(ids) * self.dims, offset=int(header["vectors_offset"])
-        ).reshape(len(ids), self.dims)
+        found = snapfile.read(path, self.dims)
+        if found is None:  # written by an earlier version
+            ids, rows = snapfile.read_faiss(path, self.dims)
+            with self._lock:
+                self._store.adopt(ids, rows)
+                self._ann = None
+            return
+        header, ann = found
+        ids, rows = snapfile.read_ids(path, header), snapfile.rows_of(path, header, mmap=self.mmap)
         with self._save_lock, self._lock:  # (not while a save of this index is continuing on its file)
             self.close()
             self._build = None
             self._store.adopt(ids, rows)
             self._ann = ann if ann is not None and len(ann) == len(ids) else None
-
-    def _load_faiss(self, path: str) -> None:
-        """A snapshot written by earlier versions: a FAISS IndexIDMap2 over a flat index."""
-        index = faiss.read_index(path)
-        if index.d != self.dims:
-            raise ValueError(f"index at {path} has {index.d} dims, expected {self.dims}")
-        if index.ntotal and not isinstance(index, faiss.IndexIDMap2):
-            raise ValueError(f"index at {path} is not an id-mapped index")
-        ids = faiss.vector_to_array(index.id_map).astype(np.int64) if index.ntotal else np.empty(0, np.int64)
-        rows = np.empty((0, self.dims), np.float32)
-        if index.ntotal:  # rows in id_map order, read from the wrapped flat index (owned by ``index``)
-            rows = faiss.downcast_index(index.index).reconstruct_n(0, index.ntotal)
-        with self._lock:
-            self._store.adopt(ids, rows)
-            self._ann = None
 
 
 _BUILDS: set[ann_mod.BuildState] = set()  # running background builds
@@ -398,16 +352,3 @@ def _mask(ids: np.ndarray) -> np.ndarray:
     mask = np.zeros(int(ids.max()) + 1 if len(ids) else 0, dtype=bool)
     mask[ids[ids >= 0]] = True
     return mask
-
-
-def _read_ids(path: str, header: dict[str, Any]) -> np.ndarray:
-    n = int(header["count"])
-    return np.fromfile(path, dtype="<i8", count=n, offset=int(header["ids_offset"])).astype(np.int64)
-
-
-def _map_rows(path: str, header: dict[str, Any]) -> np.ndarray:
-    n, dims = int(header["count"]), int(header["dims"])
-    if n == 0:
-        return np.empty((0, dims), dtype=np.float32)
-    rows = np.memmap(path, dtype=np.float32, mode="c", offset=int(header["vectors_offset"]), shape=(n, dims))
-    return np.asarray(rows)  # a plain ndarray view (it keeps the map alive): memmap's indexing costs ~2x
