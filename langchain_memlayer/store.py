@@ -60,7 +60,6 @@ import contextlib
 import json
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -71,6 +70,7 @@ from memlayer.records import MemoryRecord
 
 from ._memory import and_filters
 from ._store_locks import ItemLocks
+from ._store_rows import distinct_hits, distinct_rows, distinct_search, item_key, row_time
 
 try:
     from langgraph.store.base import (
@@ -101,18 +101,12 @@ __all__ = ["MemlayerStore"]
 
 Handler = Generator[Op[Any], Any, Result]
 DEFAULT_TEXT_FIELDS = ("text", "content", "memory")
-SEARCH_LIMIT = 10_000  # the most hits one memlayer search answers
 
 
 @dataclass(frozen=True, slots=True)
 class _Put:
     op: PutOp
     vectors: np.ndarray | None = None  # with index=: one row per indexed text
-
-
-def _time(value: str | None) -> datetime:
-    assert value is not None
-    return datetime.fromisoformat(value)
 
 
 class MemlayerStore(StoreTTL, BaseStore):
@@ -216,7 +210,7 @@ class MemlayerStore(StoreTTL, BaseStore):
         meta = row.metadata
         fields = {
             "namespace": decode_namespace(meta["lg_ns"]), "key": meta["lg_key"], "value": meta["lg_value"],
-            "created_at": _time(row.created_at), "updated_at": _time(row.updated_at or row.created_at),
+            "created_at": row_time(row.created_at), "updated_at": row_time(row.updated_at or row.created_at),
         }
         return SearchItem(**fields, score=score) if search else Item(**fields)
 
@@ -242,7 +236,7 @@ class MemlayerStore(StoreTTL, BaseStore):
         read, want, visible = self._read_scope(op.namespace_prefix), op.offset + op.limit, self._reads()
         where = and_filters(self._where(op.namespace_prefix), *translate_filter(op.filter or {}))
         if not op.query:
-            page = (yield from self._distinct_rows(read, where, want))[op.offset:]
+            page = (yield from distinct_rows(read, where, want, self._reads()))[op.offset:]
             touch(touched, page, op.refresh_ttl)
             return [self._item(r, search=True) for r in page]
         ranked = and_filters(where, {"lg_indexed": True})
@@ -251,42 +245,17 @@ class MemlayerStore(StoreTTL, BaseStore):
             scored: list[tuple[MemoryRecord, float]] = [
                 (r, best_score(query, v, self.index.distance))
                 for r in rows if (v := unpack(r.metadata.get(VECTORS_KEY))) is not None]
-            best = _distinct_hits(sorted(scored, key=lambda h: -h[1]))
+            best = distinct_hits(sorted(scored, key=lambda h: -h[1]))
         else:
-            best = yield from self._distinct_search(op.query, read, ranked, want)
+            best = yield from distinct_search(op.query, read, ranked, want, self.search_kwargs, self._reads())
         hits: list[tuple[MemoryRecord, float | None]] = [*best[:want]]
         if len(hits) < want:
             unranked = and_filters(where, {"lg_indexed": False})
-            shown = {_item_key(r) for r, _ in hits}  # a racing duplicate may be ranked and unranked
-            rows = yield from self._distinct_rows(read, unranked, want - len(hits), skip=shown)
+            shown = {item_key(r) for r, _ in hits}  # a racing duplicate may be ranked and unranked
+            rows = yield from distinct_rows(read, unranked, want - len(hits), self._reads(), skip=shown)
             hits += [(r, None) for r in rows]
         touch(touched, [r for r, _ in hits[op.offset:want]], op.refresh_ttl)
         return [self._item(r, score, search=True) for r, score in hits[op.offset:want]]
-
-    # Duplicate rows of one item (concurrent first puts, see _put) are read as one: paging counts items, so
-    # these ask memlayer (which has no distinct query) for more rows while duplicates fill a page.
-    def _distinct_rows(self, read: Scope, where: Mapping[str, Any] | None, want: int,
-                       skip: frozenset[tuple[str, str]] | set[tuple[str, str]] = frozenset(),
-                       ) -> Generator[Op[Any], Any, list[MemoryRecord]]:
-        """The newest row of each of the first ``want`` items (most recently updated first) not in ``skip``."""
-        limit = want
-        while True:
-            rows = yield ops.get_all(read, filters=where, limit=limit, **self._reads())
-            page = [r for r in _distinct(rows) if _item_key(r) not in skip]
-            if len(page) >= want or len(rows) < limit or limit >= ops.ALL:
-                return page[:want]
-            limit = min(2 * limit, ops.ALL)
-
-    def _distinct_search(self, query: str, read: Scope, where: Mapping[str, Any] | None, want: int,
-                         ) -> Generator[Op[Any], Any, list[tuple[MemoryRecord, float]]]:
-        """memlayer's best hits for ``query``, one per item, best first: ``want`` of them when there are."""
-        limit = min(want, SEARCH_LIMIT)
-        while True:
-            found = yield ops.search(query, read, **self.search_kwargs, filters=where, limit=limit, **self._reads())
-            hits = _distinct_hits(sorted(((h, h.similarity) for h in found.results), key=lambda h: -h[1]))
-            if len(hits) >= want or len(found.results) < limit or limit >= SEARCH_LIMIT:
-                return hits
-            limit = min(2 * limit, SEARCH_LIMIT)
 
     def _list_namespaces(self, op: ListNamespacesOp) -> Handler:
         conditions = tuple(op.match_conditions or ())
@@ -423,34 +392,3 @@ class MemlayerStore(StoreTTL, BaseStore):
     def __repr__(self) -> str:
         where = {k: v for k, v in self.base.as_dict().items() if v}
         return f"MemlayerStore(name={self.name!r}, scope={where}, user_label={self.user_label}, index={describe(self.index_config)})"
-
-
-def _item_key(row: MemoryRecord) -> tuple[str, str]:
-    return row.metadata["lg_ns"], row.metadata["lg_key"]
-
-
-def _distinct(rows: Iterable[MemoryRecord]) -> list[MemoryRecord]:
-    """One row per (namespace, key): the first, i.e. the newest (a racing duplicate is never shown)."""
-    seen: set[tuple[str, str]] = set()
-    out = []
-    for r in rows:
-        key = _item_key(r)
-        if key not in seen:
-            seen.add(key)
-            out.append(r)
-    return out
-
-
-def _updated(row: MemoryRecord) -> datetime:
-    return _time(row.updated_at or row.created_at)
-
-
-def _distinct_hits(hits: list[tuple[MemoryRecord, float]]) -> list[tuple[MemoryRecord, float]]:
-    """One hit per (namespace, key), best first: of a racing duplicate's rows the newest found (the row ``get``
-    shows, when it is among the hits), with its own score; ``hits`` come best first."""
-    newest: dict[tuple[str, str], tuple[MemoryRecord, float]] = {}
-    for hit in hits:
-        key = _item_key(hit[0])
-        if key not in newest or _updated(hit[0]) > _updated(newest[key][0]):
-            newest[key] = hit
-    return sorted(newest.values(), key=lambda h: -h[1])
