@@ -35,7 +35,7 @@ from .ops import forget as forget_op
 from .ops import retention as retention_op
 from .ops import search as search_op
 from .ops import sweep as sweep_op
-from .records import SCOPE_KINDS
+from .records import MAX_ID_CHARS, SCOPE_KINDS
 from .retention import KEEP, check_lifetime, lifetime_arg, parse_duration
 from .search.config import SearchConfig
 from .storage import Selection
@@ -368,6 +368,6 @@ def _within(item: Any, scope: Scope) -> bool:
 
 
 def _memory_id(value: Any) -> str:
-    if not isinstance(value, str) or not value or len(value) > 256 or "\x00" in value:
+    if not isinstance(value, str) or not value or len(value) > MAX_ID_CHARS or "\x00" in value:
         raise MemlayerError(f"a memory id must be a non-empty string (as add() returned it), got {value!r}")
     return value

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+MAX_ID_CHARS = 256  # the longest memory id memlayer takes (a caller's own, in bulk_add; any it is given)
 MEMORY_FIELDS = _MEMORY_KEYS = (
     "id", "memory", "metadata", "user_id", "agent_id", "run_id", "attribute", "created_at", "updated_at",
     "valid_from", "valid_to", "superseded_by", "expires_at",

@@ -24,6 +24,7 @@ from ..engine import Engine
 from ..errors import ConflictError, MemlayerError, StoreError
 from ..messages import check_metadata, make_scope, normalize_messages
 from ..progress import Progress
+from ..records import MAX_ID_CHARS
 from ..retention import Lifetime, check_lifetime, lifetime_arg
 from ..types import Message, said_at, to_utc
 from .add import after_write, write
@@ -32,7 +33,6 @@ from .sweep import MERGE_SLICE
 
 RECORD_KEYS = frozenset({"text", "messages", "user_id", "agent_id", "run_id", "metadata", "timestamp", "id",
                          "updated_at", "expires_at", "ttl"})
-MAX_ID_CHARS = 256
 ProgressFn = Callable[[int, "int | None"], None]
 
 

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from ..errors import ConfigError
+from ..records import MAX_ID_CHARS  # a memory id, in a path and in a body alike
 
 ScopeId = Annotated[str, StringConstraints(min_length=1, max_length=512)]
 Time = Annotated[str | float, Field(description="ISO 8601 time (UTC unless it has an offset) or epoch seconds")]
@@ -20,7 +21,6 @@ MAX_QUERY_CHARS = 32_768
 MAX_LIMIT = 1_000_000_000  # get_all's "everything" (the adapters ask for 1e9)
 MAX_SEARCH_LIMIT = 10_000
 MAX_SCOPES = 100_000  # scopes of each kind one call lists
-MAX_ID_CHARS = 256  # a memory id, in a path and in a body alike (the core's limit)
 
 
 def check_memory_id(value: Any, where: str) -> str:

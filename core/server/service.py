@@ -94,8 +94,8 @@ class MemoryService:
         """A 409 naming the ids of this tenant's memories that an import gives again (a restore over what is
         still there); the core refuses ids held anywhere else as it writes each batch."""
         store = self.memory.store
-        taken = [i for i in sorted(store.rids_of(ids)) if (row := store.get(i)) is not None
-                 and tenant.owns({k: getattr(row, k) for k in SCOPE_KEYS})]
+        found = store.rows(list(store.rids_of(ids).values()))  # one read, not one per id
+        taken = sorted(m.id for m in found.values() if tenant.owns({k: getattr(m, k) for k in SCOPE_KEYS}))
         if taken:
             raise ConflictError(
                 f"you already have memories with the id(s) {taken[:5]}{' …' if len(taken) > 5 else ''}; nothing "
