@@ -34,7 +34,7 @@ except ImportError as exc:  # pragma: no cover - faiss-cpu is a core dependency
 
 from . import ann as ann_mod
 from . import snapfile
-from .store import Frozen, VectorStore
+from .store import Frozen, VectorStore, id_mask
 
 faiss: Any = _faiss  # FAISS's type stubs miss the SWIG helpers used here
 log = logging.getLogger("memlayer.vectors")
@@ -147,7 +147,7 @@ class FaissIndex:
                     return found
             if len(allowed) < n // 2:
                 return self._store.score_ids(q, allowed, k)
-            return self._store.scan(q, k, _mask(allowed))
+            return self._store.scan(q, k, id_mask(allowed))
 
     def _approximate(
         self, q: np.ndarray, k: int, frac: float, allowed: np.ndarray | None, present: int
@@ -158,7 +158,7 @@ class FaissIndex:
         assert self._ann is not None
         sel, bitmap, mask = None, None, None
         if allowed is not None:
-            mask = _mask(allowed)
+            mask = id_mask(allowed)
             bitmap = np.packbits(mask, bitorder="little")
             sel = faiss.IDSelectorBitmap(len(bitmap), faiss.swig_ptr(bitmap))
         cand = self._ann.candidates(q, self.oversample * k, frac, sel)
@@ -346,9 +346,3 @@ def _trim() -> None:
     """Hand freed heap back to the OS after a build (glibc keeps it otherwise: RSS stays high)."""
     with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to do
         ctypes.CDLL("libc.so.6").malloc_trim(0)
-
-
-def _mask(ids: np.ndarray) -> np.ndarray:
-    mask = np.zeros(int(ids.max()) + 1 if len(ids) else 0, dtype=bool)
-    mask[ids[ids >= 0]] = True
-    return mask
