@@ -1,12 +1,13 @@
 """The vector index as a projection of the store, which holds every embedding.
 
-Persisted incrementally: each write only appends to the store's ``vectors`` log; the index file is a
-snapshot written now and then (on close, and — on a thread of its own, while searches and writes go on —
-when the un-snapshotted tail grows past a quarter of the index) under a new name, then published by atomically replacing a small JSON pointer that records the
-snapshot's watermark, count and checksum (xxh3-128 of the whole file). Opening verifies the checksum,
-loads the snapshot and replays the log after its watermark; a missing, unreadable, corrupt, stale or
-foreign snapshot is rebuilt from the store. Snapshot files no pointer names are removed at open; a
-forget removes them all, other live processes' included, and a snapshot replays the log before it is taken.
+Persisted incrementally: each write only appends to the store's ``vectors`` log; the index file is a snapshot
+written now and then (on close, and — on a thread of its own, while searches and writes go on — when the
+un-snapshotted tail grows past a quarter of the index) under a new name, then published by atomically
+replacing a small JSON pointer that records the snapshot's watermark, count and checksum (xxh3-128 of the
+whole file). Opening verifies the checksum, loads the snapshot and replays the log after its watermark; a
+missing, unreadable, corrupt, stale or foreign snapshot is rebuilt from the store. Snapshot files no pointer
+names are removed at open; a forget removes them all, other live processes' included, and a snapshot replays
+the log before it is taken.
 Other processes' writes are picked up the same way before every search.
 """
 
