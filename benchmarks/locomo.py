@@ -9,6 +9,12 @@ memories| / |evidence|, averaged over questions with evidence (LOCOMO's own retr
     python benchmarks/locomo.py --limit-conversations 1 --limit-questions 30 --embedder hash
     python benchmarks/locomo.py --preset '{"preset": "default", "context_inherit": 0}' --out r.md
     python benchmarks/locomo.py --preset lifetimes --baseline default --clock last-session --recalls off
+    python benchmarks/locomo.py --extracted beside    # + LOCOMO's observations replayed as the LLM's extraction
+
+``--extracted``: what an LLM extraction pass of LOCOMO's own quality adds, with no LLM. The data's
+``observation`` lists (facts an LLM wrote about each session, each naming the turns it came from) are answered
+by a replaying LLM to ``add(infer=True)`` after each session's turns, one fact per call; an extracted memory
+links to the turns it came from (its ``dia_ids`` metadata), as the data's README defines.
 """
 
 from __future__ import annotations
@@ -73,7 +79,7 @@ def sessions(conversation: dict[str, Any]) -> list[tuple[int, datetime | None, l
 # -- building a store -----------------------------------------------------------------------------
 async def build_store(
     sample: dict[str, Any], embedder: Any, *, per_turn: bool = False, speaker_metadata: bool = True,
-    clock: str = "system", recalls: bool = True,
+    clock: str = "system", recalls: bool = True, extracted: str = "none",
 ) -> tuple[Any, int, float]:
     """A fresh in-memory store holding the conversation's turns; returns (memory, memories added, seconds).
 
@@ -82,13 +88,17 @@ async def build_store(
     merged over the call's. ``per_turn``: one add() per turn, as an application recording a chat live would.
     ``clock``: "system", or "last-session" (the questions are asked a day after the conversation's last
     session, which is what recency in ranking measures from); ``recalls``: count search results (reinforcement).
+    ``extracted``: "beside" adds the session's observations after its turns through ``add(infer=True)`` (see the
+    module's docstring), "only" adds them instead of the turns, "none" leaves them out.
     """
     from memlayer import AsyncMemory
     from memlayer.clock import ManualClock
 
     dates = [d for _, d, _ in sessions(sample["conversation"]) if d is not None]
     when = ManualClock(max(dates) + timedelta(days=1)) if clock == "last-session" and dates else None
-    mem = AsyncMemory(":memory:", embedder=embedder, graph=False, clock=when,
+    llm = ReplayLLM()
+    facts = observations(sample) if extracted != "none" else {}
+    mem = AsyncMemory(":memory:", embedder=embedder, graph=False, clock=when, llm=llm,
                       retention={"track_recalls": recalls, "sweep_interval": None})
     user = sample["sample_id"]
     added = 0
@@ -101,8 +111,15 @@ async def build_store(
             for i, t in enumerate(turns)
         ]
         batches = [[m] for m in msgs] if per_turn else [msgs]
-        for batch in batches:
+        for batch in batches if extracted != "only" else ():
             res = await mem.add(batch, user_id=user, infer=False, timestamp=date)
+            added += sum(1 for r in res["results"] if r["event"] == "ADD")
+        said = {m["metadata"]["dia_id"]: m for m in msgs}
+        for text, ids in facts.get(number, []):
+            llm.facts = [text]
+            source = said.get(ids[0], msgs[-1])
+            res = await mem.add([{k: v for k, v in source.items() if k != "metadata"}], user_id=user, infer=True,
+                                timestamp=date, metadata={"dia_id": ids[0], "dia_ids": ids, "session": number})
             added += sum(1 for r in res["results"] if r["event"] == "ADD")
     return mem, added, time.perf_counter() - start
 
@@ -133,15 +150,47 @@ class Run:
         return float(np.percentile(arr, 50)), float(np.percentile(arr, 95))
 
 
-def recall_at(evidence: list[str], retrieved: list[str | None], ks: Sequence[int] = KS) -> list[float]:
+def recall_at(evidence: list[str], retrieved: Sequence[str | list[str] | None], ks: Sequence[int] = KS) -> list[float]:
+    """Recall@k of the top-k memories, each linked to one dia_id, to several (an extracted fact), or to none."""
     gold = set(evidence)
-    return [len(gold & {d for d in retrieved[:k] if d}) / len(gold) for k in ks]
+    linked = [[d] if isinstance(d, str) else list(d or []) for d in retrieved]
+    return [len(gold & {d for ids in linked[:k] for d in ids}) / len(gold) for k in ks]
+
+
+def observations(sample: dict[str, Any]) -> dict[int, list[tuple[str, list[str]]]]:
+    """The sample's ``observation`` facts by session number: (text, the dia_ids it came from)."""
+    if not isinstance(sample.get("observation"), dict):
+        raise SystemExit(f"--extracted needs the data's `observation` lists; {sample.get('sample_id')!r} has none")
+    out: dict[int, list[tuple[str, list[str]]]] = {}
+    for key, by_speaker in sample["observation"].items():
+        m = re.fullmatch(r"session_(\d+)_observation", key)
+        if not m:
+            continue
+        for text, evidence in (item for facts in by_speaker.values() for item in facts):
+            ids = normalise_evidence(evidence if isinstance(evidence, list) else [evidence])
+            if ids and str(text).strip():
+                out.setdefault(int(m.group(1)), []).append((str(text), ids))
+    return out
+
+
+class ReplayLLM:
+    """An LLM that answers the extraction call with the facts set in ``facts`` (all ADD, no relations)."""
+
+    def __init__(self) -> None:
+        self.facts: list[str] = []
+
+    async def complete(self, messages: list[dict[str, str]], *, response_model: Any = None) -> Any:
+        from memlayer.llm.base import LLMResult
+        from memlayer.prompts.extraction import ExtractionAnswer, FactDecision
+
+        answer = ExtractionAnswer(facts=[FactDecision(event="ADD", text=t) for t in self.facts])
+        return LLMResult(content=answer.model_dump_json(), parsed=answer)
 
 
 async def evaluate(
     samples: list[dict[str, Any]], embedder: Any, configs: dict[str, Any], *, limit_questions: int | None = None,
     per_turn: bool = False, speaker_metadata: bool = True, log: Any = None, clock: str = "system",
-    recalls: bool = True,
+    recalls: bool = True, extracted: str = "none",
 ) -> tuple[dict[str, Run], dict[str, Any]]:
     runs = {name: Run(name) for name in configs}
     stats: dict[str, Any] = {"conversations": 0, "memories": 0, "questions": 0, "add_seconds": 0.0}
@@ -149,7 +198,7 @@ async def evaluate(
     top = max(KS)
     for sample in samples:
         mem, added, add_s = await build_store(sample, embedder, per_turn=per_turn, speaker_metadata=speaker_metadata,
-                                              clock=clock, recalls=recalls)
+                                              clock=clock, recalls=recalls, extracted=extracted)
         stats["conversations"] += 1
         stats["memories"] += added
         stats["add_seconds"] += add_s
@@ -166,7 +215,7 @@ async def evaluate(
                     t0 = time.perf_counter()
                     res = await mem.search(q["question"], user_id=sample["sample_id"], limit=top, config=cfg)
                     dt = time.perf_counter() - t0
-                    retrieved = [r["metadata"].get("dia_id") for r in res["results"]]
+                    retrieved = [r["metadata"].get("dia_ids") or r["metadata"].get("dia_id") for r in res["results"]]
                     runs[name].add(int(q["category"]), recall_at(evidence, retrieved), dt)
         finally:
             await mem.close()
@@ -256,6 +305,8 @@ class CachedEmbedder:
         """Embed every turn and question of ``samples`` in large batches (much faster than add by add)."""
         texts = [turn_text(t) for s in samples for _, _, turns in sessions(s["conversation"]) for t in turns]
         texts += [q["question"] for s in samples for q in s["qa"]]
+        texts += [str(f[0]) for s in samples if isinstance(s.get("observation"), dict)
+                  for by in s["observation"].values() for facts in by.values() for f in facts]
         todo = list(dict.fromkeys(t for t in texts if t not in self.vectors))
         for start in range(0, len(todo), 256):
             self.embed(todo[start:start + 256])
@@ -289,6 +340,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="'last-session': questions asked a day after the conversation (what recency decays from)")
     p.add_argument("--recalls", choices=["on", "off"], default="on",
                    help="count search results as recalls (reinforcement) while the questions run")
+    p.add_argument("--extracted", choices=["none", "beside", "only"], default="none",
+                   help="the data's observations replayed as an LLM's extraction (add(infer=True)), beside the turns "
+                        "or instead of them (see above)")
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
 
@@ -314,12 +368,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         embedder.warm(samples)
     runs, stats = asyncio.run(evaluate(samples, embedder, configs, limit_questions=args.limit_questions,
                                        per_turn=args.per_turn, speaker_metadata=not args.no_speaker_metadata,
-                                       log=log, clock=args.clock, recalls=args.recalls == "on"))
+                                       log=log, clock=args.clock, recalls=args.recalls == "on",
+                                       extracted=args.extracted))
     if args.embed_cache:
         embedder.save()
     header = (f"LOCOMO retrieval, `{path.name}`, embedder `{args.embedder}`, "
               f"{'one add per turn' if args.per_turn else 'one add per session'}, "
               f"{'speaker as message name only' if args.no_speaker_metadata else 'speaker in metadata'}"
+              f"{f', observations replayed as extraction ({args.extracted})' if args.extracted != 'none' else ''}"
               f"{f', {args.threads} torch thread(s)' if args.threads else ''}\n\n"
               f"`python benchmarks/locomo.py {' '.join(argv if argv is not None else sys.argv[1:])}`\n")
     text = markdown(runs, stats, header)

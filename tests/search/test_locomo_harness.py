@@ -30,6 +30,8 @@ def test_session_dates_and_turn_text():
 
 def test_recall_is_locomo_style():
     assert locomo.recall_at(["D1:1", "D2:2"], ["D1:1", None, "D3:3", "D2:2"], (1, 2, 4)) == [0.5, 0.5, 1.0]
+    # an extracted memory links to every turn it came from
+    assert locomo.recall_at(["D1:1", "D2:2"], [["D3:3", "D2:2"], "D1:1"], (1, 2)) == [0.5, 1.0]
 
 
 def _tiny_dataset() -> list[dict]:
@@ -54,7 +56,12 @@ def _tiny_dataset() -> list[dict]:
          "evidence": ["D2:1; D2:2"], "category": 1},
         {"question": "Unanswerable?", "answer": "", "evidence": [], "category": 5},
     ]
-    return [{"sample_id": "tiny", "conversation": conv, "qa": qa}]
+    observation = {
+        "session_1_observation": {"Ann": [["Ann adopted a beagle puppy named Rex.", "D1:1"]], "Bob": []},
+        "session_2_observation": {"Bob": [["Bob is learning the violin.", ["D2:1", "D2:2"]]],
+                                  "Ann": [["Ann plays the piano.", "D2:02"], ["", "D2:2"], ["No source.", "D"]]},
+    }
+    return [{"sample_id": "tiny", "conversation": conv, "qa": qa, "observation": observation}]
 
 
 def test_harness_end_to_end_on_a_tiny_conversation(tmp_path):
@@ -74,6 +81,33 @@ def test_harness_end_to_end_on_a_tiny_conversation(tmp_path):
     md = tmp_path / "r.md"
     locomo.main([str(data), "--embedder", "hash", "--out", str(md), "--quiet", "--per-turn", "--baseline", "none"])
     assert "| default | **overall** | 3 |" in md.read_text(encoding="utf-8")
+
+
+def test_observations_replayed_as_the_llm_extraction(tmp_path):
+    sample = _tiny_dataset()[0]
+    assert locomo.observations(sample) == {
+        1: [("Ann adopted a beagle puppy named Rex.", ["D1:1"])],
+        2: [("Bob is learning the violin.", ["D2:1", "D2:2"]), ("Ann plays the piano.", ["D2:2"])],
+    }
+    data = tmp_path / "tiny.json"
+    data.write_text(json.dumps([sample]), encoding="utf-8")
+    for mode, memories in (("only", 3), ("beside", 8)):
+        out = tmp_path / f"{mode}.json"
+        assert locomo.main([str(data), "--embedder", "hash", "--out", str(out), "--quiet", "--extracted", mode]) == 0
+        result = json.loads(out.read_text(encoding="utf-8"))
+        assert result["stats"]["memories"] == memories  # facts went through add(infer=True): one ADD each
+    # facts only: three memories linked to four turns; the list question's two turns come from one fact
+    only = json.loads((tmp_path / "only.json").read_text(encoding="utf-8"))["configs"]["default"]["recall"]
+    assert only["single-hop"]["R@5"] == 100.0 and only["multi-hop"]["R@5"] == 100.0
+
+
+def test_extracted_needs_observations(tmp_path):
+    sample = _tiny_dataset()[0]
+    del sample["observation"]
+    data = tmp_path / "tiny.json"
+    data.write_text(json.dumps([sample]), encoding="utf-8")
+    with pytest.raises(SystemExit, match="observation"):
+        locomo.main([str(data), "--embedder", "hash", "--quiet", "--extracted", "beside"])
 
 
 @pytest.mark.skipif(not DATA.is_file(), reason="the LOCOMO dev split is not available")
