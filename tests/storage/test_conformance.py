@@ -143,6 +143,29 @@ def test_filter_semantics(store: Store, filters: dict[str, Any], expected: set[s
     assert texts(store, Selection(ALICE, parse_filters(filters))) == expected
 
 
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        ({"agent_id": "bot\x00"}, set()),
+        ({"agent_id": {"ne": "bot\x00"}}, {"bot", "bo", "none"}),
+        ({"agent_id": {"in": ["bot", "bo\x00"]}}, {"bot"}),
+        ({"agent_id": {"contains": "o\x00"}}, set()),
+        ({"agent_id": {"gt": "bo\x00"}}, {"bot"}),
+        ({"agent_id": {"gte": "bo\x00"}}, {"bot"}),
+        ({"agent_id": {"lt": "bo\x00"}}, {"bo"}),
+        ({"agent_id": {"lte": "bo\x00x"}}, {"bo"}),
+    ],
+)
+def test_scope_filters_with_a_nul_character_match_no_scope_id(store: Store, filters: dict[str, Any],
+                                                               expected: set[str]) -> None:
+    """A scope id never holds NUL (add() refuses one), so a filter value with NUL equals none of them and
+    compares with them by code point like any other string."""
+    put(store, Scope("alice", "bot"), "bot")
+    put(store, Scope("alice", "bo"), "bo")
+    put(store, ALICE, "none")
+    assert texts(store, Selection(ALICE, parse_filters(filters))) == expected
+
+
 def test_metadata_with_a_nul_character_is_matched(store: Store) -> None:
     put(store, ALICE, "x", metadata={"k": "a\x00b"})
     assert texts(store, Selection(ALICE, parse_filters({"k": "a\x00b"}))) == {"x"}

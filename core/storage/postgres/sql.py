@@ -113,6 +113,8 @@ class _Compiler:
 
     def _column_op(self, cond: Cond) -> str:
         col = self.prefix + cond.key
+        if isinstance(cond.value, str) and "\x00" in cond.value:
+            return self._nul_scope_op(col, cond.op, cond.value)
         if cond.op == "contains":
             self.params.append(cond.value)
             return f"(strpos({col}, %s) > 0)"
@@ -124,6 +126,17 @@ class _Compiler:
         if cond.kind == "scope" and cond.op != "eq":
             return f'({col} COLLATE "C" {_COMPARE[cond.op]} %s)'  # code-point order, as SQLite compares
         return f"({col} {_COMPARE[cond.op]} %s)"
+
+    def _nul_scope_op(self, col: str, op: str, value: str) -> str:
+        """A scope id compared with a string holding NUL, which PostgreSQL cannot bind as text. No scope id holds
+        NUL (``messages.make_scope``), so none equals or contains it; in code-point order an id without NUL sorts
+        after it exactly when it sorts after its part before the first NUL."""
+        if op in ("eq", "contains"):
+            return "false"
+        if op == "ne":
+            return "true"
+        self.params.append(value.split("\x00", 1)[0])
+        return f'({col} COLLATE "C" {">" if op in ("gt", "gte") else "<="} %s)'
 
     def _value(self, key: str) -> str:
         """metadata[key] as jsonb (NULL when the key is missing)."""
