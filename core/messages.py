@@ -98,8 +98,9 @@ def normalize_messages(messages: Any) -> list[Message]:
         else:
             raise MemlayerError(f"message {i} must be a string or a {{'role', 'content'}} dict, got {type(m).__name__}")
         content, name = clean_text(msg.content), None if msg.name is None else clean_text(msg.name)
-        if content != msg.content or name != msg.name or _SURROGATE.search(msg.role):
-            msg = Message(clean_text(msg.role), content, name, msg.metadata)
+        role = clean_text(msg.role) or "user"
+        if content != msg.content or name != msg.name or role != msg.role:
+            msg = Message(role, content, name, msg.metadata)
         if len(msg.content) > MAX_MESSAGE_CHARS:
             raise MemlayerError(
                 f"message {i} is {len(msg.content):,} characters; the limit is {MAX_MESSAGE_CHARS:,}. Split it first."

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from ..messages import clean_text
 from ..records import ChangeRecord
 from ..retention import Lifetime
 from ..storage.base import StoredMemory
@@ -25,9 +26,11 @@ log = logging.getLogger("memlayer.add")
 
 
 def said_by(metadata: dict[str, Any] | None) -> str | None:
-    """The speaker a memory's metadata names (its "speaker" key: an override of the message's name and role)."""
+    """The speaker a memory's metadata names (its "speaker" key: an override of the message's name and role),
+    without NUL like every text a store keeps (the metadata keeps it as written)."""
     said = (metadata or {}).get("speaker")
-    return said if isinstance(said, str) and said.strip() else None
+    said = clean_text(said) if isinstance(said, str) else None
+    return said if said is not None and said.strip() else None
 
 
 def metadata_key(metadata: dict[str, Any]) -> str:
