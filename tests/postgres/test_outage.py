@@ -153,3 +153,24 @@ def test_the_first_call_after_a_long_outage_gets_a_connection(postgres_server: P
     finally:
         postgres_server.start()
         store.close()
+
+
+@pytest.mark.parametrize("call", ["log_and_count", "scan_embeddings", "hold"])
+def test_the_first_snapshot_or_hold_after_a_restart_gets_a_fresh_connection(postgres_server: PostgresServer,
+                                                                              postgres_url: str, call: str) -> None:
+    """Like every read: a restart broke the idle pooled connections, and a call that starts on one is retried."""
+    store = store_of(postgres_url)
+    try:
+        with store.transaction() as tx:
+            tx.insert_memories([NewMemory("m1", Scope("u"), "kept", "h", np.ones(4, np.float32), 1.0)])
+        postgres_server.restart()
+        if call == "log_and_count":
+            assert [e.rid for e in store.log_and_count("vectors", 0)[0]] == [store.get("m1").rid]
+        elif call == "scan_embeddings":
+            with store.scan_embeddings() as (head, batches):
+                assert head == 1 and [len(ids) for ids, _ in batches] == [1]
+        else:
+            with store.hold("applier") as got:
+                assert got
+    finally:
+        store.close()

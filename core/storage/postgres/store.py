@@ -108,11 +108,27 @@ class PostgresStore(SQLStoreReads):
         return self._run(text, params)
 
     @contextmanager
+    def _pooled(self, first: str) -> Iterator[Any]:
+        """A pooled connection on which the statement ``first`` ran; when the server had dropped it (a restart),
+        a fresh one (as ``_read`` retries), so a call that does not start with ``_read`` survives a restart too."""
+        for attempt in range(2):
+            with self._pool.connection() as conn:
+                try:
+                    conn.execute(first)
+                except psycopg.Error as exc:
+                    if attempt or not connection_lost(exc):
+                        raise
+                    self._pool.check()  # a server restart broke every idle connection: replace them
+                    continue
+                yield conn
+                return
+
+    @contextmanager
     def _snapshot(self) -> Iterator[Any]:
         """A read-only REPEATABLE READ transaction: every read inside sees the same committed state."""
         self._check_open()
-        with store_errors(self.location, READ_FAILED), self._pool.connection() as conn:
-            conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        with store_errors(self.location, READ_FAILED), \
+                self._pooled("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") as conn:
             try:
                 yield conn
             finally:
@@ -277,7 +293,7 @@ class PostgresStore(SQLStoreReads):
         the holder's connection ends, so a holder killed with -9 frees it at once."""
         self._check_open()
         key = locks.named(self.schema, f"hold:{name}")
-        with store_errors(self.location, f"cannot take the {name!r} lock"), self._pool.connection() as conn, \
+        with store_errors(self.location, f"cannot take the {name!r} lock"), self._pooled("SELECT 1") as conn, \
                 locks.held(conn, key, wait_s) as got:
             yield got
 
