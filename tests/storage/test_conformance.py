@@ -483,6 +483,15 @@ def test_token_counts_with_and_without_the_scope(store: Store) -> None:
     assert store.scope_rows_upto(Selection(ALICE), [], 100).tokens is None  # not asked for
 
 
+def test_token_counts_count_every_word_of_the_text(store: Store) -> None:
+    """Stop words, contractions, numbers and words of any script are tokens like the others (the length prior
+    of a search weighs memories alike on every backend)."""
+    texts = ["I am at the gym with her on Monday", "don't stop me now", "It's 5pm, 10:30 or 2024-01-05",
+             "Caroline: Hey Mel! How are you doing?", "snake_case C:\\temp 50%", "Ünïcödé café naïve 日本語 🎉"]
+    rids = [rid for _, rid in put(store, ALICE, *texts)]
+    assert store.token_counts(rids) == dict(zip(rids, [9, 5, 9, 7, 5, 4], strict=True))
+
+
 def test_merging_the_text_index_changes_no_answer(store: Store) -> None:
     for i in range(12):  # one write each: the text index in many pieces
         put(store, ALICE, f"green tea number {i}", f"coffee {i} in Oslo")

@@ -55,9 +55,11 @@ def within(rows: Rows, selection: Selection, rids: Sequence[int]) -> np.ndarray:
 
 
 def token_counts(rows: Rows, rids: Sequence[int]) -> dict[int, int]:
-    """The tokens the full-text index holds for each memory (every position of every lexeme)."""
+    """The words of each memory's text as SQLite's full-text index counts them (runs of letters and digits),
+    stop words included: the tsvector leaves those out, and a search's length prior must weigh a memory alike
+    on every backend."""
     if not len(rids):
         return {}
-    got = rows("SELECT rid, (SELECT coalesce(sum(array_length(positions, 1)), 0) FROM unnest(tsv)) FROM memories "
+    got = rows("SELECT rid, (SELECT count(*) FROM regexp_matches(text, '[[:alnum:]]+', 'g')) FROM memories "
                "WHERE rid = ANY(%s::bigint[])", [[int(r) for r in rids]])
     return {int(r): int(n) for r, n in got}
