@@ -40,8 +40,8 @@ Q_EDGES = f"""SELECT ?st ?k ?v ?g ?e WHERE {{ GRAPH ?g {{
   {{ ?st rdf:subject ?e }} UNION {{ ?st rdf:object ?e }}
   ?st ?k ?v . FILTER (?k IN (rdf:subject, rdf:predicate, rdf:object, ml:validFrom, ml:validTo, prov:wasDerivedFrom))
 }} }} LIMIT {EDGE_LIMIT}"""
-Q_SPO = """SELECT ?st ?vf ?g ?s ?p ?o WHERE { GRAPH ?g {
-  ?st rdf:subject ?s ; rdf:predicate ?p ; rdf:object ?o ; ml:validFrom ?vf } }"""
+Q_SPO = """SELECT ?st ?vf ?vt ?g ?s ?p ?o WHERE { GRAPH ?g {
+  ?st rdf:subject ?s ; rdf:predicate ?p ; rdf:object ?o ; ml:validFrom ?vf . OPTIONAL { ?st ml:validTo ?vt } } }"""
 # Every statement of one graph as (statement, property, value) rows, for listing a scope's relations.
 Q_STATEMENTS = """SELECT ?st ?k ?v ?g WHERE { GRAPH ?g {
   ?st a rdf:Statement ; ?k ?v . FILTER (?k IN (rdf:subject, rdf:predicate, rdf:object, ml:validFrom, ml:validTo, prov:wasDerivedFrom))

@@ -21,6 +21,12 @@ def _dt(value: datetime) -> Literal:
     return Literal(value, datatype=XSD.dateTime)
 
 
+def _held(row: Any, at: datetime) -> bool:
+    """Whether a closed statement's interval started before ``at`` and ends after it."""
+    start, end = as_datetime(row.vf), as_datetime(row.vt)
+    return start is not None and end is not None and start < at < end
+
+
 class Writer(StoreCore):
     """``add`` and its helpers."""
 
@@ -104,8 +110,9 @@ class Writer(StoreCore):
         result.update(source=index.names.get(s, rel.source), destination=index.names.get(o, rel.destination))
         current = self._select(Q_CURRENT, g=graph, s=s, p=p)
         same = [row.st for row in current if row.o == o]
-        if not same:  # the very same fact at the same time (a replayed write) is not added twice
-            same = [r.st for r in self._select(Q_SPO, g=graph, s=s, p=p, o=o) if as_datetime(r.vf) == at]
+        if not same:  # the very same fact at the same time (a replayed write), or one known to hold then
+            same = [r.st for r in self._select(Q_SPO, g=graph, s=s, p=p, o=o)
+                    if as_datetime(r.vf) == at or _held(r, at)]
         if same:
             adds += [(same[0], PROV.wasDerivedFrom, mem), (same[0], PROV.hadPrimarySource, msg)]
             is_current = any(row.st == same[0] for row in current)
@@ -123,12 +130,18 @@ class Writer(StoreCore):
         others = [row for row in current if row.o != o] if functional else []
         later = [row for row in others if (as_datetime(row.vf) or at) > at]
         edge = Edge(st, s, p, o, at, None, {mid})
+        ended: list[Any] = []
         if later:  # an older fact arriving late: stored as already superseded by the next value after it
-            later += [row for row in self._select(Q_SPO, g=graph, s=s, p=p)  # closed ones too
-                      if row.o != o and (as_datetime(row.vf) or at) > at]
+            history = [row for row in self._select(Q_SPO, g=graph, s=s, p=p) if row.o != o]  # closed ones too
+            later += [row for row in history if (as_datetime(row.vf) or at) > at]
             first = min(later, key=lambda row: as_datetime(row.vf) or at)
             adds += [(st, ML.validTo, first.vf), (st, ML.supersededBy, first.st)]
             edge.valid_to = as_datetime(first.vf)
+            # and the value that held when it started ends there (two values never hold at once)
+            ended = [row for row in history if _held(row, at)]
+            for row in ended:
+                adds += [(row.st, ML.validTo, _dt(at)), (row.st, ML.supersededBy, st)]
+                removes += [(row.st, ML.validTo, row.vt), (row.st, ML.supersededBy, None)]  # type: ignore[list-item]
         else:
             for row in others:
                 adds += [(row.st, ML.validTo, _dt(at)), (row.st, ML.supersededBy, st)]
@@ -138,7 +151,7 @@ class Writer(StoreCore):
                 )
             adds.append((s, p, o))
         self._write(graph, adds, removes)
-        for row in [] if later else others:
+        for row in ended if later else others:
             self._edges.patch(graph, (s, row.o), row.st, lambda e: e and replace(e, valid_to=at))
         self._edges.patch(graph, (s, o), st, lambda _: edge)
         event = "UPDATE" if result["closed"] else "ADD"

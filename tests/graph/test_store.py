@@ -107,6 +107,18 @@ def test_late_facts_in_reverse_order_end_at_the_next_value_even_a_closed_one(sto
     assert hooli["valid_to"] == "2024-03-01T00:00:00+00:00"
 
 
+def test_a_late_fact_ends_the_value_that_held_when_it_started(store: RDFGraphStore) -> None:
+    put(store, ALICE, "Alice", "LIVES_IN", "Paris", memory_id="m1", at="2020-01-01T00:00:00Z")
+    put(store, ALICE, "Alice", "LIVES_IN", "Rome", memory_id="m3", at="2022-01-01T00:00:00Z")
+    put(store, ALICE, "Alice", "LIVES_IN", "Berlin", memory_id="m2", at="2021-01-01T00:00:00Z")
+    for day, city in (("2020-06-01", "Paris"), ("2021-06-01", "Berlin"), ("2022-06-01", "Rome")):
+        assert triples(store.relations(ALICE, as_of=f"{day}T00:00:00Z")) == {("Alice", "LIVES_IN", city)}
+    again = put(store, ALICE, "Alice", "LIVES_IN", "Berlin", memory_id="m4", at="2021-03-01T00:00:00Z")
+    assert again["event"] == "NONE" and again["current"] is False  # already known to hold then
+    [berlin] = [r for r in store.relations(ALICE, include_expired=True) if r["destination"] == "Berlin"]
+    assert berlin["memory_ids"] == ["m2", "m4"] and berlin["valid_to"] == "2022-01-01T00:00:00+00:00"
+
+
 def test_two_hops_and_scoring(store: RDFGraphStore) -> None:
     put(store, ALICE, "Sarah", "WORKS_AT", "Google", memory_id="m1")
     put(store, ALICE, "Sarah", "LIVES_IN", "Berlin", memory_id="m2")
