@@ -39,8 +39,7 @@ class Maintenance(StoreCore):
         msg = ctx.value(mem, PROV.wasDerivedFrom)
         adds: list[Triple] = []
         removes: list[Triple] = []
-        touched: set[Node] = set()
-        dropped: set[Node] = set()
+        dropped: dict[Node, dict[Node, Node]] = {}
         for st in derived:
             props = list(ctx.predicate_objects(st))
             others = {o for p, o in props if p == PROV.wasDerivedFrom and o != mem}
@@ -49,13 +48,13 @@ class Maintenance(StoreCore):
                 if msg is not None and msg not in {ctx.value(m, PROV.wasDerivedFrom) for m in others}:
                     removes.append((st, PROV.hadPrimarySource, msg))
             else:
-                touched |= self._drop_statement(ctx, st, dict(props), adds, removes)
-                dropped.add(st)
+                dropped[st] = dict(props)
+        touched = self._drop_statements(ctx, dropped, adds, removes)
         if msg is not None and not [m for m in ctx.subjects(PROV.wasDerivedFrom, msg) if m != mem]:
             removes.append((msg, None, None))  # type: ignore[arg-type]
         # entities no statement mentions once the dropped ones are gone
         orphans = [e for e in touched
-                   if {*ctx.subjects(RDF.subject, e), *ctx.subjects(RDF.object, e)} <= dropped]
+                   if {*ctx.subjects(RDF.subject, e), *ctx.subjects(RDF.object, e)} <= set(dropped)]
         removes += [(e, None, None) for e in orphans]  # type: ignore[misc]
         removes.append((mem, None, None))  # type: ignore[arg-type]  # last: a store writing triple by triple can redo
         self._write(graph, adds, removes)
@@ -65,24 +64,35 @@ class Maintenance(StoreCore):
         self._edges.invalidate(graph)
         logger.info("graph %s: forgot memory %s (%d entities left unused removed)", graph, mem, len(orphans))
 
-    def _drop_statement(
-        self, ctx: Graph, st: Node, props: dict[Node, Node], adds: list[Triple], removes: list[Triple]
+    def _drop_statements(
+        self, ctx: Graph, dropped: dict[Node, dict[Node, Node]], adds: list[Triple], removes: list[Triple]
     ) -> set[Node]:
-        s, p, o = props.get(RDF.subject), props.get(RDF.predicate), props.get(RDF.object)
-        removes.append((st, None, None))  # type: ignore[arg-type]
-        previous = list(ctx.subjects(ML.supersededBy, st))
-        if ML.validTo not in props:  # current: retract the plain triple, reopen what it had closed
-            removes.append((s, p, o))  # type: ignore[arg-type]
-            for prev in previous:
-                removes += [(prev, ML.validTo, None), (prev, ML.supersededBy, st)]  # type: ignore[list-item]
-                adds.append((s, p, ctx.value(prev, RDF.object)))  # type: ignore[arg-type]
-        else:  # closed: its predecessors are now superseded by its own successor
-            successor = props.get(ML.supersededBy)
-            for prev in previous:
-                removes.append((prev, ML.supersededBy, st))
-                if successor is not None:
+        """Remove the statements (with their properties); a statement one of them had superseded now lasts
+        as long as the chain of dropped ones did: reopened if that chain ended current, else closed when
+        it ended, by its successor. Returns the entities they mentioned."""
+        touched: set[Node] = set()
+        for st, props in dropped.items():
+            s, p, o = props.get(RDF.subject), props.get(RDF.predicate), props.get(RDF.object)
+            removes.append((st, None, None))  # type: ignore[arg-type]
+            if ML.validTo not in props:  # current: retract the plain triple
+                removes.append((s, p, o))  # type: ignore[arg-type]
+            touched |= {n for n in (s, o) if n is not None}
+            for prev in ctx.subjects(ML.supersededBy, st):
+                if prev in dropped:
+                    continue
+                last, seen = props, {st}
+                while (nxt := last.get(ML.supersededBy)) in dropped and nxt not in seen:
+                    last = dropped[nxt]  # type: ignore[index]
+                    seen.add(nxt)  # type: ignore[arg-type]
+                removes += [(prev, ML.validTo, None), (prev, ML.supersededBy, None)]  # type: ignore[list-item]
+                if ML.validTo not in last:  # the chain ended current: the earlier value is current again
+                    adds.append((s, p, ctx.value(prev, RDF.object)))  # type: ignore[arg-type]
+                    continue
+                adds.append((prev, ML.validTo, last[ML.validTo]))
+                successor = last.get(ML.supersededBy)
+                if successor is not None and successor not in dropped:
                     adds.append((prev, ML.supersededBy, successor))
-        return {n for n in (s, o) if n is not None}
+        return touched
 
     @guarded
     def delete_scope(self, scope: Scope) -> None:

@@ -182,6 +182,27 @@ def test_forget_reopens_what_it_superseded(store: RDFGraphStore) -> None:
     assert store.sparql("ASK { ?a ml:LIVES_IN ?c . ?c rdfs:label \"New York\" }", scope=ALICE)[0]["ask"]
 
 
+def test_forgetting_a_closed_fact_extends_the_one_it_had_ended(store: RDFGraphStore) -> None:
+    put(store, ALICE, "Alice", "LIVES_IN", "Paris", memory_id="m1", at="2020-01-01T00:00:00Z")
+    put(store, ALICE, "Alice", "LIVES_IN", "Berlin", memory_id="m2", at="2021-01-01T00:00:00Z")
+    put(store, ALICE, "Alice", "LIVES_IN", "Rome", memory_id="m3", at="2022-01-01T00:00:00Z")
+    store.forget_memory(ALICE, "m2")
+    assert triples(store.relations(ALICE, as_of="2021-06-01T00:00:00Z")) == {("Alice", "LIVES_IN", "Paris")}
+    store.forget_memory(ALICE, "m3")
+    [paris] = store.relations(ALICE, include_expired=True)
+    assert (paris["destination"], paris["valid_to"]) == ("Paris", None)
+
+
+def test_forgetting_a_memory_that_said_both_values_leaves_neither(store: RDFGraphStore) -> None:
+    put(store, ALICE, "Alice", "LIVES_IN", "Oslo", memory_id="m0", at="2023-01-01T00:00:00Z")
+    store.add(ALICE, [Relation("Alice", "LIVES_IN", "Paris"), Relation("Alice", "LIVES_IN", "Rome")],
+              memory_id="m1", source_text="I lived in Paris, now in Rome", at="2024-01-01T00:00:00Z")
+    store.forget_memory(ALICE, "m1")
+    assert store.sparql("SELECT ?c WHERE { ?a ml:LIVES_IN ?e . ?e rdfs:label ?c }", scope=ALICE) == [{"c": "Oslo"}]
+    [oslo] = store.relations(ALICE, include_expired=True)
+    assert (oslo["destination"], oslo["valid_to"]) == ("Oslo", None)
+
+
 def test_scopes_are_isolated(store: RDFGraphStore) -> None:
     put(store, ALICE, "Sarah", "WORKS_AT", "Google", memory_id="a1")
     put(store, BOB, "Sarah", "WORKS_AT", "Microsoft", memory_id="b1")
