@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,17 +35,23 @@ STOPWORDS = frozenset({
 })
 
 
+def fold(text: str) -> str:
+    """Caseless, compatibility-normalised text: "Café" (one code point or e + accent), "CAFÉ" and "Ｃａｆé"
+    read alike."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
+
+
 def tokens(text: str) -> list[str]:
-    """Casefolded word tokens; punctuation and underscores separate words."""
-    return _WORD.findall(text.casefold())
+    """Folded word tokens (see :func:`fold`); punctuation and underscores separate words."""
+    return _WORD.findall(fold(text))
 
 
 def entity_key(name: str) -> str:
-    """The matching key of a name: casefold, words only, single spaces, no leading article."""
+    """The matching key of a name: folded, words only, single spaces, no leading article."""
     toks = tokens(name)
     if len(toks) > 1 and toks[0] in ARTICLES:
         toks = toks[1:]
-    return " ".join(toks) or " ".join(name.casefold().split())
+    return " ".join(toks) or " ".join(fold(name).split())
 
 
 def _stem(tok: str) -> str:

@@ -24,6 +24,15 @@ def test_entity_key(name: str, key: str) -> None:
     assert entity_key(name) == key
 
 
+def test_a_name_written_with_other_unicode_forms_is_the_same_entity(store: RDFGraphStore) -> None:
+    put(store, ALICE, "Alice", "likes", "Café", memory_id="m1")  # é as one code point
+    put(store, ALICE, "Bob", "likes", "Cafe\u0301", memory_id="m2")  # e + combining accent
+    put(store, ALICE, "Eve", "works at", "ＡＣＭＥ", memory_id="m3")  # full-width letters
+    assert triples(store.search(ALICE, "Café", hops=1)) == {("Alice", "LIKES", "Café"), ("Bob", "LIKES", "Café")}
+    assert triples(store.search(ALICE, "who works at Acme?")) == {("Eve", "WORKS_AT", "ＡＣＭＥ")}
+    assert entity_key("Cafe\u0301") == entity_key("CAFÉ") == "café"
+
+
 @pytest.mark.parametrize(
     ("name", "ident"),
     [("works at", "WORKS_AT"), ("WORKS_AT", "WORKS_AT"), ("worksAt", "WORKS_AT"), ("lives-in", "LIVES_IN"),
