@@ -59,6 +59,11 @@ class GraphStore(Protocol):
         """Remove the statements that came only from this memory."""
         ...
 
+    def close_memory(self, scope: Scope, memory_id: str, at: datetime) -> list[dict[str, Any]]:
+        """The memory stopped being true at ``at``: end the current statements no memory still true supports;
+        returns them as source/relationship/destination dicts. (Optional: a store without it keeps them.)"""
+        ...
+
     def delete_scope(self, scope: Scope) -> None:
         """Drop the scope's named graph(s) entirely."""
         ...

@@ -1,22 +1,24 @@
-"""Forgetting, deleting scopes, and reversible entity merges (a mixin of RDFGraphStore)."""
+"""Forgetting and closing memories, deleting scopes, and reversible entity merges (a mixin of RDFGraphStore)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from rdflib import Graph, Literal, URIRef
-from rdflib.namespace import PROV, RDF, RDFS, SKOS
+from rdflib.namespace import PROV, RDF, RDFS, SKOS, XSD
 from rdflib.term import Node
 
 from ..errors import NotFoundError
-from ..types import Scope
+from ..types import Scope, to_utc
 from .plumbing import StoreCore, Triple, guarded
 from .resolve import entity_key, logger
-from .vocab import ML, entity_iri, graph_iri, memory_iri, scope_of
+from .traverse import as_datetime
+from .vocab import ML, entity_iri, graph_iri, memory_iri, predicate_name, scope_of
 
 
 class Maintenance(StoreCore):
-    """forget_memory, delete_scope, merge, unmerge: edits that rewrite existing statements."""
+    """forget_memory, close_memory, delete_scope, merge, unmerge: edits that rewrite existing statements."""
 
     @guarded
     def forget_memory(self, scope: Scope, memory_id: str) -> None:
@@ -93,6 +95,45 @@ class Maintenance(StoreCore):
                 if successor is not None and successor not in dropped:
                     adds.append((prev, ML.supersededBy, successor))
         return touched
+
+    @guarded
+    def close_memory(self, scope: Scope, memory_id: str, at: datetime | str | float) -> list[dict[str, Any]]:
+        """The memory stopped being true at ``at`` (contradicted or superseded; it is kept as history): it is
+        marked so (``prov:invalidatedAtTime``), and each current statement it supports ends then, unless a
+        memory still true supports it too. Returns the statements closed (source, relationship, destination)."""
+        self._check()
+        when = to_utc(at)
+        assert when is not None
+        closed: list[dict[str, Any]] = []
+        with self._lock:
+            for graph in self._graphs(scope):
+                closed += self._close_in(graph, memory_iri(scope_of(graph) or scope, memory_id), when)
+            self._commit()
+        return closed
+
+    def _close_in(self, graph: URIRef, mem: URIRef, at: datetime) -> list[dict[str, Any]]:
+        ctx = self._ctx(graph)
+        if ctx.value(mem, ML.memoryId) is None or ctx.value(mem, PROV.invalidatedAtTime) is not None:
+            return []  # not in this graph, or already closed (a replayed outbox entry)
+        adds: list[Triple] = [(mem, PROV.invalidatedAtTime, Literal(at, datatype=XSD.dateTime))]
+        removes: list[Triple] = []
+        closed: list[dict[str, Any]] = []
+        for st in list(ctx.subjects(PROV.wasDerivedFrom, mem)):
+            if ctx.value(st, ML.validTo) is not None:
+                continue
+            others = [m for m in ctx.objects(st, PROV.wasDerivedFrom) if m != mem]
+            if any(ctx.value(m, PROV.invalidatedAtTime) is None for m in others):
+                continue  # a memory that is still true says it too
+            s, p, o = ctx.value(st, RDF.subject), ctx.value(st, RDF.predicate), ctx.value(st, RDF.object)
+            start = as_datetime(ctx.value(st, ML.validFrom))
+            end = at if start is None or start <= at else start
+            adds.append((st, ML.validTo, Literal(end, datatype=XSD.dateTime)))
+            removes.append((s, p, o))  # type: ignore[arg-type]
+            closed.append({"source": self._name(graph, s), "relationship": predicate_name(p),  # type: ignore[arg-type]
+                           "destination": self._name(graph, o)})  # type: ignore[arg-type]
+        self._write(graph, adds, removes)
+        self._edges.invalidate(graph)
+        return closed
 
     @guarded
     def delete_scope(self, scope: Scope) -> None:

@@ -94,11 +94,17 @@ def commit(store: Store, items: list[WriteItem], *, graph: bool, checked_at: int
             history.append(HistoryEntry(p.new_id, "ADD", None, p.text, item.when, item.scope, item.actor,  # type: ignore[arg-type]
                                         src if p.message_index is None else (src[p.message_index],)))
             p.result = ChangeRecord(p.new_id, "ADD", p.text)  # type: ignore[arg-type]
+        closings: list[list[HistoryEntry]] = []
         for item in items:
-            history += _changes(tx, item, sources[id(item)], out.fresh, now)
+            changes = _changes(tx, item, sources[id(item)], out.fresh, now)
+            history += changes
+            closings.append([e for e in changes if e.event == "DELETE"])  # each one a memory closed
         tx.add_history(history)
-        for item in items:
-            out.graph_seqs.append(_outbox(tx, item, sources[id(item)]) if graph and item.relations else [])
+        for item, closed in zip(items, closings, strict=True):
+            seqs = _outbox(tx, item, sources[id(item)]) if graph and item.relations else []
+            if graph:  # after the item's relations: one a new memory says again keeps its statement current
+                seqs += [tx.log_graph(e.scope, "close_memory", {"memory_id": e.memory_id, "at": e.at}) for e in closed]
+            out.graph_seqs.append(seqs)
     return out
 
 

@@ -170,6 +170,12 @@ class GraphProjection(Projection):
         if entry.op == "forget_memory":
             self.graph.forget_memory(scope, payload["memory_id"])
             return []
+        if entry.op == "close_memory":  # the memory was contradicted or superseded: its statements end
+            close = getattr(self.graph, "close_memory", None)
+            if not callable(close):
+                return []  # a graph store without memory closing keeps them current
+            closed: list[dict[str, Any]] = close(scope, payload["memory_id"], to_utc(payload["at"]))
+            return [{"event": "CLOSE", "closed": closed}]
         raise ValueError(f"unknown graph outbox op {entry.op!r}")
 
     def _save_shared_watermark(self) -> None:

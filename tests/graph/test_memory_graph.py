@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 from memlayer import Memory
 from memlayer.types import Scope
+from tests.extract.helpers import FakeLLM
 
 T0 = datetime(2025, 3, 1, tzinfo=timezone.utc)
 
@@ -57,3 +58,18 @@ def test_forget_removes_the_users_graph(tmp_path, hash_embedder):
         m.delete_all(user_id="me")
         assert "Sarah" not in m.graph.export("trig")
         assert "Tom" in m.graph.export("trig")
+
+
+def test_a_memory_the_llm_deletes_takes_its_relations_out_of_the_present(tmp_path, hash_embedder):
+    llm = FakeLLM(
+        {"facts": [{"event": "ADD", "text": "User likes green tea"}],
+         "relations": [{"source": "user", "relationship": "likes", "destination": "green tea"}]},
+        {"facts": [{"event": "DELETE", "text": "User likes green tea", "ref": 0}], "relations": []},
+    )
+    with Memory(str(tmp_path), embedder=hash_embedder, graph="memory", llm=llm) as m:
+        m.add("I like green tea", user_id="me", timestamp=T0)
+        out = m.add("I don't like green tea any more", user_id="me", timestamp=T0 + timedelta(days=30))
+        assert out["relations"]["closed"] == [{"source": "user", "relationship": "LIKES", "destination": "green tea"}]
+        assert m.search("green tea", user_id="me")["relations"] == []
+        [then] = m.graph.relations(user_id="me", as_of=T0 + timedelta(days=1))
+        assert then["destination"] == "green tea" and then["valid_to"] == (T0 + timedelta(days=30)).isoformat()

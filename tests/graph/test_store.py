@@ -203,6 +203,21 @@ def test_forgetting_a_memory_that_said_both_values_leaves_neither(store: RDFGrap
     assert (oslo["destination"], oslo["valid_to"]) == ("Oslo", None)
 
 
+def test_closing_a_memory_ends_what_only_it_said(store: RDFGraphStore) -> None:
+    put(store, ALICE, "Alice", "LIKES", "Tea", memory_id="m1", at="2024-01-01T00:00:00Z")
+    put(store, ALICE, "Alice", "LIKES", "Tea", memory_id="m2", at="2024-02-01T00:00:00Z")  # said again
+    put(store, ALICE, "Alice", "LIKES", "Jazz", memory_id="m2", at="2024-02-01T00:00:00Z")
+    assert store.close_memory(ALICE, "m1", "2024-03-01T00:00:00Z") == []  # m2 still says it
+    closed = store.close_memory(ALICE, "m2", "2024-04-01T00:00:00Z")
+    assert triples(closed) == {("Alice", "LIKES", "Tea"), ("Alice", "LIKES", "Jazz")}
+    assert store.relations(ALICE) == [] and store.close_memory(ALICE, "m2", "2024-05-01T00:00:00Z") == []
+    assert not store.sparql("ASK { ?a ml:LIKES ?b }", scope=ALICE)[0]["ask"]
+    [tea] = [r for r in store.relations(ALICE, include_expired=True) if r["destination"] == "Tea"]
+    assert (tea["valid_to"], tea["memory_ids"]) == ("2024-04-01T00:00:00+00:00", ["m1", "m2"])
+    assert triples(store.relations(ALICE, as_of="2024-03-15T00:00:00Z")) == triples(closed)
+    assert store.close_memory(BOB, "m1", "2024-05-01T00:00:00Z") == []  # another scope's id: nothing
+
+
 def test_scopes_are_isolated(store: RDFGraphStore) -> None:
     put(store, ALICE, "Sarah", "WORKS_AT", "Google", memory_id="a1")
     put(store, BOB, "Sarah", "WORKS_AT", "Microsoft", memory_id="b1")
