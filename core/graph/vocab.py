@@ -9,8 +9,8 @@ Statements are stored as **standard RDF reification** (``rdf:Statement`` with ``
 ``rdf:predicate`` / ``rdf:object``) carrying ``ml:validFrom``, ``ml:validTo``, ``prov:wasDerivedFrom`` (the
 memory) and ``prov:hadPrimarySource`` (the message). A memory that stopped being true (contradicted or
 superseded, kept as history) has ``prov:invalidatedAtTime``; a statement only such memories support is
-closed. RDF-star would be terser, but it is not portable: rdflib's Memory store, most rdflib store plugins and many SPARQL 1.1 endpoints cannot hold or query quoted
-triples, and RDF 1.2 is not final. Reification is plain RDF 1.1 and works with every store, endpoint and
+closed. RDF-star would be terser, but it is not portable: rdflib's Memory store, most rdflib store plugins
+and many SPARQL 1.1 endpoints cannot hold or query quoted triples, and RDF 1.2 is not final. Reification is plain RDF 1.1 and works with every store, endpoint and
 serialisation (Turtle, TriG, JSON-LD). Statement nodes are IRIs, never blank nodes, so they can be addressed
 over a remote endpoint and round-trip through export/import unchanged.
 
