@@ -22,8 +22,8 @@ def default_home() -> str:
 class MemoryConfig(BaseModel):
     """Everything ``Memory``/``AsyncMemory`` can be configured with.
 
-    Provider fields (``embedder``, ``llm``, ``extractor``, ``graph``, ``vector_index``) take an object,
-    a registered name, or ``{"provider": name, "config": {...}}``.
+    Provider fields (``embedder``, ``llm``, ``extractor``, ``graph``, ``vector_index``, ``reranker``) take an
+    object, a registered name, or ``{"provider": name, "config": {...}}``.
     """
 
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
@@ -34,6 +34,8 @@ class MemoryConfig(BaseModel):
     embedder: Any = Field(None, description="default: sentence-transformers (local extra), else openai")
     llm: Any = Field(None, description="default: openai when OPENAI_API_KEY/OPENAI_BASE_URL is set, else none")
     extractor: Any = Field(None, description="default: 'llm' with an LLM, else the offline 'pattern' extractor")
+    reranker: Any = Field(None, description="what searches with a rerank_weight use: 'late' (the embedder's "
+                                            "model, token by token) or 'cross-encoder'; default none")
     graph: Any = Field(True, description="True (default store), False, a store name, a spec or an object")
     vector_index: Any = Field("faiss", description="vector index provider")
     search: Any = Field("default", description="a SearchConfig, a preset name or a dict")

@@ -30,7 +30,9 @@ from .providers import (
     resolve_extractor,
     resolve_graph,
     resolve_llm,
+    resolve_reranker,
 )
+from .rerank.base import Reranker, as_scores
 from .search.config import SearchConfig
 from .storage import Selection, Store, StoredMemory, open_store
 from .storage.recalls import RecallBuffer
@@ -126,6 +128,8 @@ class Engine:
                                     background=self.background if self.store.remote else None)
         self.usage = Usage()
         self._extractor: Any = None
+        self._reranker: Any = None
+        self._reranker_lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
 
     def background(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> Future[T]:
@@ -152,6 +156,24 @@ class Engine:
         if self._extractor is None:
             self._extractor = resolve_extractor(self.config.extractor, self.llm, self.config.related_memories)
         return self._extractor
+
+    def reranker(self) -> Reranker:
+        """The reranker of searches with a ``rerank_weight``, built on first use (once); a ConfigError when
+        this memory has none."""
+        with self._reranker_lock:
+            if self._reranker is None:
+                if self.config.reranker is None:
+                    raise ConfigError(
+                        "this search asks for reranking (rerank_weight > 0) but the memory has no reranker: open it "
+                        "with reranker='late' (the embedder's model, no download) or a cross-encoder, or search "
+                        "without rerank_weight"
+                    )
+                self._reranker = resolve_reranker(self.config.reranker)
+            return self._reranker
+
+    def rerank(self, query: str, texts: list[str]) -> np.ndarray:
+        """The reranker's scores of ``texts`` for ``query``, checked (blocking, on the calling thread)."""
+        return as_scores(self.reranker().score(query, list(texts)), len(texts))
 
     # -- embeddings -----------------------------------------------------------------------------
     def embed(self, texts: list[str]) -> np.ndarray:

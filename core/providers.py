@@ -15,6 +15,7 @@ from .embeddings.base import Embedder
 from .errors import ConfigError, missing_extra
 from .extract.base import Extractor
 from .llm.base import LLM
+from .rerank.base import Reranker
 
 log = logging.getLogger("memlayer")
 GraphMode = Literal["local", "ephemeral", "shared"]
@@ -49,6 +50,16 @@ def resolve_llm(spec: Any) -> LLM | None:
     if spec is False:
         return None
     return registry.create("llms", spec)
+
+
+def resolve_reranker(spec: Any) -> Reranker | None:
+    """The reranker searches may ask for (``rerank_weight``): none unless configured."""
+    if spec is None or spec is False:
+        return None
+    reranker = registry.create("rerankers", spec)
+    if not callable(getattr(reranker, "score", None)):
+        raise ConfigError("reranker must have a `score(query, texts) -> scores` method")
+    return reranker
 
 
 def resolve_extractor(spec: Any, llm: LLM | None, related: int = 10) -> Extractor:

@@ -13,6 +13,7 @@ Kinds and their entry-point groups::
     graph_stores    memlayer.graph_stores     -> memlayer.graph.base.GraphStore
     extractors      memlayer.extractors       -> memlayer.extract.Extractor
     stores          memlayer.stores           -> memlayer.storage.Store (by URL scheme: sqlite, postgresql)
+    rerankers       memlayer.rerankers        -> memlayer.rerank.Reranker
 
 Lookups are typed: ``create("embedders", "hash")`` is an ``Embedder`` to a type checker.
 """
@@ -33,12 +34,13 @@ if TYPE_CHECKING:
     from .extract.base import Extractor
     from .graph.base import GraphStore
     from .llm.base import LLM
+    from .rerank.base import Reranker
     from .storage.base import Store
     from .vectors.base import VectorIndex
 
 log = logging.getLogger("memlayer")
 
-Kind = Literal["llms", "embedders", "vector_indexes", "graph_stores", "extractors", "stores"]
+Kind = Literal["llms", "embedders", "vector_indexes", "graph_stores", "extractors", "stores", "rerankers"]
 KINDS: tuple[str, ...] = get_args(Kind)
 DISTRIBUTION = "memlayer"  # its entry points win over another distribution's of the same name
 
@@ -119,6 +121,8 @@ def get(kind: Literal["graph_stores"], name: str) -> Callable[..., GraphStore]: 
 def get(kind: Literal["extractors"], name: str) -> Callable[..., Extractor]: ...
 @overload
 def get(kind: Literal["stores"], name: str) -> Callable[..., Store]: ...
+@overload
+def get(kind: Literal["rerankers"], name: str) -> Callable[..., Reranker]: ...
 def get(kind: Kind, name: str) -> Callable[..., Any]:
     """The factory registered under (kind, name), imported on first use."""
     _check_kind(kind)
@@ -180,6 +184,10 @@ def create(
 ) -> Extractor: ...
 @overload
 def create(kind: Literal["stores"], spec: Any, *, offer: Mapping[str, Any] | None = None, **kwargs: Any) -> Store: ...
+@overload
+def create(
+    kind: Literal["rerankers"], spec: Any, *, offer: Mapping[str, Any] | None = None, **kwargs: Any
+) -> Reranker: ...
 def create(kind: Kind, spec: Any, *, offer: Mapping[str, Any] | None = None, **kwargs: Any) -> Any:
     """Build a provider from a spec: an instance (returned as is), a registered name, or
     a ``{"provider": name, "config": {...}}`` mapping.

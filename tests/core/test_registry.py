@@ -19,6 +19,7 @@ from memlayer.errors import ConfigError
 from memlayer.extract.base import Extractor
 from memlayer.graph.base import GraphStore
 from memlayer.llm.base import LLM
+from memlayer.rerank.base import Reranker
 from memlayer.storage.base import Store
 from memlayer.vectors.base import VectorIndex
 
@@ -58,9 +59,9 @@ def test_every_builtin_loads(kind: Any) -> None:
 def test_lookups_are_typed() -> None:
     """``create``/``get`` overloads give each kind its protocol (what a type checker reports)."""
     expected = {"llms": LLM, "embedders": Embedder, "vector_indexes": VectorIndex, "graph_stores": GraphStore,
-                "extractors": Extractor, "stores": Store}
+                "extractors": Extractor, "stores": Store, "rerankers": Reranker}
     namespace = {**vars(registry), "LLM": LLM, "Embedder": Embedder, "VectorIndex": VectorIndex,
-                 "GraphStore": GraphStore, "Extractor": Extractor, "Store": Store}
+                 "GraphStore": GraphStore, "Extractor": Extractor, "Store": Store, "Reranker": Reranker}
     for function in (registry.create, registry.get):
         typed = {}
         for overload in typing.get_overloads(function):

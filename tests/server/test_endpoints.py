@@ -97,6 +97,9 @@ def test_search_options(server: KeyedServer) -> None:
         custom = http.post("/v1/search", json={"query": "live", "user_id": user,
                                                "config": {"dense_weight": 1.0, "lexical_weight": 0.5}})
         assert custom.status_code == 200
+        rerank = http.post("/v1/search", json={"query": "live", "user_id": user, "config": "rerank"})
+        assert rerank.status_code == 400 and rerank.json()["error"]["code"] == "invalid_argument"  # none configured
+        assert "reranker" in rerank.json()["error"]["message"]
         listed = http.get("/v1/memories", params={"user_id": user, "as_of": "2024-06-01"}).json()["results"]
         assert [m["memory"] for m in listed] == ["User lives in Rome"]
 
