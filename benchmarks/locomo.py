@@ -10,6 +10,7 @@ memories| / |evidence|, averaged over questions with evidence (LOCOMO's own retr
     python benchmarks/locomo.py --preset '{"preset": "default", "context_inherit": 0}' --out r.md
     python benchmarks/locomo.py --preset lifetimes --baseline default --clock last-session --recalls off
     python benchmarks/locomo.py --extracted beside    # + LOCOMO's observations replayed as the LLM's extraction
+    python benchmarks/locomo.py --preset rerank --baseline default --reranker late
 
 ``--extracted``: what an LLM extraction pass of LOCOMO's own quality adds, with no LLM. The data's
 ``observation`` lists (facts an LLM wrote about each session, each naming the turns it came from) are answered
@@ -79,7 +80,7 @@ def sessions(conversation: dict[str, Any]) -> list[tuple[int, datetime | None, l
 # -- building a store -----------------------------------------------------------------------------
 async def build_store(
     sample: dict[str, Any], embedder: Any, *, per_turn: bool = False, speaker_metadata: bool = True,
-    clock: str = "system", recalls: bool = True, extracted: str = "none",
+    clock: str = "system", recalls: bool = True, extracted: str = "none", reranker: str | None = None,
 ) -> tuple[Any, int, float]:
     """A fresh in-memory store holding the conversation's turns; returns (memory, memories added, seconds).
 
@@ -89,7 +90,8 @@ async def build_store(
     ``clock``: "system", or "last-session" (the questions are asked a day after the conversation's last
     session, which is what recency in ranking measures from); ``recalls``: count search results (reinforcement).
     ``extracted``: "beside" adds the session's observations after its turns through ``add(infer=True)`` (see the
-    module's docstring), "only" adds them instead of the turns, "none" leaves them out.
+    module's docstring), "only" adds them instead of the turns, "none" leaves them out. ``reranker``: what
+    configs with a ``rerank_weight`` (the ``rerank`` preset) rerank with ("late", or a cross-encoder's directory).
     """
     from memlayer import AsyncMemory
     from memlayer.clock import ManualClock
@@ -98,7 +100,10 @@ async def build_store(
     when = ManualClock(max(dates) + timedelta(days=1)) if clock == "last-session" and dates else None
     llm = ReplayLLM()
     facts = observations(sample) if extracted != "none" else {}
-    mem = AsyncMemory(":memory:", embedder=embedder, graph=False, clock=when, llm=llm,
+    spec: Any = reranker
+    if reranker and reranker != "late":
+        spec = {"provider": "cross-encoder", "config": {"model": reranker}}
+    mem = AsyncMemory(":memory:", embedder=embedder, graph=False, clock=when, llm=llm, reranker=spec,
                       retention={"track_recalls": recalls, "sweep_interval": None})
     user = sample["sample_id"]
     added = 0
@@ -190,7 +195,7 @@ class ReplayLLM:
 async def evaluate(
     samples: list[dict[str, Any]], embedder: Any, configs: dict[str, Any], *, limit_questions: int | None = None,
     per_turn: bool = False, speaker_metadata: bool = True, log: Any = None, clock: str = "system",
-    recalls: bool = True, extracted: str = "none",
+    recalls: bool = True, extracted: str = "none", reranker: str | None = None,
 ) -> tuple[dict[str, Run], dict[str, Any]]:
     runs = {name: Run(name) for name in configs}
     stats: dict[str, Any] = {"conversations": 0, "memories": 0, "questions": 0, "add_seconds": 0.0}
@@ -198,7 +203,8 @@ async def evaluate(
     top = max(KS)
     for sample in samples:
         mem, added, add_s = await build_store(sample, embedder, per_turn=per_turn, speaker_metadata=speaker_metadata,
-                                              clock=clock, recalls=recalls, extracted=extracted)
+                                              clock=clock, recalls=recalls, extracted=extracted,
+                                              reranker=reranker)
         stats["conversations"] += 1
         stats["memories"] += added
         stats["add_seconds"] += add_s
@@ -343,6 +349,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--extracted", choices=["none", "beside", "only"], default="none",
                    help="the data's observations replayed as an LLM's extraction (add(infer=True)), beside the turns "
                         "or instead of them (see above)")
+    p.add_argument("--reranker", default=None,
+                   help="the reranker of configs with a rerank_weight (e.g. --preset rerank): 'late', or the directory "
+                        "of a saved cross-encoder")
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
 
@@ -369,7 +378,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     runs, stats = asyncio.run(evaluate(samples, embedder, configs, limit_questions=args.limit_questions,
                                        per_turn=args.per_turn, speaker_metadata=not args.no_speaker_metadata,
                                        log=log, clock=args.clock, recalls=args.recalls == "on",
-                                       extracted=args.extracted))
+                                       extracted=args.extracted, reranker=args.reranker))
     if args.embed_cache:
         embedder.save()
     header = (f"LOCOMO retrieval, `{path.name}`, embedder `{args.embedder}`, "
