@@ -27,6 +27,12 @@ class NotFoundError(MemlayerError, KeyError):
         return str(self.args[0]) if self.args else "not found"
 
 
+class NotCurrentError(NotFoundError):
+    """A memory id exists but the memory is no longer current: it was closed (superseded, or by a budget) or
+    has expired. Reads of current memories leave it out, and it cannot be changed; ``get(id)`` and
+    ``history(id)`` still show it until it is deleted or swept."""
+
+
 class ConflictError(MemlayerError, ValueError):
     """A write would reuse what exists: a memory id given for a new memory is already taken."""
 

@@ -209,7 +209,8 @@ class AsyncMemory:
     ) -> dict[str, Any]:
         """Replace a memory's text (and metadata, when given); the old text stays in history. ``expires_at``
         (a time, or "never") or ``ttl`` (counted from now) changes when it lapses, with or without a new text.
-        With a scope, only a memory of that scope can be changed."""
+        With a scope, only a memory of that scope can be changed. Only a current memory: a closed or expired one
+        is a ``NotCurrentError`` (a ``NotFoundError``), as reads of current memories leave it out."""
         self._check_open()
         lifetime = lifetime_arg(expires_at, ttl)
         if text is None and lifetime is None:

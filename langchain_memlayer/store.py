@@ -289,7 +289,7 @@ class MemlayerStore(StoreTTL, BaseStore):
             try:
                 yield ops.update(rows[0].id, text, meta, **({} if keep else life))
                 return None
-            except NotFoundError:  # deleted by a concurrent delete: the put still wins
+            except NotFoundError:  # deleted meanwhile, or expired (only current memories change): add it anew
                 pass
         yield ops.add(text, self._scope(op.namespace), metadata=meta, infer=False, **life)
         # A put this store's locks do not order (another store object or process) may have added the item

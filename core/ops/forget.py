@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..engine import Engine
-from ..errors import NotFoundError
+from ..errors import NotCurrentError, NotFoundError
 from ..records import ChangeRecord
 from ..retention import POLICY_PREFIX, Lifetime
 from ..storage.base import GRAPH_EPOCH_KEY, HistoryEntry, StoredMemory
@@ -26,14 +26,29 @@ def owned(memory: StoredMemory | None, memory_id: str, scope: Scope | None) -> S
     return memory
 
 
+def current(memory: StoredMemory, now: float) -> StoredMemory:
+    """The memory, if it is still current; a closed or expired one is a NotCurrentError saying which, and what
+    to do instead (its validity interval is the record of when it held: changing it would rewrite the past)."""
+    if memory.valid_to is not None:
+        instead = (f"update {memory.superseded_by!r}, the memory that replaced it" if memory.superseded_by
+                   else "add() the fact again as a new memory")
+        raise NotCurrentError(f"memory {memory.id!r} was closed at {memory.valid_to} and is kept only as history; "
+                              f"only a current memory can be updated: {instead}")
+    if memory.expired(now):
+        raise NotCurrentError(
+            f"memory {memory.id!r} expired at {memory.expires_at} and stays only until a sweep forgets it; only a "
+            "current memory can be updated: add() the fact again (with a ttl= or expires_at=) as a new memory")
+    return memory
+
+
 def update_one(
     engine: Engine, memory_id: str, text: str | None, metadata: dict[str, Any] | None, vector: np.ndarray | None,
     scope: Scope | None, lifetime: Lifetime | None = None,
 ) -> ChangeRecord:
-    """Rewrite a memory's text (and metadata), and/or set when it lapses (a TTL counts from now)."""
+    """Rewrite a current memory's text (and metadata), and/or set when it lapses (a TTL counts from now)."""
     now = engine.clock.now().timestamp()
     with engine.store.transaction() as tx:
-        row = owned(tx.current(memory_id), memory_id, scope)
+        row = current(owned(tx.current(memory_id), memory_id, scope), now)
         if text is not None:
             assert vector is not None
             tx.rewrite(row.rid, text, text_hash(text), vector, now, metadata=metadata, speaker=said_by(metadata))

@@ -67,6 +67,18 @@ def test_an_item_lapses_after_its_ttl_and_a_sweep_forgets_it(memory, clock) -> N
     assert memory.history(trip)[-1]["reason"] == "expired at 2025-06-02T10:00:00+00:00; forgotten by a sweep"
 
 
+def test_a_put_over_an_expired_unswept_item_puts_it_anew(memory, clock) -> None:
+    store = MemlayerStore(memory)
+    store.put(NS, "trip", {"text": "in Lisbon this week"}, ttl=60)
+    clock.advance(minutes=61)
+    old = memory.get_all(user_id="alice", filters={"lg_key": "trip"}, include_expired=True)["results"][0]["id"]
+    store.put(NS, "trip", {"text": "in Porto this week"}, ttl=60)  # memlayer updates current memories only
+    item = store.get(NS, "trip")
+    assert item is not None and item.value == {"text": "in Porto this week"}
+    assert _expiry(memory, "trip") == "2025-06-02T11:01:00+00:00" and memory.get(old) is None  # one row, current
+    assert [h["event"] for h in memory.history(old)] == ["ADD", "DELETE"]
+
+
 def test_omit_expired_hides_an_expired_item_from_every_read(memory, clock) -> None:
     store = MemlayerStore(memory, ttl={"omit_expired": True})
     store.put(("omit", "expired"), "e", {"data": "gone"}, ttl=1)

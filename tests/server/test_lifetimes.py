@@ -9,6 +9,7 @@ from typing import Any
 
 from memlayer import Client, Memory
 from memlayer.embeddings.hashing import HashingEmbedder
+from memlayer.errors import NotFoundError
 
 from .conftest import KeyedServer
 from .test_endpoints import error, uid
@@ -52,9 +53,10 @@ def test_expiry_on_add_update_bulk_and_reads(server: KeyedServer) -> None:
         assert http.get(f"/v1/memories/{week}").json()["expires_at"] is None
         assert http.get(f"/v1/memories/{week}/history").json()[-1]["reason"] == "never expires"
         revived = http.put(f"/v1/memories/{gone}", json={"text": "I am in Lisbon again", "expires_at": "2999-01-01"})
-        assert revived.status_code == 200, revived.text
-        assert http.get(f"/v1/memories/{gone}", params={"include_expired": "false"}).json()["expires_at"] == (
-            "2999-01-01T00:00:00+00:00")
+        assert (revived.status_code, error(revived)["code"]) == (404, "not_found"), revived.text  # as a missing id
+        assert "expired at" in error(revived)["message"] and "add() the fact again" in error(revived)["message"]
+        strict = http.get(f"/v1/memories/{gone}", params={"include_expired": "false"})
+        assert strict.status_code == 404 and http.get(f"/v1/memories/{gone}").json()["memory"] == "I was in Lisbon"
 
         bulk = http.post("/v1/memories/bulk", json={"records": [
             {"text": "bulk with a ttl", "user_id": user, "ttl": 3600},
@@ -162,10 +164,20 @@ def _script(m: Any, user: str) -> list[Any]:
     out = [week, gone, m.get_all(user_id=user), m.get_all(user_id=user, include_expired=True),
            m.search("Oslo Lisbon", user_id=user, config="vector"), m.get(gone_id, include_expired=False),
            m.get(gone_id), m.update(week_id, ttl="never"), m.get(week_id), m.refresh(gone_id),
+           _refused(lambda: m.update(gone_id, ttl="1d")),
            m.set_retention(user_id=user, ttl="2d"), m.set_retention(user_id=user, max_memories=5),
            m.get_retention(user_id=user), m.sweep(user_id=user), m.sweep(user_id=user, grace_period=0),
            m.get(gone_id), m.history(gone_id)]
     return out
+
+
+def _refused(call: Any) -> str:
+    """What a refused call raised, in terms both faces share (the Client's error is the class the code names)."""
+    try:
+        call()
+    except NotFoundError as exc:
+        return "not found: " + str(exc).split(": ", 1)[-1]
+    return "accepted"
 
 
 def _clean(value: Any) -> Any:
@@ -185,4 +197,5 @@ def test_client_lifetimes_answer_as_memory(server: KeyedServer, tmp_path) -> Non
     with Client(server.url, server.keys["acme"]) as client:
         got = _script(client, user)
     assert _clean(got) == _clean(expected)
+    assert any(str(x).startswith("not found: add() the fact again") for x in got)  # an expired memory stays so
     assert got[-1][-1]["reason"].endswith("forgotten by a sweep") and got[6]["expires_at"] is not None

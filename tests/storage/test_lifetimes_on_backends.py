@@ -10,6 +10,7 @@ import pytest
 
 from memlayer import Memory
 from memlayer.clock import ManualClock
+from memlayer.errors import NotCurrentError
 
 from .conftest import Opener
 
@@ -61,6 +62,21 @@ def test_lifetimes_behave_alike_on_every_backend(memory: Memory, clock: ManualCl
     closed = [r for r in memory.get_all(user_id="u", include_expired=True)["results"] if r["valid_to"]]
     assert [r["memory"] for r in closed] == ["walks daily"]  # the one memory never recalled nor re-stated
     assert memory.history(closed[0]["id"])[-1]["reason"].startswith("closed by the budget")
+
+
+def test_only_current_memories_can_be_updated(memory: Memory, clock: ManualClock) -> None:
+    closing = one(memory, "likes tea")
+    for text in ("walks daily", "reads at night", "swims"):  # the cap is 3: the oldest is closed
+        clock.advance(minutes=1)
+        one(memory, text)
+    memory.set_retention(user_id="u", max_memories="unlimited")
+    lapsing = one(memory, "call the plumber", ttl="1h")
+    clock.advance(hours=2)
+    for mid, why in ((lapsing, "expired at 2025-06-02T10:03:00"), (closing, "was closed at 2025-06-02T09:03:00")):
+        before = memory.get(mid)
+        with pytest.raises(NotCurrentError, match=why):
+            memory.update(mid, "changed", ttl="1d")
+        assert memory.get(mid) == before and [h["event"] for h in memory.history(mid)][-1] != "UPDATE"
 
 
 def test_a_due_recall_batch_is_written_by_the_search_locally_and_behind_it_remotely(
