@@ -212,7 +212,8 @@ class AsyncMemory:
         With a scope, only a memory of that scope can be changed. Only a current memory: a closed or expired one
         is a ``NotCurrentError`` (a ``NotFoundError``), as reads of current memories leave it out."""
         self._check_open()
-        lifetime = lifetime_arg(expires_at, ttl)
+        now = self._engine.clock.now().timestamp()
+        lifetime = check_lifetime(lifetime_arg(expires_at, ttl), now, stated=False)
         if text is None and lifetime is None:
             raise MemlayerError("update() needs a new text, or expires_at=/ttl= to change only when the memory lapses")
         if text is None and metadata is not None:
@@ -224,7 +225,7 @@ class AsyncMemory:
         scope = _optional_scope(user_id, agent_id, run_id)
         vector = None if text is None else (await self._engine.aembed([text]))[0]
         change = await asyncio.to_thread(forget_op.update_one, self._engine, _memory_id(memory_id), text, meta,
-                                         vector, scope, lifetime)
+                                         vector, scope, lifetime, now)
         if self._engine.graph is not None:
             await asyncio.to_thread(self._engine.graph.catch_up)
         return change.to_dict()

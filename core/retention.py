@@ -127,16 +127,19 @@ def lifetime_arg(expires_at: Any, ttl: Any) -> Lifetime | None:
     return Lifetime(expires_at=when.timestamp(), explicit=True)
 
 
-def check_lifetime(lifetime: Lifetime | None, when: float) -> Lifetime | None:
-    """A fixed expiry must come after the time the memory is stated (it would be born expired); a TTL counted from
-    that time must end by the year 9999."""
+def check_lifetime(lifetime: Lifetime | None, when: float, *, stated: bool = True) -> Lifetime | None:
+    """A fixed expiry must come after the time the memory is stated (it would be born expired) or, for a
+    change (not ``stated``), after now (it would lapse at once); a TTL counted from that time must end by the
+    year 9999."""
     if lifetime is not None:
         lifetime.end(when)
     if lifetime is not None and lifetime.expires_at is not None and lifetime.expires_at <= when:
-        raise ConfigError(
-            f"expires_at ({datetime.fromtimestamp(lifetime.expires_at, timezone.utc).isoformat()}) is not after the "
-            f"memory's time ({datetime.fromtimestamp(when, timezone.utc).isoformat()}); give a later expires_at, a ttl, "
-            "or a timestamp before it")
+        end, since = (datetime.fromtimestamp(t, timezone.utc).isoformat() for t in (lifetime.expires_at, when))
+        if not stated:
+            raise ConfigError(f"expires_at ({end}) is not after now ({since}); give a later expires_at or a ttl, or "
+                              "delete() the memory to forget it now")
+        raise ConfigError(f"expires_at ({end}) is not after the memory's time ({since}); give a later expires_at, "
+                          "a ttl, or a timestamp before it")
     return lifetime
 
 

@@ -43,10 +43,10 @@ def current(memory: StoredMemory, now: float) -> StoredMemory:
 
 def update_one(
     engine: Engine, memory_id: str, text: str | None, metadata: dict[str, Any] | None, vector: np.ndarray | None,
-    scope: Scope | None, lifetime: Lifetime | None = None,
+    scope: Scope | None, lifetime: Lifetime | None, now: float,
 ) -> ChangeRecord:
-    """Rewrite a current memory's text (and metadata), and/or set when it lapses (a TTL counts from now)."""
-    now = engine.clock.now().timestamp()
+    """Rewrite a current memory's text (and metadata), and/or set when it lapses (a TTL counts from ``now``, the
+    time the caller checked the lifetime against)."""
     with engine.store.transaction() as tx:
         row = current(owned(tx.current(memory_id), memory_id, scope), now)
         if text is not None:

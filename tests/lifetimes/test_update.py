@@ -3,12 +3,13 @@ leave it out (a NotFoundError saying why and what to do), and nothing of it chan
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from memlayer import AsyncMemory, Memory
-from memlayer.errors import NotCurrentError, NotFoundError
+from memlayer.errors import ConfigError, NotCurrentError, NotFoundError
 
 
 def one(m: Memory, text: str, **kw: Any) -> str:
@@ -74,5 +75,32 @@ async def test_the_async_face_refuses_alike(tmp_path, hash_embedder, clock) -> N
         with pytest.raises(NotCurrentError, match="expired at"):
             await m.update(mid, ttl="1d")
         assert (await m.get(mid))["expires_at"] == "2025-06-02T10:00:00+00:00"
+    finally:
+        await m.close()
+
+
+def test_an_expiry_not_after_now_is_refused_as_add_refuses_it(memory, clock) -> None:
+    mid = one(memory, "I am in Lisbon", ttl="1d")
+    before = memory.get(mid)
+    with pytest.raises(ConfigError, match="expires_at \\(2025-06-01T00:00:00\\+00:00\\) is not after now "
+                                          "\\(2025-06-02T09:00:00\\+00:00\\); give a later expires_at or a ttl"):
+        memory.update(mid, "I was in Lisbon", expires_at="2025-06-01")
+    with pytest.raises(ConfigError, match="is not after now"):  # lapsing at once is lapsing already
+        memory.update(mid, expires_at=clock.now())
+    with pytest.raises(ConfigError, match="not after the memory's time"):  # add's wording, the same family
+        one(memory, "born expired", expires_at="2025-06-01")
+    unchanged(memory, mid, before, 1)
+    memory.update(mid, expires_at=clock.now() + timedelta(seconds=1))
+    assert memory.get(mid)["expires_at"] == "2025-06-02T09:00:01+00:00"
+
+
+async def test_the_async_face_refuses_a_past_expiry_alike(tmp_path, hash_embedder, clock) -> None:
+    m = AsyncMemory(str(tmp_path / "a"), embedder=hash_embedder, graph=False, clock=clock,
+                    retention={"sweep_interval": None})
+    try:
+        mid = (await m.add("I am in Lisbon", user_id="u", infer=False))["results"][0]["id"]
+        with pytest.raises(ConfigError, match="is not after now"):
+            await m.update(mid, expires_at="2020-01-01")
+        assert (await m.get(mid))["expires_at"] is None
     finally:
         await m.close()

@@ -66,11 +66,15 @@ def test_expiry_on_add_update_bulk_and_reads(server: KeyedServer) -> None:
         assert listed["bulk until"] == "2999-06-01T00:00:00+00:00" and listed["bulk with a ttl"] is not None
 
         for body, code in (({}, "bad_request"), ({"ttl": "soon"}, "invalid_argument"),
-                           ({"ttl": "1d", "expires_at": "2999-01-01"}, "invalid_argument")):
+                           ({"ttl": "1d", "expires_at": "2999-01-01"}, "invalid_argument"),
+                           ({"text": "I am in Bergen", "expires_at": ago(1)}, "invalid_argument")):
             bad = http.put(f"/v1/memories/{week}", json=body)
             assert (bad.status_code, error(bad)["code"]) == (400, code), bad.text
         bad = http.post("/v1/memories", json={"messages": "x", "user_id": user, "expires_at": ago(1)})
         assert bad.status_code == 400 and "not after the memory's time" in error(bad)["message"]
+        bad = http.put(f"/v1/memories/{week}", json={"expires_at": ago(1)})  # as add: a past expiry is refused
+        assert bad.status_code == 400 and "is not after now" in error(bad)["message"]
+        assert http.get(f"/v1/memories/{week}").json()["expires_at"] is None
 
 
 def test_lifetimes_past_the_year_9999_are_invalid_arguments(server: KeyedServer) -> None:

@@ -77,10 +77,13 @@ def _row(store: NewStore, ns: tuple[str, ...], key: str) -> MemoryRecord | None:
 
 
 def _expire_now(store: NewStore, ns: tuple[str, ...], key: str) -> None:
-    """Backdate the item's expiry a minute into the past without deleting it (unswept)."""
+    """Backdate the item's expiry a minute into the past without deleting it (unswept), in the store itself as
+    theirs does in its table: memlayer's update() takes no expiry that has already passed."""
     row = _row(store, ns, key)
     assert row is not None
-    store.memory.update(row.id, expires_at=datetime.now(timezone.utc) - timedelta(minutes=1))
+    db = store.memory.async_memory.store
+    with db.transaction() as tx:
+        tx.set_expiry(row.id, (datetime.now(timezone.utc) - timedelta(minutes=1)).timestamp(), db.get(row.id).ttl)
 
 
 def _row_exists(store: NewStore, ns: tuple[str, ...], key: str) -> bool:
