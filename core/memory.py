@@ -283,8 +283,9 @@ class AsyncMemory:
         agent_id: str | None = None, run_id: str | None = None,
     ) -> dict[str, Any]:
         """Keep memories alive: each one that expires gets ``now + ttl`` (default: its own TTL) as its expiry,
-        never earlier than before (a read that refreshes, as LangGraph's ``refresh_on_read``). Memories that
-        never expire, have no TTL or already expired are left alone. No history entry, no re-embedding."""
+        never earlier than before (a read that refreshes, as LangGraph's ``refresh_on_read``); a ``ttl`` given
+        here extends them once and does not replace their own. Memories that never expire, have no TTL or
+        already expired are left alone. No history entry, no re-embedding."""
         self._check_open()
         ids = [memory_ids] if isinstance(memory_ids, str) else list(memory_ids)
         checked = [_memory_id(i) for i in ids]

@@ -191,7 +191,7 @@ def unlapsed(
 # -- refreshing -----------------------------------------------------------------------------------------
 def refresh(engine: Engine, memory_ids: Sequence[str], ttl: Any, scope: Scope | None, now: float) -> list[dict[str, Any]]:
     """Extend the expiry of each memory that has one to ``now`` plus ``ttl`` (or its own TTL), never earlier
-    than it was: a read that keeps it alive. A memory that never expires, has no TTL to extend by, is closed
+    than it was: a read that keeps it alive, which changes nothing else (a ``ttl`` given here is not kept). A memory that never expires, has no TTL to extend by, is closed
     or has already expired is left as it is (``refreshed`` False). An unknown id is a NotFoundError and
     nothing is refreshed."""
     seconds = parse_duration(ttl, "ttl", allow_never=False)
@@ -208,6 +208,7 @@ def refresh(engine: Engine, memory_ids: Sequence[str], ttl: Any, scope: Scope | 
                 out.append({"id": mid, "refreshed": False, "expires_at": row.expires_at})
                 continue
             end = max(due, expiry(now, span))
-            tx.set_expiry(mid, end, span)
+            if end != due:  # the memory keeps its own TTL: a ttl given here extends this once
+                tx.set_expiry(mid, end, row.ttl)
             out.append({"id": mid, "refreshed": True, "expires_at": iso(end)})
     return out

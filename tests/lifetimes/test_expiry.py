@@ -197,6 +197,23 @@ def test_refresh_extends_by_the_memory_own_ttl(memory, clock) -> None:
         memory.refresh(ttl, user_id="v")
 
 
+def test_refresh_with_a_ttl_keeps_the_memory_own_ttl(memory, clock) -> None:
+    """refresh(ttl=) moves an expiry once and touches nothing else: later refreshes and re-statements still
+    extend by the memory's own TTL (or not at all, without one)."""
+    week = one(memory, "on call this week", ttl="7d")
+    fixed = one(memory, "until a date", expires_at="2025-06-10")
+    clock.advance(hours=1)
+    assert memory.refresh(week, ttl=60)["results"][0]["expires_at"] == "2025-06-09T09:00:00+00:00"  # not moved
+    assert memory.refresh(fixed, ttl="30d")["results"][0]["expires_at"] == "2025-07-02T10:00:00+00:00"
+    clock.advance(days=6)
+    assert memory.refresh(week)["results"][0]["expires_at"] == "2025-06-15T10:00:00+00:00"  # still 7 days
+    assert memory.refresh(fixed)["results"][0] == {"id": fixed, "refreshed": False,
+                                                   "expires_at": "2025-07-02T10:00:00+00:00"}  # still no TTL
+    memory.add("on call this week", user_id="u", infer=False)  # a re-statement extends by the own TTL too
+    assert memory.get(week)["expires_at"] == "2025-06-15T10:00:00+00:00"
+    assert [h["event"] for h in memory.history(week)] == ["ADD"]
+
+
 def test_bulk_records_carry_their_lifetimes(memory) -> None:
     memory.bulk_add([{"text": "ttl row", "user_id": "u", "ttl": "1d"},
                      {"text": "dated row", "user_id": "u", "expires_at": "2025-07-01"},

@@ -79,6 +79,13 @@ def test_only_current_memories_can_be_updated(memory: Memory, clock: ManualClock
         assert memory.get(mid) == before and [h["event"] for h in memory.history(mid)][-1] != "UPDATE"
 
 
+def test_a_refresh_with_a_ttl_keeps_the_memory_own_ttl(memory: Memory, clock: ManualClock) -> None:
+    week = one(memory, "on call this week", ttl="7d")
+    assert memory.refresh(week, ttl=60)["results"][0]["expires_at"] == "2025-06-09T09:00:00+00:00"  # not moved
+    clock.advance(days=6)
+    assert memory.refresh(week)["results"][0]["expires_at"] == "2025-06-15T09:00:00+00:00"  # by its own 7 days
+
+
 def test_a_due_recall_batch_is_written_by_the_search_locally_and_behind_it_remotely(
     backend: Opener, hash_embedder: Any, clock: ManualClock,
 ) -> None:
