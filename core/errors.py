@@ -41,6 +41,12 @@ class FilterError(MemlayerError, ValueError):
     """A search/get_all filter is malformed: the message shows the offending part."""
 
 
+class MetadataError(ConfigError, FilterError):
+    """Metadata given to a write is refused: not JSON, a key filters read as the memory's own column, or a
+    value no filter could compare exactly. The message names the key and why. (A ConfigError and a
+    FilterError, as the refusals it gathers were before.)"""
+
+
 class ProviderError(MemlayerError):
     """A provider (LLM, embedder, vector index, graph store) failed after its retries."""
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from .errors import FilterError, MemlayerError
+from .errors import FilterError, MemlayerError, MetadataError
 from .types import to_utc
 
 OPERATORS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "nin", "contains")
@@ -173,18 +173,33 @@ def _short(value: Any, limit: int = 80) -> str:
 
 
 def validate_metadata(metadata: Any) -> dict[str, Any]:
-    """Metadata must be a JSON-serialisable mapping with string keys; returns a copy."""
+    """Metadata must be a JSON-serialisable mapping with string keys, the integers filters read within 64
+    bits (a wider one would be stored and never matched exactly); returns a copy."""
     if metadata is None:
         return {}
     if not isinstance(metadata, dict):
-        raise FilterError(f"metadata must be a dict, got {type(metadata).__name__}")
+        raise MetadataError(f"metadata must be a dict, got {type(metadata).__name__}")
     try:
         text = json.dumps(metadata, allow_nan=False, ensure_ascii=False)
         text.encode("utf-8")  # lone surrogates cannot be stored
-        return json.loads(text)  # type: ignore[no-any-return]
+        copy: dict[str, Any] = json.loads(text)
     except (TypeError, ValueError, RecursionError) as exc:
-        raise FilterError(f"metadata must be JSON-serialisable (str keys, no NaN, valid Unicode, not nested "
-                          f"too deeply): {str(exc)[:200]}") from None
+        raise MetadataError(f"metadata must be JSON-serialisable (str keys, no NaN, valid Unicode, not nested "
+                            f"too deeply): {str(exc)[:200]}") from None
+    _check_integers(copy)
+    return copy
+
+
+def _check_integers(metadata: dict[str, Any]) -> None:
+    """A MetadataError for an integer that does not fit in 64 bits where a filter reads it: a key's value, or
+    an element of a key's list (``contains``). Deeper values are stored as given: no filter reaches them."""
+    for key, value in metadata.items():
+        read: list[tuple[str, Any]] = ([(f"[{i}]", v) for i, v in enumerate(value)] if isinstance(value, list)
+                                       else [("", value)])
+        for at, item in read:
+            if isinstance(item, int) and not isinstance(item, bool) and not INT_RANGE[0] <= item <= INT_RANGE[1]:
+                raise MetadataError(f"metadata[{key!r}]{at}: integers must fit in 64 bits, as filters compare them, "
+                                    f"got {_short(item)}; store a wider number as a string")
 
 
 def _encodable(text: str) -> bool:

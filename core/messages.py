@@ -8,15 +8,14 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from .errors import ConfigError, MemlayerError
-from .filters import validate_metadata
+from .errors import MemlayerError, MetadataError
+from .filters import SCOPE_FIELDS, TIME_FIELDS, validate_metadata
 from .types import Message, Scope
 
 MAX_MESSAGE_CHARS = 2_000_000
 MAX_QUERY_CHARS = 100_000  # a search query (a long one costs seconds in the lexical step and the embedder)
 MAX_SEARCH_LIMIT = 10_000
 MAX_TOKENS = 10**9
-RESERVED_METADATA = ("user_id", "agent_id", "run_id")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -132,11 +131,16 @@ def make_scope(user_id: Any = None, agent_id: Any = None, run_id: Any = None, *,
 
 
 def check_metadata(metadata: Any) -> dict[str, Any]:
-    """Metadata as stored: JSON-serialisable, string keys, none of the scope fields (a copy)."""
+    """Metadata as stored (a copy): JSON-serialisable, string keys, none of the keys filters read as the
+    memory's own columns (such a key could never be filtered on as metadata)."""
     meta = validate_metadata(metadata)
-    clash = [k for k in RESERVED_METADATA if k in meta]
-    if clash:
-        raise ConfigError(
-            f"metadata may not use the reserved key(s) {clash}: scope is given by the user_id/agent_id/run_id arguments"
-        )
+    for fields, reason in (
+        (SCOPE_FIELDS, "scope is given by the user_id/agent_id/run_id arguments"),
+        (TIME_FIELDS, "filters read {it} as the memory's own time column, so {it} could never be filtered on as "
+                      "metadata; rename {it} (e.g. 'source_created_at'), or give the time as timestamp=/expires_at="),
+    ):
+        clash = [k for k in fields if k in meta]
+        if clash:
+            reason = reason.format(it="it" if len(clash) == 1 else "them")
+            raise MetadataError(f"metadata may not use the reserved key(s) {clash}: {reason}")
     return meta

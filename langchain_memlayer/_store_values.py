@@ -64,8 +64,8 @@ def flatten_value(value: Mapping[str, Any], path: tuple[str, ...] = ()) -> dict[
             out.update(inner)
         elif isinstance(item, (list, tuple)):
             out[_path_key("l", here)] = _canonical(list(item))
-        else:
-            out[_path_key("f", here)] = item
+        else:  # a number past 64 bits as the float filters compare it with (``lg_value`` keeps it exact)
+            out[_path_key("f", here)] = _comparable(item)
     return out
 
 

@@ -22,6 +22,7 @@ from ..errors import (
     FilterError,
     LLMError,
     MemlayerError,
+    MetadataError,
     NotFoundError,
     ProviderError,
     QueryError,
@@ -39,6 +40,7 @@ CORE_ERRORS: tuple[tuple[type[BaseException], int, str], ...] = (
     (ConflictError, 409, "conflict"),
     (AuthError, 401, "unauthorized"),
     (ScopeError, 400, "invalid_scope"),
+    (MetadataError, 400, "invalid_argument"),  # also a FilterError, but about what a write holds
     (FilterError, 400, "invalid_filter"),
     (QueryError, 400, "invalid_query"),
     (ConfigError, 400, "invalid_argument"),

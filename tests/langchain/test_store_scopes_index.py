@@ -118,6 +118,7 @@ def test_huge_numbers_in_filters(memory: Any) -> None:
     store.put(("p",), "huge", {"price": 10**30})
     assert {i.key for i in store.search(("p",), filter={"price": {"$lt": 10**100}})} == {"cheap", "huge"}
     assert [i.key for i in store.search(("p",), filter={"price": {"$gt": 10**20}})] == ["huge"]
+    assert store.get(("p",), "huge").value == {"price": 10**30}  # exact: filters read a float copy of it
 
 
 class ClientStandIn:
