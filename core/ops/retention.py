@@ -191,9 +191,9 @@ def unlapsed(
 # -- refreshing -----------------------------------------------------------------------------------------
 def refresh(engine: Engine, memory_ids: Sequence[str], ttl: Any, scope: Scope | None, now: float) -> list[dict[str, Any]]:
     """Extend the expiry of each memory that has one to ``now`` plus ``ttl`` (or its own TTL), never earlier
-    than it was: a read that keeps it alive, which changes nothing else (a ``ttl`` given here is not kept). A memory that never expires, has no TTL to extend by, is closed
-    or has already expired is left as it is (``refreshed`` False). An unknown id is a NotFoundError and
-    nothing is refreshed."""
+    than it was: a read that keeps it alive, which changes nothing else (a ``ttl`` given here is not kept). A
+    memory that never expires, has no TTL to extend by, is closed or has already expired is left as it is
+    (``refreshed`` False). An unknown id is a NotFoundError and nothing is refreshed."""
     seconds = parse_duration(ttl, "ttl", allow_never=False)
     out: list[dict[str, Any]] = []
     with engine.store.transaction() as tx:
