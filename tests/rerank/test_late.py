@@ -46,7 +46,25 @@ def test_a_query_without_content_words_ranks_nothing_apart(late):
 def test_batches_score_as_one_call(late):
     texts = [f"memory number {i} about {'pottery' if i % 7 == 0 else 'taxes'}" for i in range(23)]
     small = LateInteractionReranker(batch_size=4)
-    assert np.allclose(small.score("pottery", texts), late.score("pottery", texts), atol=1e-5)
+    assert np.allclose(small.score("pottery", texts), late.score("pottery", texts), atol=1e-3)  # kept in half precision
+
+
+def test_token_vectors_are_kept_for_the_texts_used_last(monkeypatch):
+    reranker = LateInteractionReranker(cache_size=3)
+    encoded: list[list[str]] = []
+    real = reranker._encode
+    monkeypatch.setattr(reranker, "_encode", lambda texts: (encoded.append(list(texts)), real(texts))[1])
+    texts = ["a pottery class", "a camping trip", "tax forms"]
+    first = reranker.score("hobbies", texts)
+    assert sorted(map(sorted, encoded)) == [["a camping trip", "a pottery class", "tax forms"], ["hobbies"]]
+    encoded.clear()
+    assert np.array_equal(reranker.score("hobbies", list(reversed(texts))), first[::-1])  # the same vectors
+    assert encoded == [["hobbies"]]  # only the query was encoded again
+    reranker.score("hobbies", ["a new phone"])  # a fourth text: the one used longest ago is dropped
+    assert list(reranker._cache) == ["a camping trip", "a pottery class", "a new phone"]
+    none = LateInteractionReranker(cache_size=0)
+    none.score("hobbies", texts)
+    assert not none._cache
 
 
 def test_the_rerank_preset_with_late_lifts_the_list_answer(tmp_path):
