@@ -22,12 +22,15 @@ embedder ``huggingface``               ``sentence-transformers`` (the local embe
 ``custom_prompt``)                     its answer format stay)
 ``custom_update_memory_prompt``        the ``llm`` extractor's ``instructions``: how to decide against the
                                        existing memories, added to the prompt
+reranker ``sentence_transformer``,     reranker ``cross-encoder`` (``model``: a cross-encoder saved in a local
+``huggingface``                        directory; ``device``, ``batch_size``, ``max_length``), and searches
+                                       rerank (``search``: ``"rerank"`` unless given), as mem0's do
 ``version`` ``v1.1`` (or later)        accepted: memlayer answers ``{"results": [...]}`` as mem0's v1.1 does
 =====================================  ======================================================================
 
 ``model``, ``api_key`` and ``temperature`` keep their names, as do memlayer's own settings (``timeout``,
 ``json_mode``, ...). Everything else is refused by name with what to do instead: ``vector_store``,
-``graph_store``, ``history_db_path``, ``reranker``, ``version`` ``v1.0``, a provider memlayer has not got,
+``graph_store``, ``history_db_path``, a hosted reranker, ``version`` ``v1.0``, a provider memlayer has not got,
 and settings it does not offer (``max_tokens``, ``top_p``, ...). memlayer's own top-level keys (``path``,
 ``graph``, ``search``, ...) may sit beside mem0's.
 """
@@ -47,7 +50,7 @@ log = logging.getLogger("memlayer")
 
 FACT_PROMPT_KEYS = ("custom_instructions", "custom_fact_extraction_prompt", "custom_prompt")
 UPDATE_PROMPT_KEY = "custom_update_memory_prompt"
-REFUSED_KEYS = ("vector_store", "graph_store", "history_db_path", "reranker")
+REFUSED_KEYS = ("vector_store", "graph_store", "history_db_path")
 MEM0_KEYS = frozenset({*REFUSED_KEYS, *FACT_PROMPT_KEYS, UPDATE_PROMPT_KEY, "version"})
 
 LLMS = {"openai": "openai", "openai_structured": "openai", "azure_openai": "azure",
@@ -83,6 +86,10 @@ UNOFFERED = {
 MEM0_SETTINGS = frozenset({*ENDPOINT_KEYS, *UNOFFERED, "azure_kwargs", "embedding_dims", "model_kwargs"})
 MEM0_ONLY_PROVIDERS = {"llm": {"openai_structured", "azure_openai", "azure_openai_structured"},
                        "embedder": {"azure_openai", "huggingface"}}
+# mem0's rerankers: the local cross-encoders memlayer runs as its "cross-encoder", and the hosted ones it has not got
+CROSS_ENCODER_RERANKERS = frozenset({"sentence_transformer", "huggingface"})
+MEM0_RERANKERS = CROSS_ENCODER_RERANKERS | {"cohere", "llm_reranker", "zero_entropy"}
+CROSS_ENCODER_SETTINGS = ("model", "device", "batch_size", "max_length")
 # providers mem0 has that serve the OpenAI API: the hint for an llm/embedder memlayer has no name for
 OPENAI_COMPATIBLE = {
     "groq": "https://api.groq.com/openai/v1", "together": "https://api.together.xyz/v1",
@@ -105,6 +112,9 @@ DECIDE_FRAME = (
 def looks_like_mem0(config: Mapping[str, Any]) -> bool:
     """Whether ``config`` is a mem0 ``Memory.from_config`` mapping rather than memlayer's own."""
     if MEM0_KEYS & set(config):
+        return True
+    reranker = config.get("reranker")
+    if isinstance(reranker, Mapping) and reranker.get("provider") in MEM0_RERANKERS - set(registry.names("rerankers")):
         return True
     for kind in ("llm", "embedder"):
         spec = config.get(kind)
@@ -132,6 +142,9 @@ def from_mem0_config(config: Mapping[str, Any]) -> dict[str, Any]:
         out["llm"] = _provider("llm", config["llm"], problems)
     if isinstance(config.get("embedder"), Mapping):
         out["embedder"] = _provider("embedder", config["embedder"], problems)
+    if isinstance(config.get("reranker"), Mapping) and config["reranker"].get("provider") in MEM0_RERANKERS:
+        out["reranker"] = _reranker(config["reranker"], problems)
+        out.setdefault("search", "rerank")  # mem0 reranks every search once a reranker is configured
     focus, decide = _prompts(config, problems)
     if focus or decide:
         out["extractor"] = _extractor(out.get("extractor"), focus, decide, problems)
@@ -160,11 +173,25 @@ def _refusal(key: str, value: Any) -> str:
                 "from what its extractor finds. Remove 'graph_store' and use 'graph': true (the default), 'memory' "
                 "(in RAM, rebuilt at open), false (no graph), or a SPARQL endpoint: {\"provider\": \"rdf\", "
                 "\"config\": {\"store\": \"sparql\", \"query_endpoint\": ..., \"update_endpoint\": ...}}")
-    if key == "history_db_path":
-        return ("history_db_path: memlayer keeps every memory's history in the same SQLite store as the memories. "
-                "Remove 'history_db_path' and give 'path': the store directory")
-    return (f"{name}: memlayer ranks by fusing dense, BM25 and graph hits itself. Remove 'reranker' and choose "
-            "a search preset with 'search' (e.g. 'default', 'hybrid', 'vector') or SearchConfig fields")
+    return ("history_db_path: memlayer keeps every memory's history in the same SQLite store as the memories. "
+            "Remove 'history_db_path' and give 'path': the store directory")
+
+
+def _reranker(spec: Mapping[str, Any], problems: list[str]) -> dict[str, Any] | None:
+    """mem0's local cross-encoder rerankers as memlayer's ``cross-encoder``; the hosted ones are refused."""
+    provider, settings = spec.get("provider"), spec.get("config") or {}
+    if provider not in CROSS_ENCODER_RERANKERS:
+        problems.append(f"reranker ({provider}): memlayer's rerankers run locally, offline: 'late' (the embedder's "
+                        "own model, no download) or {\"provider\": \"cross-encoder\", \"config\": {\"model\": "
+                        "<a cross-encoder saved in a local directory>}}; give one and search with config='rerank'")
+        return None
+    for key in settings:
+        if key == "top_k":
+            problems.append("reranker.config.top_k: give search() a limit= instead; remove it")
+        elif key not in CROSS_ENCODER_SETTINGS:
+            problems.append(f"reranker.config.{key}: memlayer loads the cross-encoder from a local directory with "
+                            f"{', '.join(CROSS_ENCODER_SETTINGS)} only; remove it")
+    return {"provider": "cross-encoder", "config": {k: v for k, v in settings.items() if k in CROSS_ENCODER_SETTINGS}}
 
 
 def _check_version(version: Any, problems: list[str]) -> None:

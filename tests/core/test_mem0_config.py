@@ -124,7 +124,7 @@ def test_what_memlayer_does_differently_is_refused_by_name_with_what_to_do() -> 
         "For a shared store (as with pgvector), give 'store': 'postgresql://",
         "graph_store (neo4j): memlayer builds its own knowledge graph", "'graph': true",
         "history_db_path: memlayer keeps every memory's history in the same SQLite store",
-        "reranker (cohere)", "choose a search preset with 'search'",
+        "reranker (cohere): memlayer's rerankers run locally", "search with config='rerank'",
         "version 'v1.0'", "read result['results']",
         "llm.config.max_tokens: memlayer does not cap", "llm.config.top_p", "HTTPS_PROXY",
         "llm.config.ollama_base_url: belongs to provider 'ollama', and this llm is 'openai'; give its endpoint as "
@@ -268,3 +268,31 @@ def test_a_local_embedder_of_another_size_is_refused(tmp_path: Path) -> None:
     with Memory.from_config(config) as m:
         assert m.async_memory.engine.embedder.dims == 384
         assert m.async_memory.engine.embedder.settings == {"model": "all-MiniLM-L6-v2"}  # (sharing an open store)
+
+
+def test_a_local_cross_encoder_reranker_maps_onto_memlayers_and_searches_rerank() -> None:
+    spec = {"provider": "sentence_transformer",
+            "config": {"model": "/models/ms-marco", "device": "cpu", "batch_size": 16}}
+    assert from_mem0_config({"reranker": spec, "version": "v1.1"}) == {
+        "reranker": {"provider": "cross-encoder", "config": {"model": "/models/ms-marco", "device": "cpu",
+                                                             "batch_size": 16}},
+        "search": "rerank",  # mem0 reranks every search once a reranker is configured
+    }
+    hf = {"provider": "huggingface", "config": {"model": "/models/bge", "max_length": 256}}
+    assert from_mem0_config({"reranker": hf, "search": "default"}) == {
+        "reranker": {"provider": "cross-encoder", "config": {"model": "/models/bge", "max_length": 256}},
+        "search": "default",  # a search the config names stays
+    }
+    with pytest.raises(ConfigError) as caught:
+        from_mem0_config({"reranker": {"provider": "sentence_transformer",
+                                       "config": {"model": "m", "top_k": 5, "show_progress_bar": True}}})
+    assert "reranker.config.top_k: give search() a limit=" in str(caught.value)
+    assert "reranker.config.show_progress_bar" in str(caught.value)
+
+
+def test_memlayers_own_reranker_key_is_not_read_as_mem0() -> None:
+    for spec in ("late", {"provider": "late", "config": {"cache_size": 10}}, {"provider": "cross-encoder"}):
+        config = {"path": ":memory:", "reranker": spec}
+        assert not looks_like_mem0(config)
+        assert load_config(config).reranker == spec
+    assert looks_like_mem0({"reranker": {"provider": "cohere", "config": {"api_key": "x"}}})
