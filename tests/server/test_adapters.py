@@ -3,7 +3,9 @@ against a real server."""
 
 from __future__ import annotations
 
+import time
 import uuid
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -70,7 +72,10 @@ def test_langchain_store_ttl_over_the_client(client: Client) -> None:
     assert memory["expires_at"] is not None
     assert store.get(ns, "trip") is not None  # the read extends it to an hour from now
     assert client.get(memory["id"])["expires_at"] > memory["expires_at"]
-    client.update(memory["id"], expires_at="2000-01-01T00:00:00Z")  # lapsed long ago
+    # an expiry cannot be set in the past (update() refuses it, as add() does): let a one-second one pass
+    lapse = datetime.now(timezone.utc) + timedelta(seconds=1)
+    client.update(memory["id"], expires_at=lapse.isoformat())
+    time.sleep(max(0.0, (lapse - datetime.now(timezone.utc)).total_seconds()) + 0.2)
     assert store.get(ns, "trip") is None and store.search(ns) == []
     assert store.sweep_ttl() == 1 and client.get(memory["id"]) is None
 
