@@ -26,7 +26,7 @@ from ..search.fusion import rrf, scaled_sum, trim_to_budget
 from ..search.hints import cooccurring, scaled, time_window
 from ..search.lexical import terms
 from ..search.scope import MAX_ASK_FACTOR, SearchScope
-from ..search.scores import Scores, id_array, union
+from ..search.scores import Scores, id_array, search_order, union
 from ..storage.base import Selection
 from .retention import unlapsed
 
@@ -190,7 +190,7 @@ def _rank(
     similarity = dense.get(fused.ids, -1.0)
     if config.rerank_weight:  # last: the best candidates read beside the query (search/rerank.py)
         fused = _rerank(engine, query, fused, similarity, config)
-    order = np.lexsort((fused.ids, -similarity, -fused.values))
+    order = search_order(fused.values, similarity, fused.ids)
     if threshold is not None:
         order = order[similarity[order] >= threshold]
     order = order[:limit]
@@ -203,7 +203,7 @@ def _rank(
 
 
 def _rerank(engine: Engine, query: str, fused: Scores, similarity: np.ndarray, config: SearchConfig) -> Scores:
-    at = rerank.pool(fused.values, similarity, fused.ids, config.rerank_pool)
+    at = search_order(fused.values, similarity, fused.ids)[:config.rerank_pool]
     rows = engine.store.rows(fused.ids[at].tolist())
     at = np.asarray([i for i in at.tolist() if int(fused.ids[i]) in rows], dtype=np.int64)  # deleted meanwhile
     if len(at) < 2:

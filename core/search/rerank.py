@@ -1,21 +1,15 @@
 """Blending a reranker's scores into a search's ranking.
 
-The reranker reads the query beside each of the ``rerank_pool`` best candidates (in the search's own order).
-Its scores are standardised over the pool (their scale is the reranker's own: cosines, logits) and added with
-``rerank_weight`` times the spread of the candidates' fused scores over the same pool: within the pool the
-order is that of ``z(fused) + rerank_weight * z(reranker)``, and the result stays on the fused scale, so a
-memory outside the pool keeps its score and its place against them.
+The reranker reads the query beside each of the ``rerank_pool`` best candidates (in the search's own order,
+``scores.search_order``). Its scores are standardised over the pool (their scale is the reranker's own:
+cosines, logits) and added with ``rerank_weight`` times the spread of the candidates' fused scores over the same
+pool: within the pool the order is that of ``z(fused) + rerank_weight * z(reranker)``, and the result stays on
+the fused scale, so a memory outside the pool keeps its score and its place against them.
 """
 
 from __future__ import annotations
 
 import numpy as np
-
-
-def pool(values: np.ndarray, similarity: np.ndarray, ids: np.ndarray, size: int) -> np.ndarray:
-    """Positions of the ``size`` best candidates, in the order a search ranks them (score, then similarity,
-    then the older memory first)."""
-    return np.lexsort((ids, -similarity, -values))[:size]
 
 
 def blend(values: np.ndarray, reranked: np.ndarray, weight: float) -> np.ndarray:

@@ -27,6 +27,12 @@ def union(*parts: np.ndarray) -> np.ndarray:
     return ids[ids >= 0]
 
 
+def search_order(values: np.ndarray, similarity: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """Positions of candidates in the order a search returns them: score, then similarity, then the older
+    memory (the lower row id) first."""
+    return np.lexsort((ids, -similarity, -values))
+
+
 @dataclass
 class Scores:
     ids: np.ndarray  # int64, ascending, unique

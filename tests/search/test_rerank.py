@@ -11,6 +11,7 @@ from memlayer.embeddings.hashing import HashingEmbedder
 from memlayer.errors import ConfigError, ProviderError
 from memlayer.search import rerank
 from memlayer.search.config import PRESETS, SearchConfig
+from memlayer.search.scores import search_order
 
 TEXTS = [
     "Ann went hiking in the hills on Sunday",
@@ -52,7 +53,7 @@ def test_blend_orders_the_pool_by_both_standardised_scores():
     assert rerank.blend(values, np.ones(4), 1.0) is values  # a reranker that cannot tell them apart adds nothing
     flat = rerank.blend(np.ones(3), np.array([1.0, 3.0, 2.0]), 0.5)
     assert np.argsort(-flat).tolist() == [1, 2, 0]  # fused scores all alike: the reranker orders them
-    assert rerank.pool(np.array([1.0, 2.0, 2.0]), np.array([0.1, 0.2, 0.3]), np.array([7, 8, 9]), 2).tolist() == [2, 1]
+    assert search_order(np.array([1.0, 2.0, 2.0]), np.array([0.1, 0.2, 0.3]), np.array([7, 8, 9]))[:2].tolist() == [2, 1]
 
 
 def test_the_reranker_reads_only_the_pool_and_moves_what_it_prefers(tmp_path):
