@@ -162,13 +162,13 @@ class Engine:
         this memory has none."""
         with self._reranker_lock:
             if self._reranker is None:
-                if self.config.reranker is None:
-                    raise ConfigError(
-                        "this search asks for reranking (rerank_weight > 0) but the memory has no reranker: open it "
-                        "with reranker='late' (the embedder's model, no download) or a cross-encoder, or search "
-                        "without rerank_weight"
-                    )
-                self._reranker = resolve_reranker(self.config.reranker)
+                self._reranker = resolve_reranker(self.config.reranker)  # None when none is configured (or False)
+            if self._reranker is None:
+                raise ConfigError(
+                    "this search asks for reranking (rerank_weight > 0) but the memory has no reranker: open it "
+                    "with reranker='late' (the embedder's model, no download) or a cross-encoder, or search "
+                    "without rerank_weight"
+                )
             return self._reranker
 
     def rerank(self, query: str, texts: list[str]) -> np.ndarray:

@@ -80,8 +80,9 @@ def test_the_reranker_reads_only_the_pool_and_moves_what_it_prefers(tmp_path):
         mem.close()
 
 
-def test_a_search_asking_for_reranking_without_a_reranker_says_what_to_do(tmp_path):
-    mem = Memory(str(tmp_path), embedder=HashingEmbedder(dims=64), graph=False)
+@pytest.mark.parametrize("reranker", [None, False])  # False: "no reranker", as for llm=
+def test_a_search_asking_for_reranking_without_a_reranker_says_what_to_do(tmp_path, reranker):
+    mem = Memory(str(tmp_path), embedder=HashingEmbedder(dims=64), graph=False, reranker=reranker)
     try:
         for _ in range(2):  # an empty scope too: the answer does not depend on what the store holds
             with pytest.raises(ConfigError, match="reranker='late'"):
