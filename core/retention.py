@@ -134,7 +134,7 @@ def check_lifetime(lifetime: Lifetime | None, when: float, *, stated: bool = Tru
     if lifetime is not None:
         lifetime.end(when)
     if lifetime is not None and lifetime.expires_at is not None and lifetime.expires_at <= when:
-        end, since = (datetime.fromtimestamp(t, timezone.utc).isoformat() for t in (lifetime.expires_at, when))
+        end, since = iso(lifetime.expires_at), iso(when)
         if not stated:
             raise ConfigError(f"expires_at ({end}) is not after now ({since}); give a later expires_at or a ttl, or "
                               "delete() the memory to forget it now")
