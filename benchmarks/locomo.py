@@ -311,8 +311,8 @@ class CachedEmbedder:
         """Embed every turn and question of ``samples`` in large batches (much faster than add by add)."""
         texts = [turn_text(t) for s in samples for _, _, turns in sessions(s["conversation"]) for t in turns]
         texts += [q["question"] for s in samples for q in s["qa"]]
-        texts += [str(f[0]) for s in samples if isinstance(s.get("observation"), dict)
-                  for by in s["observation"].values() for facts in by.values() for f in facts]
+        texts += [text for s in samples if isinstance(s.get("observation"), dict)
+                  for facts in observations(s).values() for text, _ in facts]
         todo = list(dict.fromkeys(t for t in texts if t not in self.vectors))
         for start in range(0, len(todo), 256):
             self.embed(todo[start:start + 256])
